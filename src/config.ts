@@ -1,0 +1,173 @@
+/**
+ * One validated configuration object: explicit options, then environment variables, then an optional
+ * JSON config file, then safe defaults.
+ * @module
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Clock } from './domain/clock.ts';
+import { systemClock } from './domain/clock.ts';
+import { TrailguardError } from './domain/errors.ts';
+import { isPlainObject } from './domain/validation.ts';
+import type { TrustProxy } from './enrich/client-ip.ts';
+import { compileTrust } from './enrich/client-ip.ts';
+import type { GeoConfig } from './enrich/geo.ts';
+import { DEFAULT_DATA_DIR } from './store/database.ts';
+
+/** The logger interface Trailguard writes its own diagnostics to (pino's shape). */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** Options for `createTrailguard()`. Every one is optional. */
+export interface TrailguardOptions {
+  /** PostgreSQL URL. When unset, the embedded PGlite database is used. Env: `DATABASE_URL`. */
+  databaseUrl?: string | undefined;
+  /** Embedded database directory (`memory://` for a throwaway one). Env: `TRAILGUARD_DATA_DIR`. @default ./.trailguard/db */
+  dataDir?: string | undefined;
+  /** Redis URL for shared detection state. Env: `REDIS_URL`. @default in-process state */
+  redisUrl?: string | undefined;
+  /** Which peers may set X-Forwarded-For. @default false (trust nobody) */
+  trustProxy?: TrustProxy | undefined;
+  /** GeoIP databases, or false to turn geo off. @default bundled DB-IP country database */
+  geo?: GeoConfig | undefined;
+  /** Attack-detection settings. */
+  detection?: Record<string, unknown> | undefined;
+  /** Time source. @default the system clock */
+  clock?: Clock | undefined;
+  /** Diagnostics logger (pino-compatible). @default warnings and errors to stderr */
+  logger?: Logger | undefined;
+  /** PostgreSQL pool size. @default 10 */
+  poolSize?: number | undefined;
+  /** Apply migrations at start. @default true */
+  migrate?: boolean | undefined;
+  /** A JSON config file to read options from (explicit options and env win). Env: `TRAILGUARD_CONFIG`. */
+  configFile?: string | undefined;
+}
+
+/** The resolved configuration. */
+export interface ResolvedConfig {
+  databaseUrl: string | undefined;
+  dataDir: string;
+  redisUrl: string | undefined;
+  trustProxy: TrustProxy;
+  geo: GeoConfig | undefined;
+  detection: Record<string, unknown>;
+  clock: Clock;
+  logger: Logger | undefined;
+  poolSize: number;
+  migrate: boolean;
+}
+
+const FILE_KEYS = [
+  'databaseUrl',
+  'dataDir',
+  'redisUrl',
+  'trustProxy',
+  'geo',
+  'detection',
+  'poolSize',
+  'migrate',
+] as const;
+
+function configError(field: string, message: string): TrailguardError {
+  return new TrailguardError('CONFIG_INVALID', `${field}: ${message}`, { field });
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  const full = resolve(path);
+  if (!existsSync(full)) throw configError('configFile', `no such file ${full}`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(full, 'utf8'));
+  } catch (err) {
+    throw configError('configFile', `${full} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (!isPlainObject(parsed)) throw configError('configFile', `${full} must contain a JSON object`);
+  for (const key of Object.keys(parsed)) {
+    if (!(FILE_KEYS as readonly string[]).includes(key) && !key.startsWith('$')) {
+      throw configError(key, `unknown configuration key in ${full} (known: ${FILE_KEYS.join(', ')})`);
+    }
+  }
+  return parsed;
+}
+
+/** Merges options, env and file, validates, and fills defaults. */
+export function resolveConfig(
+  options: TrailguardOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): ResolvedConfig {
+  if (!isPlainObject(options as unknown))
+    throw configError('options', 'createTrailguard() takes an options object');
+  const filePath = options.configFile ?? env['TRAILGUARD_CONFIG'];
+  const file = filePath ? readConfigFile(filePath) : {};
+  const pick = <T>(key: string, envName?: string): T | undefined => {
+    const explicit = (options as Record<string, unknown>)[key];
+    if (explicit !== undefined) return explicit as T;
+    if (envName && env[envName] !== undefined && env[envName] !== '') return env[envName] as T;
+    return file[key] as T | undefined;
+  };
+
+  const databaseUrl = pick<string>('databaseUrl', 'DATABASE_URL');
+  if (
+    databaseUrl !== undefined &&
+    (typeof databaseUrl !== 'string' || !/^postgres(ql)?:\/\//i.test(databaseUrl))
+  ) {
+    throw configError('databaseUrl', 'must be a postgres:// or postgresql:// URL');
+  }
+  const dataDir = pick<string>('dataDir', 'TRAILGUARD_DATA_DIR') ?? DEFAULT_DATA_DIR;
+  if (typeof dataDir !== 'string' || dataDir === '')
+    throw configError('dataDir', 'must be a directory path or memory://');
+  const redisUrl = pick<string>('redisUrl', 'REDIS_URL');
+  if (redisUrl !== undefined && (typeof redisUrl !== 'string' || !/^rediss?:\/\//i.test(redisUrl))) {
+    throw configError('redisUrl', 'must be a redis:// or rediss:// URL');
+  }
+  const trustProxy = pick<TrustProxy>('trustProxy', 'TRAILGUARD_TRUST_PROXY') ?? false;
+  try {
+    compileTrust(normalizeTrustFromEnv(trustProxy));
+  } catch (err) {
+    const e = err as TrailguardError;
+    throw configError(e.field ?? 'trustProxy', e.message.replace(/^[^:]+: /, ''));
+  }
+  const geo = pick<GeoConfig>('geo');
+  if (geo !== undefined && geo !== false && !isPlainObject(geo))
+    throw configError('geo', 'must be false or { countryDatabase?, cityDatabase? }');
+  const detection = pick<Record<string, unknown>>('detection') ?? {};
+  if (!isPlainObject(detection)) throw configError('detection', 'must be an object');
+  const poolSize = pick<number>('poolSize') ?? 10;
+  if (typeof poolSize !== 'number' || !Number.isInteger(poolSize) || poolSize < 2 || poolSize > 100) {
+    throw configError('poolSize', 'must be a whole number from 2 to 100');
+  }
+  const clock = options.clock ?? systemClock;
+  if (typeof clock?.now !== 'function')
+    throw configError('clock', 'must have a now() method returning a Date');
+  const logger = options.logger;
+  return {
+    databaseUrl,
+    dataDir,
+    redisUrl,
+    trustProxy: normalizeTrustFromEnv(trustProxy),
+    geo,
+    detection,
+    clock,
+    logger,
+    poolSize,
+    migrate: pick<boolean>('migrate') ?? true,
+  };
+}
+
+// From the environment every value is a string: "true", "2", "loopback, 10.0.0.0/8".
+function normalizeTrustFromEnv(v: TrustProxy): TrustProxy {
+  if (typeof v !== 'string') return v;
+  const s = v.trim();
+  if (s === 'true') return true;
+  if (s === 'false' || s === '') return false;
+  if (/^\d+$/.test(s)) return Number(s);
+  return s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+}

@@ -1,0 +1,175 @@
+/**
+ * Boundary validation: TypeBox schemas compiled once, failures turned into TrailguardErrors that name
+ * the field. Inside the core, values that passed here are trusted.
+ * @module
+ */
+import Type from 'typebox';
+import type { TSchema, Static } from 'typebox';
+import { Compile } from 'typebox/compile';
+import { isIP } from 'node:net';
+import type { TrailguardError } from './errors.ts';
+import { invalid } from './errors.ts';
+
+/** A string schema restricted to `values`; errors list the allowed values. */
+export function StringEnum<const T extends readonly string[]>(
+  values: T,
+  options: { description?: string } = {},
+) {
+  return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
+}
+
+interface ValidationIssue {
+  keyword: string;
+  instancePath: string;
+  params: Record<string, unknown>;
+  message: string;
+}
+
+/** Compiles `schema` once and returns a function that returns the value typed or throws VALIDATION_FAILED. */
+export function validator<T extends TSchema>(schema: T): (value: unknown, prefix?: string) => Static<T> {
+  const compiled = Compile(schema);
+  return (value, prefix = '') => {
+    if (compiled.Check(value)) return value as Static<T>;
+    const issues = [...(compiled.Errors(value) as Iterable<ValidationIssue>)];
+    throw issueToError(pickIssue(issues), prefix);
+  };
+}
+
+// Prefer the most specific issue: a named property over the object itself, and a concrete keyword
+// (enum, type, minLength) over the union wrapper.
+function pickIssue(issues: ValidationIssue[]): ValidationIssue | undefined {
+  const ranked = issues.filter((i) => i.keyword !== 'boolean').sort((a, b) => score(b) - score(a));
+  return ranked[0] ?? issues[0];
+}
+
+function score(i: ValidationIssue): number {
+  let s = i.instancePath.split('/').length * 10;
+  if (i.keyword === 'required' || i.keyword === 'additionalProperties') s += 5;
+  if (i.keyword === 'anyOf' || i.keyword === 'oneOf') s -= 3;
+  if (i.keyword === 'const') s -= 5;
+  return s;
+}
+
+function issueToError(issue: ValidationIssue | undefined, prefix: string): TrailguardError {
+  if (!issue) return invalid(prefix || 'input', 'is invalid');
+  const path = issue.instancePath
+    .split('/')
+    .filter(Boolean)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  let field = path.join('.');
+  let message = issue.message;
+  const p = issue.params;
+  if (issue.keyword === 'required' && Array.isArray(p['requiredProperties'])) {
+    const missing = String(p['requiredProperties'][0]);
+    field = field ? `${field}.${missing}` : missing;
+    message = 'is required';
+  } else if (issue.keyword === 'additionalProperties' && Array.isArray(p['additionalProperties'])) {
+    const extra = String(p['additionalProperties'][0]);
+    field = field ? `${field}.${extra}` : extra;
+    message = 'is not a known field';
+  } else if (issue.keyword === 'enum' && Array.isArray(p['allowedValues'])) {
+    message = `must be one of: ${p['allowedValues'].join(', ')}`;
+  } else if (issue.keyword === 'minLength' && p['limit'] === 1) {
+    message = 'must not be empty';
+  } else if (issue.keyword === 'maxLength') {
+    message = `must be at most ${String(p['limit'])} characters`;
+  }
+  const full = prefix ? (field ? `${prefix}.${field}` : prefix) : field || 'input';
+  return invalid(full, message);
+}
+
+/** Accepts a Date, an ISO-8601 string or epoch milliseconds; anything else is VALIDATION_FAILED. */
+export function parseDate(value: unknown, field: string): Date {
+  let d: Date | undefined;
+  if (value instanceof Date) d = new Date(value.getTime());
+  else if (typeof value === 'number' && Number.isFinite(value)) d = new Date(value);
+  else if (typeof value === 'string' && value.trim() !== '') {
+    // Date.parse accepts many loose formats; require something that starts like a calendar date.
+    if (/^\d{4}-\d{2}-\d{2}/.test(value.trim())) d = new Date(value.trim());
+  }
+  if (!d || Number.isNaN(d.getTime()))
+    throw invalid(field, 'must be a date (Date, ISO-8601 string or epoch ms)');
+  return d;
+}
+
+/** Normalises an IP address: trims, strips IPv6 zone ids and brackets, maps `::ffff:a.b.c.d` to IPv4. */
+export function normalizeIp(value: string): string | null {
+  let v = value.trim();
+  if (v.startsWith('[') && v.includes(']')) v = v.slice(1, v.indexOf(']'));
+  const zone = v.indexOf('%');
+  if (zone > 0) v = v.slice(0, zone);
+  const kind = isIP(v);
+  if (kind === 0) return null;
+  if (kind === 6) {
+    const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(v);
+    if (mapped?.[1] && isIP(mapped[1]) === 4) return mapped[1];
+    return v.toLowerCase();
+  }
+  return v;
+}
+
+/** Parses an IP or CIDR filter (`10.0.0.0/8`, `2001:db8::/32`, `1.2.3.4`) or throws on `field`. */
+export function parseIpFilter(value: unknown, field: string): { address: string; prefix: number | null } {
+  if (typeof value !== 'string' || value.trim() === '') throw invalid(field, 'must be an IP address or CIDR');
+  const [addrPart, prefixPart, ...rest] = value.trim().split('/');
+  const address = addrPart === undefined ? null : normalizeIp(addrPart);
+  if (!address || rest.length > 0)
+    throw invalid(field, `'${truncate(value, 64)}' is not an IP address or CIDR`);
+  if (prefixPart === undefined) return { address, prefix: null };
+  const max = isIP(address) === 4 ? 32 : 128;
+  const mappedV4 = isIP(addrPart?.trim() ?? '') === 6 && isIP(address) === 4;
+  let prefix = /^\d{1,3}$/.test(prefixPart) ? Number(prefixPart) : NaN;
+  if (mappedV4 && prefix >= 96) prefix -= 96;
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) {
+    throw invalid(field, `prefix length must be 0–${max}`);
+  }
+  return { address, prefix };
+}
+
+/** Strips characters PostgreSQL text cannot hold (NUL) and cuts to `max` characters. */
+export function cleanText(value: string, max: number): string {
+  // eslint-disable-next-line no-control-regex
+  const s = value.includes('\u0000') ? value.replace(/\u0000/g, '') : value;
+  return s.length > max ? s.slice(0, max) : s;
+}
+
+/** Cuts a string for display in an error message. */
+export function truncate(value: string, max: number): string {
+  return value.length > max ? `${value.slice(0, max)}…` : value;
+}
+
+/** Copies a JSON object, removing NUL characters from strings and keys (jsonb rejects them). */
+export function cleanJson(value: unknown, field: string, depth = 0): unknown {
+  if (depth > 32) throw invalid(field, 'is nested too deeply (max 32 levels)');
+  if (value === null || typeof value === 'boolean') return value;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw invalid(field, 'must not contain NaN or Infinity');
+    return value;
+  }
+  if (typeof value === 'string') return cleanText(value, Number.MAX_SAFE_INTEGER);
+  if (Array.isArray(value)) return value.map((v, i) => cleanJson(v, `${field}[${i}]`, depth + 1));
+  if (typeof value === 'object') {
+    const proto = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) {
+      if (value instanceof Date) return value.toISOString();
+      throw invalid(field, 'must be plain JSON (objects, arrays, strings, numbers, booleans, null)');
+    }
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      if (v === undefined) continue;
+      out[cleanText(k, 256)] = cleanJson(v, `${field}.${k}`, depth + 1);
+    }
+    return out;
+  }
+  throw invalid(field, `must be plain JSON, not ${typeof value}`);
+}
+
+/** A plain-object check: not null, not an array, not a class instance. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+export { Type };
+export type { Static, TSchema };

@@ -1,0 +1,356 @@
+/**
+ * Login history use cases: record an attempt, close a session, and the seed's queries.
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import { uuidv7 } from 'uuidv7';
+import type { Clock } from '../domain/clock.ts';
+import { invalid } from '../domain/errors.ts';
+import { DEVICE_TYPES, LIMITS, LOGIN_TYPES, RecordLoginFields } from '../domain/login.ts';
+import type {
+  FailedLoginsQuery,
+  ListLoginsQuery,
+  LoginRecord,
+  Page,
+  RecordLoginInput,
+  RecordLogoutInput,
+} from '../domain/login.ts';
+import {
+  cleanJson,
+  cleanText,
+  isPlainObject,
+  parseDate,
+  parseIpFilter,
+  validator,
+} from '../domain/validation.ts';
+import type { ClientContext, Enricher } from '../enrich/enricher.ts';
+import { createGroupCommitter } from '../store/group-commit.ts';
+import type { GroupCommitter } from '../store/group-commit.ts';
+import type { PartitionManager } from '../store/partitions.ts';
+import type { LoginFilter, LoginRepository, LoginRow } from './login-repository.ts';
+import type { HourlyCount, LoginStatsRepository } from './login-stats-repository.ts';
+
+/** Called once a login row has committed (detection and security events hook in here). */
+export type LoginObserver = (record: LoginRecord, client: ClientContext) => Promise<void>;
+
+export interface LoginServiceDeps {
+  repository: LoginRepository;
+  stats: LoginStatsRepository;
+  partitions: PartitionManager;
+  enricher: Enricher;
+  clock: Clock;
+  /** Parallel insert batches. @default 1 */
+  maxInFlight?: number | undefined;
+  onBatch?: ((size: number, durationMs: number) => void) | undefined;
+}
+
+/** `tg.logins`: login history. */
+export interface LoginService {
+  /** Records one login attempt; resolves with the stored record once it is committed. */
+  record(input: RecordLoginInput): Promise<LoginRecord>;
+  /** Closes the session and sets its duration; null when no open login matches. */
+  recordLogout(input: RecordLogoutInput): Promise<LoginRecord | null>;
+  /** The user's last successful login, or null. */
+  lastLogin(userId: string | number): Promise<LoginRecord | null>;
+  /** Failed attempts in the last `hours`, newest first. */
+  failed(query: FailedLoginsQuery): Promise<LoginRecord[]>;
+  /** Filtered, newest first, keyset-paginated. */
+  list(query?: ListLoginsQuery): Promise<Page<LoginRecord>>;
+  /** Aggregates for dashboards and monitoring (from the hourly rollup). */
+  stats(window: {
+    from: Date | string | number;
+    to?: Date | string | number | undefined;
+  }): Promise<LoginStats>;
+  /** Addresses with the most failed attempts in the window (the seed's "top IPs by failed logins"). */
+  topFailingIps(window: {
+    from: Date | string | number;
+    to?: Date | string | number | undefined;
+    limit?: number | undefined;
+  }): Promise<{ ip: string; count: number }[]>;
+  /** Adds a hook run after each committed record. */
+  observe(observer: LoginObserver): void;
+  /** Waits for queued writes to commit. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const checkFields = validator(RecordLoginFields);
+
+/** Login aggregates over a window. */
+export interface LoginStats {
+  from: Date;
+  to: Date;
+  total: number;
+  success: number;
+  failure: number;
+  /** Percentage of attempts that succeeded; null when there were none. */
+  successRate: number | null;
+  perHour: HourlyCount[];
+  deviceTypes: { key: string; count: number }[];
+  countries: { key: string; count: number }[];
+  loginTypes: { key: string; count: number }[];
+}
+
+/** SHA-256 of a session key, hex; the raw key is never stored. */
+export function hashSessionKey(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+export function normalizeUserId(value: unknown, field = 'userId'): string {
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value)) throw invalid(field, 'must be a string or a whole number');
+    return String(value);
+  }
+  if (typeof value !== 'string' || value.trim() === '')
+    throw invalid(field, 'must be a non-empty string or a whole number');
+  if (value.length > LIMITS.userId) throw invalid(field, `must be at most ${LIMITS.userId} characters`);
+  return cleanText(value, LIMITS.userId);
+}
+
+export function createLoginService(deps: LoginServiceDeps): LoginService {
+  const { repository, partitions, enricher, clock } = deps;
+  const observers: LoginObserver[] = [];
+  const committer: GroupCommitter<LoginRow> = createGroupCommitter<LoginRow>({
+    maxInFlight: deps.maxInFlight,
+    onBatch: deps.onBatch,
+    flush: async (rows) => {
+      await partitions.ensure(
+        'login_history',
+        rows.map((r) => r.loginAt),
+      );
+      await repository.insertBatch(rows);
+    },
+  });
+
+  function prepare(input: RecordLoginInput): { row: LoginRow; client: ClientContext } {
+    if (!isPlainObject(input)) throw invalid('input', 'record() takes an object');
+    const { request, headers, occurredAt, ...rest } = input;
+    // null means "not given" for the optional fields; username and success must be real values.
+    const fields = checkFields(
+      Object.fromEntries(
+        Object.entries(rest).filter(
+          ([k, v]) => v !== undefined && (v !== null || k === 'username' || k === 'success'),
+        ),
+      ),
+    );
+    const username = cleanText(fields.username.trim(), LIMITS.username);
+    if (username === '') throw invalid('username', 'must not be empty');
+    let metadata: Record<string, unknown> = {};
+    if (fields.metadata !== undefined) {
+      metadata = cleanJson(fields.metadata, 'metadata') as Record<string, unknown>;
+      if (Buffer.byteLength(JSON.stringify(metadata)) > LIMITS.metadataBytes) {
+        throw invalid('metadata', `must be at most ${LIMITS.metadataBytes} bytes as JSON`);
+      }
+    }
+    const loginAt = occurredAt === undefined ? clock.now() : parseDate(occurredAt, 'occurredAt');
+    const client = enricher.client({ request, headers, ip: fields.ip, userAgent: fields.userAgent });
+    if (client.referrer !== null && metadata['referrer'] === undefined)
+      metadata['referrer'] = client.referrer;
+    if (client.acceptLanguage !== null && metadata['acceptLanguage'] === undefined)
+      metadata['acceptLanguage'] = client.acceptLanguage;
+    const row: LoginRow = {
+      id: uuidv7(),
+      userId: fields.userId === undefined || fields.userId === null ? null : normalizeUserId(fields.userId),
+      username,
+      loginType: fields.loginType ?? 'password',
+      success: fields.success,
+      failureReason: fields.failureReason ? cleanText(fields.failureReason, LIMITS.failureReason) : null,
+      ipAddress: client.ip,
+      userAgent: client.userAgent,
+      browser: client.ua.browser,
+      browserVersion: client.ua.browserVersion,
+      os: client.ua.os,
+      deviceType: client.ua.deviceType,
+      country: client.geo?.country ?? null,
+      city: client.geo?.city ?? null,
+      latitude: client.geo?.latitude ?? null,
+      longitude: client.geo?.longitude ?? null,
+      geoAccuracyKm: client.geo?.accuracyKm ?? null,
+      sessionKeyHash: fields.sessionKey ? hashSessionKey(fields.sessionKey) : null,
+      loginAt,
+      metadata,
+    };
+    return { row, client };
+  }
+
+  function toRecord(row: LoginRow): LoginRecord {
+    return {
+      id: row.id,
+      userId: row.userId,
+      username: row.username,
+      loginType: row.loginType,
+      success: row.success,
+      failureReason: row.failureReason,
+      ipAddress: row.ipAddress,
+      userAgent: row.userAgent,
+      browser: row.browser,
+      browserVersion: row.browserVersion,
+      os: row.os,
+      deviceType: row.deviceType,
+      country: row.country,
+      city: row.city,
+      loginAt: row.loginAt,
+      logoutAt: null,
+      sessionDurationSeconds: null,
+      metadata: row.metadata,
+    };
+  }
+
+  function limitOf(value: unknown, dflt: number, max: number): number {
+    if (value === undefined) return dflt;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+      throw invalid('limit', `must be a whole number from 1 to ${max}`);
+    }
+    return value;
+  }
+
+  function oneOf<T extends string>(value: unknown, allowed: readonly T[], field: string): T | undefined {
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+      throw invalid(field, `must be one of: ${allowed.join(', ')}`);
+    }
+    return value as T;
+  }
+
+  return {
+    async record(input) {
+      const { row, client } = prepare(input);
+      await committer.submit(row);
+      const record = toRecord(row);
+      for (const observer of observers) await observer(record, client);
+      return record;
+    },
+
+    async recordLogout(input) {
+      if (!isPlainObject(input)) throw invalid('input', 'recordLogout() takes an object');
+      const userId = normalizeUserId(input.userId);
+      if (
+        input.sessionKey !== undefined &&
+        input.sessionKey !== null &&
+        (typeof input.sessionKey !== 'string' || input.sessionKey === '')
+      ) {
+        throw invalid('sessionKey', 'must be a non-empty string');
+      }
+      const at = input.occurredAt === undefined ? clock.now() : parseDate(input.occurredAt, 'occurredAt');
+      // A login still waiting in the batch must be committed before we look for it.
+      if (committer.pending > 0) await committer.drain();
+      return repository.closeSession(userId, input.sessionKey ? hashSessionKey(input.sessionKey) : null, at);
+    },
+
+    async lastLogin(userId) {
+      return repository.lastSuccessful(normalizeUserId(userId));
+    },
+
+    async failed(query) {
+      if (!isPlainObject(query)) throw invalid('query', 'failed() takes an object');
+      const { hours } = query;
+      if (typeof hours !== 'number' || !Number.isFinite(hours) || hours <= 0)
+        throw invalid('hours', 'must be a positive number');
+      const filter: LoginFilter = {
+        success: false,
+        from: new Date(clock.now().getTime() - hours * 3_600_000),
+      };
+      if (query.username !== undefined) {
+        if (typeof query.username !== 'string' || query.username === '')
+          throw invalid('username', 'must be a non-empty string');
+        filter.username = query.username;
+      }
+      if (query.ip !== undefined) filter.ip = parseIpFilter(query.ip, 'ip');
+      return repository.find(filter, limitOf(query.limit, 1000, 10_000));
+    },
+
+    async list(query = {}) {
+      if (!isPlainObject(query)) throw invalid('query', 'list() takes an object');
+      const filter: LoginFilter = {};
+      if (query.userId !== undefined) filter.userId = normalizeUserId(query.userId);
+      if (query.username !== undefined) {
+        if (typeof query.username !== 'string' || query.username === '')
+          throw invalid('username', 'must be a non-empty string');
+        filter.username = query.username;
+      }
+      if (query.ip !== undefined) filter.ip = parseIpFilter(query.ip, 'ip');
+      if (query.success !== undefined) {
+        if (typeof query.success !== 'boolean') throw invalid('success', 'must be a boolean');
+        filter.success = query.success;
+      }
+      filter.loginType = oneOf(query.loginType, LOGIN_TYPES, 'loginType');
+      filter.deviceType = oneOf(query.deviceType, DEVICE_TYPES, 'deviceType');
+      if (query.country !== undefined) {
+        if (typeof query.country !== 'string' || !/^[A-Za-z]{2}$/.test(query.country))
+          throw invalid('country', 'must be a two-letter ISO 3166-1 code');
+        filter.country = query.country.toUpperCase();
+      }
+      if (query.from !== undefined) filter.from = parseDate(query.from, 'from');
+      if (query.to !== undefined) filter.to = parseDate(query.to, 'to');
+      if (query.cursor !== undefined && query.cursor !== null) filter.before = decodeCursor(query.cursor);
+      const limit = limitOf(query.limit, 50, 1000);
+      const rows = await repository.find(filter, limit + 1);
+      const items = rows.slice(0, limit);
+      const last = items[items.length - 1];
+      return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.loginAt, last.id) : null };
+    },
+
+    async stats(window) {
+      if (!isPlainObject(window)) throw invalid('window', 'stats() takes { from, to? }');
+      const from = parseDate(window.from, 'from');
+      const to = window.to === undefined ? clock.now() : parseDate(window.to, 'to');
+      await committer.drain();
+      const [totals, perHour, deviceTypes, countries, loginTypes] = await Promise.all([
+        deps.stats.totals(from, to),
+        deps.stats.perHour(from, to),
+        deps.stats.byField('device_type', from, to),
+        deps.stats.byField('country', from, to),
+        deps.stats.byField('login_type', from, to),
+      ]);
+      return {
+        from,
+        to,
+        ...totals,
+        successRate: totals.total === 0 ? null : (totals.success / totals.total) * 100,
+        perHour,
+        deviceTypes,
+        countries: countries.filter((c) => c.key !== ''),
+        loginTypes,
+      };
+    },
+
+    async topFailingIps(window) {
+      if (!isPlainObject(window)) throw invalid('window', 'topFailingIps() takes { from, to?, limit? }');
+      const from = parseDate(window.from, 'from');
+      const to = window.to === undefined ? new Date(clock.now().getTime() + 1) : parseDate(window.to, 'to');
+      return deps.stats.topFailingIps(from, to, limitOf(window.limit, 10, 1000));
+    },
+
+    observe(observer) {
+      observers.push(observer);
+    },
+
+    flush: () => committer.drain(),
+    close: () => committer.close(),
+  };
+}
+
+/** Opaque keyset cursor: the last row's (loginAt, id). */
+export function encodeCursor(at: Date, id: string): string {
+  return Buffer.from(JSON.stringify([at.toISOString(), id])).toString('base64url');
+}
+
+export function decodeCursor(cursor: unknown): { loginAt: Date; id: string } {
+  if (typeof cursor === 'string') {
+    try {
+      const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+      if (
+        Array.isArray(parsed) &&
+        typeof parsed[0] === 'string' &&
+        typeof parsed[1] === 'string' &&
+        /^[0-9a-f-]{36}$/i.test(parsed[1])
+      ) {
+        const loginAt = new Date(parsed[0]);
+        if (!Number.isNaN(loginAt.getTime())) return { loginAt, id: parsed[1] };
+      }
+    } catch {
+      /* fall through */
+    }
+  }
+  throw invalid('cursor', 'is not a cursor returned by a previous page');
+}

@@ -1,0 +1,134 @@
+/**
+ * Group commit: concurrent writes are gathered into one multi-row statement. A write resolves only
+ * after the statement that carried it has committed, and rejects if it did not. While a batch is in
+ * flight the next one gathers, so batching grows with load and costs nothing when idle.
+ * @module
+ */
+import { TrailguardError } from '../domain/errors.ts';
+
+export interface GroupCommitOptions<T> {
+  /** Writes one batch in one statement (atomic). Throwing rejects every item in the batch. */
+  flush(items: T[]): Promise<void>;
+  /** Largest batch. @default 1000 */
+  maxBatch?: number | undefined;
+  /** Batches in flight at once (PostgreSQL can overlap a few; PGlite has one connection). @default 1 */
+  maxInFlight?: number | undefined;
+  /** Called after each committed batch, for metrics. */
+  onBatch?: ((size: number, durationMs: number) => void) | undefined;
+  /** Decides whether a failed batch should be retried row by row to isolate a bad row. */
+  isDataError?: ((err: unknown) => boolean) | undefined;
+}
+
+export interface GroupCommitter<T> {
+  /** Queues `item`; resolves once it is committed. */
+  submit(item: T): Promise<void>;
+  /** Resolves when everything submitted so far has been committed or rejected. */
+  drain(): Promise<void>;
+  /** Refuses further writes and drains. */
+  close(): Promise<void>;
+  /** Items queued or in flight. */
+  readonly pending: number;
+}
+
+interface Entry<T> {
+  item: T;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/** PostgreSQL SQLSTATE classes 22 (data exception) and 23 (integrity violation) are row problems. */
+export function isPostgresDataError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
+}
+
+export function createGroupCommitter<T>(options: GroupCommitOptions<T>): GroupCommitter<T> {
+  const maxBatch = options.maxBatch ?? 1000;
+  const maxInFlight = options.maxInFlight ?? 1;
+  const isDataError = options.isDataError ?? isPostgresDataError;
+  let queue: Entry<T>[] = [];
+  let inFlight = 0;
+  let inFlightItems = 0;
+  let scheduled = false;
+  let closed = false;
+  let idleWaiters: (() => void)[] = [];
+
+  function schedule(): void {
+    if (scheduled || queue.length === 0 || inFlight >= maxInFlight) return;
+    scheduled = true;
+    // setImmediate lets every record() issued in the same tick join the batch.
+    setImmediate(() => {
+      scheduled = false;
+      while (queue.length > 0 && inFlight < maxInFlight) {
+        const batch = queue.length <= maxBatch ? queue : queue.slice(0, maxBatch);
+        queue = queue.length <= maxBatch ? [] : queue.slice(maxBatch);
+        void run(batch);
+      }
+    });
+  }
+
+  async function write(batch: Entry<T>[]): Promise<void> {
+    const started = performance.now();
+    try {
+      await options.flush(batch.map((e) => e.item));
+    } catch (err) {
+      if (batch.length > 1 && isDataError(err)) {
+        // One bad row must not take its neighbours down: retry each alone.
+        for (const entry of batch) await write([entry]);
+        return;
+      }
+      const failure =
+        err instanceof TrailguardError
+          ? err
+          : new TrailguardError(
+              'WRITE_FAILED',
+              `write not committed: ${(err as Error)?.message ?? String(err)}`,
+              { cause: err },
+            );
+      for (const e of batch) e.reject(failure);
+      return;
+    }
+    options.onBatch?.(batch.length, performance.now() - started);
+    for (const e of batch) e.resolve();
+  }
+
+  async function run(batch: Entry<T>[]): Promise<void> {
+    inFlight++;
+    inFlightItems += batch.length;
+    try {
+      await write(batch);
+    } finally {
+      inFlight--;
+      inFlightItems -= batch.length;
+      if (queue.length > 0) schedule();
+      else if (inFlight === 0) {
+        const waiters = idleWaiters;
+        idleWaiters = [];
+        for (const w of waiters) w();
+      }
+    }
+  }
+
+  function drain(): Promise<void> {
+    if (queue.length === 0 && inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => idleWaiters.push(resolve));
+  }
+
+  return {
+    submit(item) {
+      if (closed) return Promise.reject(new TrailguardError('CLOSED', 'this Trailguard instance is closed'));
+      return new Promise<void>((resolve, reject) => {
+        queue.push({ item, resolve, reject });
+        schedule();
+      });
+    },
+    drain,
+    async close() {
+      closed = true;
+      await drain();
+    },
+    get pending() {
+      return queue.length + inFlightItems;
+    },
+  };
+}

@@ -1,0 +1,10 @@
+/**
+ * Every migration, in order. Names sort lexically; never rename or edit one that has shipped: add a new one.
+ * @module
+ */
+import type { Migration } from 'kysely';
+import * as m0001 from './0001-login-history.ts';
+
+export const migrations: Record<string, Migration> = {
+  '0001-login-history': m0001,
+};
