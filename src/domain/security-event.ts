@@ -406,3 +406,53 @@ export function travelSpeedKmh(prev: GeoPoint, next: GeoPoint): number {
   const hours = Math.abs(next.at.getTime() - prev.at.getTime()) / 3_600_000;
   return hours === 0 ? Number.POSITIVE_INFINITY : km / hours;
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Stored events and the service's inputs
+
+/** One stored security event. */
+export interface SecurityEvent {
+  id: string;
+  type: SecurityEventType;
+  category: SecurityCategory;
+  severity: Severity;
+  occurredAt: Date;
+  username: string | null;
+  userId: string | null;
+  ipAddress: string | null;
+  userAgent: string | null;
+  reason: string | null;
+  /** Counts, signals and the caller's context (secrets redacted). */
+  context: Record<string, unknown>;
+}
+
+/** Length limits for event fields; longer attacker-controlled values are cut, not rejected. */
+export const EVENT_LIMITS = {
+  username: 256,
+  userId: 256,
+  reason: 512,
+  resource: 512,
+  action: 128,
+  /** Serialized size of the caller's context object. */
+  contextBytes: 16 * 1024,
+} as const;
+
+/** Filters for `security.events()`. */
+export interface SecurityEventQuery {
+  type?: SecurityEventType | undefined;
+  category?: SecurityCategory | undefined;
+  /** Exactly this severity. */
+  severity?: Severity | undefined;
+  /** An address or a CIDR block. */
+  ip?: string | undefined;
+  username?: string | undefined;
+  userId?: string | number | undefined;
+  /** Inclusive lower bound on `occurredAt`. */
+  from?: Date | string | number | undefined;
+  /** Exclusive upper bound on `occurredAt`. */
+  to?: Date | string | number | undefined;
+  /** @default 50 (max 1000) */
+  limit?: number | undefined;
+  /** `nextCursor` of the previous page. */
+  cursor?: string | null | undefined;
+}
