@@ -152,8 +152,16 @@ export function createDetector(options: DetectorOptions = {}): Detector {
   let counter = 0;
   const uniq = () => `${processTag}${(counter++ % 2 ** 30).toString(36)}`;
 
+  // Attacks repeat accounts; a small cache spares the HMAC on the hot path.
+  const hashes = new Map<string, string>();
   function accountHash(account: string): string {
-    return createHmac('sha256', secret).update(account, 'utf8').digest('base64url').slice(0, 16);
+    let h = hashes.get(account);
+    if (h === undefined) {
+      h = createHmac('sha256', secret).update(account, 'utf8').digest('base64url').slice(0, 16);
+      if (hashes.size >= 4096) hashes.delete(hashes.keys().next().value as string);
+      hashes.set(account, h);
+    }
+    return h;
   }
 
   const ipKey = (ip: string) => `${prefix}{i:${ip}}`;

@@ -37,8 +37,7 @@ for g = 1, groups do
   if record then
     redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. string.format('%d', at - retention))
     redis.call('ZADD', key, at, entity .. '|' .. uniq)
-    local card = redis.call('ZCARD', key)
-    if card > cap then redis.call('ZREMRANGEBYRANK', key, 0, card - cap - 1) end
+    redis.call('ZREMRANGEBYRANK', key, 0, -(cap + 1))
     redis.call('PEXPIRE', key, retention)
   end
   local raw = redis.call('ZRANGEBYSCORE', key, '(' .. string.format('%d', at - maxw),
