@@ -5,7 +5,7 @@
  * @module
  */
 import { evaluateWindow, shouldAlert } from './window.ts';
-import type { Events, KeyOp, WindowOutcome, WindowStore } from './window.ts';
+import type { Events, WindowOutcome, WindowStore } from './window.ts';
 
 export interface MemoryWindowStoreOptions {
   /** Events kept per key (newest win). @default 64 */
