@@ -2,6 +2,7 @@
  * `createTrailguard()`: wires configuration to stores and services. The library's entry point.
  * @module
  */
+import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { resolveConfig } from './config.ts';
 import type { Logger, ResolvedConfig, TrailguardOptions } from './config.ts';
@@ -16,11 +17,20 @@ import { openDatabase } from './store/database.ts';
 import type { DatabaseHandle } from './store/database.ts';
 import { createPartitionManager } from './store/partitions.ts';
 import type { PartitionManager } from './store/partitions.ts';
+import { createDetector } from './detect/detector.ts';
+import type { Detector } from './detect/detector.ts';
+import { createSecurityLog } from './security/security-log.ts';
+import type { SecurityLog } from './security/security-log.ts';
+import { createSecurityRepository } from './security/security-repository.ts';
+import { createSecurityService } from './security/security-service.ts';
+import type { SecurityService } from './security/security-service.ts';
 
 /** A running Trailguard instance. */
 export interface Trailguard {
   /** Login history. */
   readonly logins: LoginService;
+  /** Security events and attack detection. */
+  readonly security: SecurityService;
   /** The resolved configuration (secrets redacted in `database.location`). */
   readonly config: Readonly<ResolvedConfig>;
   /** The open database (for the server, CLI and tests; applications should not need it). */
@@ -60,8 +70,30 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
     poolSize: config.poolSize,
   });
   const partitions = createPartitionManager(database.db);
+  const securityRepository = createSecurityRepository(database.db);
+  let detector: Detector | null = null;
+  let securityLog: SecurityLog;
   try {
+    securityLog = createSecurityLog(config.securityLog);
     await partitions.prepare('login_history', config.clock.now());
+    await partitions.prepare('security_events', config.clock.now());
+    if (config.detection.enabled) {
+      const d = config.detection;
+      // Every process sharing this database (and so this Redis) must hash accounts with the same key.
+      const secret =
+        d.accountKeySecret ??
+        (await securityRepository.secret('detection_account_key', randomBytes(32).toString('base64url')));
+      detector = createDetector({
+        redisUrl: config.redisUrl,
+        patterns: d,
+        clock: config.clock,
+        keyPrefix: d.keyPrefix,
+        accountKeySecret: secret,
+        redisTimeoutMs: d.redisTimeoutMs,
+        maxKeys: d.maxKeys,
+        logger,
+      });
+    }
   } catch (err) {
     await database.close();
     throw err;
@@ -74,10 +106,22 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
     clock: config.clock,
     maxInFlight: database.maxConcurrentWrites,
   });
+  const security = createSecurityService({
+    repository: securityRepository,
+    partitions,
+    enricher,
+    clock: config.clock,
+    detector,
+    settings: config.detection,
+    log: securityLog,
+    maxInFlight: database.maxConcurrentWrites,
+  });
+  logins.observe((record, client, trace) => security.onLogin(record, client, trace));
 
   let closing: Promise<void> | null = null;
   return {
     logins,
+    security,
     config,
     database,
     internals: { enricher, partitions, logger },
@@ -85,6 +129,7 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
       closing ??= (async () => {
         try {
           await logins.close();
+          await security.close();
         } finally {
           await database.close();
         }
