@@ -17,6 +17,9 @@ import type { DatabaseHandle } from './store/database.ts';
 import { createPartitionManager } from './store/partitions.ts';
 import type { PartitionManager } from './store/partitions.ts';
 
+/** Called after each group-committed batch. */
+export type BatchListener = (table: string, size: number, durationMs: number) => void;
+
 /** A running Trailguard instance. */
 export interface Trailguard {
   /** Login history. */
@@ -30,6 +33,8 @@ export interface Trailguard {
     enricher: Enricher;
     partitions: PartitionManager;
     logger: Logger;
+    /** Subscribes to group-commit batches (table, rows, milliseconds), for metrics. */
+    onBatch(listener: BatchListener): () => void;
   };
   /** Commits pending writes and closes the database. Safe to call twice. */
   close(): Promise<void>;
@@ -66,6 +71,7 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
     await database.close();
     throw err;
   }
+  const batchListeners = new Set<BatchListener>();
   const logins = createLoginService({
     repository: createLoginRepository(database.db),
     stats: createLoginStatsRepository(database.db),
@@ -73,6 +79,9 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
     enricher,
     clock: config.clock,
     maxInFlight: database.maxConcurrentWrites,
+    onBatch: (size, ms) => {
+      for (const listener of batchListeners) listener('login_history', size, ms);
+    },
   });
 
   let closing: Promise<void> | null = null;
@@ -80,7 +89,15 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
     logins,
     config,
     database,
-    internals: { enricher, partitions, logger },
+    internals: {
+      enricher,
+      partitions,
+      logger,
+      onBatch(listener) {
+        batchListeners.add(listener);
+        return () => batchListeners.delete(listener);
+      },
+    },
     close() {
       closing ??= (async () => {
         try {
