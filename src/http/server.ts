@@ -113,13 +113,17 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
     const convert = httpPart === 'querystring' || httpPart === 'params';
     return (data: unknown) => {
       try {
-        return { value: check(convert ? Value.Convert(schema as TSchema, data) : data) };
+        // Query objects have a null prototype; the core expects plain objects.
+        const input = convert ? { ...(Value.Convert(schema as TSchema, data ?? {}) as object) } : data;
+        return { value: check(input) };
       } catch (err) {
         return { error: err as Error };
       }
     };
   });
   app.setErrorHandler(handleError);
+  // JSON only: a text/plain body is a 415, not a string handed to the routes.
+  app.removeContentTypeParser('text/plain');
   app.setNotFoundHandler((request, reply) =>
     handleError(
       new TrailguardError('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`),
