@@ -40,6 +40,8 @@ export interface RateLimitOptions {
   perKey?: number | undefined;
   /** Requests per minute per client address without credentials. @default 300 */
   perIp?: number | undefined;
+  /** Prefix of the Redis keys. @default 'trailguard:rl:' */
+  redisPrefix?: string | undefined;
 }
 
 /** Options for `createServer()`. */
@@ -170,7 +172,7 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
       timeWindow: 60_000,
       max: (request) => (request.principal ? perKey : perIp),
       keyGenerator: (request) => (request.principal ? principalId(request.principal) : `ip:${request.ip}`),
-      ...(redis ? { redis, nameSpace: 'trailguard:rl:', skipOnError: true } : {}),
+      ...(redis ? { redis, nameSpace: options.rateLimit?.redisPrefix ?? 'trailguard:rl:', skipOnError: true } : {}),
       errorResponseBuilder: (_request, context) =>
         Object.assign(
           new TrailguardError('RATE_LIMITED', `rate limit exceeded; retry in ${Math.ceil(context.ttl / 1000)} s`),

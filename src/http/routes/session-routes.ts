@@ -79,7 +79,7 @@ export function sessionRoutes(app: FastifyInstance, opts: SessionRouteOptions): 
   app.post(
     '/api/v1/auth/login',
     {
-      config: { scope: 'public', rateLimit: { max: 30, timeWindow: 60_000 } },
+      config: { scope: 'public' },
       schema: {
         summary: 'Sign in as an admin user (sets the session cookie)',
         tags: ['auth'],
