@@ -102,7 +102,8 @@ const MAX_PASSWORD = 1024;
 
 function checkPassword(password: unknown): string {
   if (typeof password !== 'string') throw invalid('password', 'must be a string');
-  if (password.length < MIN_PASSWORD) throw invalid('password', `must be at least ${MIN_PASSWORD} characters`);
+  if (password.length < MIN_PASSWORD)
+    throw invalid('password', `must be at least ${MIN_PASSWORD} characters`);
   if (password.length > MAX_PASSWORD) throw invalid('password', `must be at most ${MAX_PASSWORD} characters`);
   return password;
 }
@@ -173,7 +174,8 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
   let dummyHash: Promise<string> | null = null;
 
   async function findUser(idOrUsername: string): Promise<UserRow & { password_hash: string }> {
-    if (typeof idOrUsername !== 'string' || idOrUsername === '') throw invalid('user', 'must be an id or username');
+    if (typeof idOrUsername !== 'string' || idOrUsername === '')
+      throw invalid('user', 'must be an id or username');
     const row = await db
       .selectFrom('admin_users')
       .select([...USER_COLUMNS, 'password_hash'])
@@ -207,7 +209,11 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
         return { key: toKey(row), secret };
       },
       async list() {
-        const rows = await db.selectFrom('api_keys').select(KEY_COLUMNS).orderBy('created_at', 'desc').execute();
+        const rows = await db
+          .selectFrom('api_keys')
+          .select(KEY_COLUMNS)
+          .orderBy('created_at', 'desc')
+          .execute();
         return rows.map(toKey);
       },
       async revoke(id) {
@@ -230,7 +236,11 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
         let key: ApiKeyInfo | null;
         if (cached && nowMs - cached.at < keyCacheMs && nowMs >= cached.at) key = cached.key;
         else {
-          const row = await db.selectFrom('api_keys').select(KEY_COLUMNS).where('key_hash', '=', hash).executeTakeFirst();
+          const row = await db
+            .selectFrom('api_keys')
+            .select(KEY_COLUMNS)
+            .where('key_hash', '=', hash)
+            .executeTakeFirst();
           key = row && row.revoked_at === null ? toKey(row) : null;
           if (keyCache.size > 10_000) keyCache.clear();
           keyCache.set(hash, { key, at: nowMs });
@@ -349,7 +359,13 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
         const expiresAt = new Date(now.getTime() + sessionTtlMs);
         await db
           .insertInto('admin_sessions')
-          .values({ id_hash: sha256(sessionKey), user_id: userId, created_at: now, expires_at: expiresAt, last_seen_at: now })
+          .values({
+            id_hash: sha256(sessionKey),
+            user_id: userId,
+            created_at: now,
+            expires_at: expiresAt,
+            last_seen_at: now,
+          })
           .execute();
         // Expired sessions are removed as new ones start; no scheduler needed.
         await db.deleteFrom('admin_sessions').where('expires_at', '<', now).execute();
@@ -370,7 +386,8 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
           ])
           .where('s.id_hash', '=', sha256(sessionKey))
           .executeTakeFirst();
-        if (!row || row.disabled_at !== null || row.expires_at.getTime() <= clock.now().getTime()) return null;
+        if (!row || row.disabled_at !== null || row.expires_at.getTime() <= clock.now().getTime())
+          return null;
         return { user: toUser(row), expiresAt: row.expires_at };
       },
       async destroy(sessionKey) {
@@ -389,7 +406,13 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
         const expiresAt = new Date(now.getTime() + ttl * 1000);
         await db
           .insertInto('viewer_tokens')
-          .values({ token_hash: sha256(token), user_id: userId, issued_by: input.issuedBy, created_at: now, expires_at: expiresAt })
+          .values({
+            token_hash: sha256(token),
+            user_id: userId,
+            issued_by: input.issuedBy,
+            created_at: now,
+            expires_at: expiresAt,
+          })
           .execute();
         await db.deleteFrom('viewer_tokens').where('expires_at', '<', now).execute();
         return { token, userId, expiresAt };

@@ -290,7 +290,21 @@ export async function recordDemoAttacks(tg: Trailguard, now: Date): Promise<numb
     }
   }
   // Enumeration: one address tries 26 different accounts in 8 minutes.
-  const names = ['info', 'sales', 'support', 'test', 'root', 'jdoe', 'admin1', 'ops', 'dev', 'hr', 'it', 'ceo', 'cfo'];
+  const names = [
+    'info',
+    'sales',
+    'support',
+    'test',
+    'root',
+    'jdoe',
+    'admin1',
+    'ops',
+    'dev',
+    'hr',
+    'it',
+    'ceo',
+    'cfo',
+  ];
   for (let i = 0; i < 26; i++) {
     writes.push(
       tg.logins.record({

@@ -11,7 +11,9 @@ function line(k: ApiKeyInfo): string {
 }
 
 export function registerKeys(program: Command): void {
-  const keys = program.command('keys').description('manage API keys for the server (scopes: ingest, read, admin)');
+  const keys = program
+    .command('keys')
+    .description('manage API keys for the server (scopes: ingest, read, admin)');
   keys
     .command('create')
     .description('create an API key; it is printed once and stored only as a hash')
@@ -21,7 +23,11 @@ export function registerKeys(program: Command): void {
     .action(async (opts: { name: string; scope: string; json?: boolean }, cmd: Command) => {
       await withTrailguard(cmd, async (tg) => {
         const auth = createAuthService({ db: tg.database.db, clock: tg.config.clock });
-        const { key, secret } = await auth.apiKeys.create({ name: opts.name, scope: opts.scope, createdBy: 'cli' });
+        const { key, secret } = await auth.apiKeys.create({
+          name: opts.name,
+          scope: opts.scope,
+          createdBy: 'cli',
+        });
         if (opts.json) process.stdout.write(`${JSON.stringify({ ...key, secret })}\n`);
         else
           process.stdout.write(
@@ -45,7 +51,9 @@ export function registerKeys(program: Command): void {
     .description('revoke an API key (takes effect within seconds on every server)')
     .action(async (id: string, _opts: unknown, cmd: Command) => {
       await withTrailguard(cmd, async (tg) => {
-        const key = await createAuthService({ db: tg.database.db, clock: tg.config.clock }).apiKeys.revoke(id);
+        const key = await createAuthService({ db: tg.database.db, clock: tg.config.clock }).apiKeys.revoke(
+          id,
+        );
         process.stdout.write(`revoked ${line(key)}\n`);
       });
     });

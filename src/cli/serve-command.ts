@@ -22,7 +22,9 @@ interface ServeOptions {
 
 /** Seeds a month of demo data, only into an empty database. Returns false when it was not empty. */
 export async function seedDemo(tg: Trailguard, out: { write(s: string): unknown }): Promise<boolean> {
-  const existing = await sql<{ one: number }>`SELECT 1 AS one FROM login_history LIMIT 1`.execute(tg.database.db);
+  const existing = await sql<{ one: number }>`SELECT 1 AS one FROM login_history LIMIT 1`.execute(
+    tg.database.db,
+  );
   if (existing.rows.length > 0) {
     out.write('--demo: the database already holds data; no demo data was added.\n');
     return false;
@@ -92,8 +94,12 @@ export function registerServe(program: Command): void {
       const actualPort = typeof address === 'object' && address ? address.port : port;
       const shownHost = opts.host === '0.0.0.0' || opts.host === '::' ? 'localhost' : opts.host;
       const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${actualPort}`;
-      out.write(`\nTrailguard ${tg.database.backend === 'pglite' ? `(embedded database at ${tg.database.location})` : `(PostgreSQL ${tg.database.location})`}\n`);
-      out.write(`  Admin:   ${url}/\n  API:     ${url}/api/v1\n  Docs:    ${url}/docs\n  Health:  ${url}/healthz\n`);
+      out.write(
+        `\nTrailguard ${tg.database.backend === 'pglite' ? `(embedded database at ${tg.database.location})` : `(PostgreSQL ${tg.database.location})`}\n`,
+      );
+      out.write(
+        `  Admin:   ${url}/\n  API:     ${url}/api/v1\n  Docs:    ${url}/docs\n  Health:  ${url}/healthz\n`,
+      );
       if (firstRun) {
         out.write(
           `\nFirst run: an admin user was created.\n  username: ${firstRun.username}\n  password: ${firstRun.password}\n` +

@@ -7,7 +7,9 @@ import { withTrailguard } from './context.ts';
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 export function registerUsers(program: Command): void {
@@ -22,7 +24,10 @@ export function registerUsers(program: Command): void {
         const auth = createAuthService({ db: tg.database.db, clock: tg.config.clock });
         const created = await auth.users.create({ username, password });
         process.stdout.write(`created admin user ${created.user.username} (${created.user.id})\n`);
-        if (created.password) process.stdout.write(`password: ${created.password}\n(shown once; change it with "trailguard users set-password")\n`);
+        if (created.password)
+          process.stdout.write(
+            `password: ${created.password}\n(shown once; change it with "trailguard users set-password")\n`,
+          );
       });
     });
   users
@@ -52,11 +57,14 @@ export function registerUsers(program: Command): void {
     });
   users
     .command('set-password <user>')
-    .description('set a new password (read from stdin) and end the user\'s sessions')
+    .description("set a new password (read from stdin) and end the user's sessions")
     .action(async (user: string, _opts: unknown, cmd: Command) => {
       const password = await readStdin();
       await withTrailguard(cmd, async (tg) => {
-        const u = await createAuthService({ db: tg.database.db, clock: tg.config.clock }).users.setPassword(user, password);
+        const u = await createAuthService({ db: tg.database.db, clock: tg.config.clock }).users.setPassword(
+          user,
+          password,
+        );
         process.stdout.write(`password changed for ${u.username}\n`);
       });
     });

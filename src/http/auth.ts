@@ -61,7 +61,8 @@ function bearer(request: FastifyRequest): string | null | undefined {
 
 async function resolve(request: FastifyRequest, auth: AuthService): Promise<Principal | null> {
   const token = bearer(request);
-  if (token === null) throw new TrailguardError('UNAUTHENTICATED', 'the Authorization header must be "Bearer <key>"');
+  if (token === null)
+    throw new TrailguardError('UNAUTHENTICATED', 'the Authorization header must be "Bearer <key>"');
   if (token !== undefined) {
     if (token.startsWith('tgv_')) {
       const viewer = await auth.viewerTokens.authenticate(token);
@@ -76,7 +77,13 @@ async function resolve(request: FastifyRequest, auth: AuthService): Promise<Prin
   if (sessionKey) {
     const session = await auth.sessions.authenticate(sessionKey);
     if (session) {
-      return { kind: 'session', id: session.user.id, username: session.user.username, scope: 'admin', sessionKey };
+      return {
+        kind: 'session',
+        id: session.user.id,
+        username: session.user.username,
+        scope: 'admin',
+        sessionKey,
+      };
     }
   }
   return null;
@@ -94,7 +101,8 @@ export function registerAuth(app: FastifyInstance, auth: AuthService): void {
     const scope = request.routeOptions.config.scope ?? 'public';
     if (scope === 'public') return;
     const principal = await resolve(request, auth);
-    if (!principal) throw new TrailguardError('UNAUTHENTICATED', 'this endpoint needs an API key or a signed-in session');
+    if (!principal)
+      throw new TrailguardError('UNAUTHENTICATED', 'this endpoint needs an API key or a signed-in session');
     if (!allows(principal, scope)) {
       throw new TrailguardError('FORBIDDEN', `this endpoint needs the '${scope}' scope`);
     }

@@ -6,7 +6,10 @@ import { registerErrorCodes } from '../domain/errors.ts';
 
 export const HTTP_ERROR_CODES = {
   ROUTE_NOT_FOUND: { status: 404, description: 'No route matches this method and path.' },
-  PAYLOAD_TOO_LARGE: { status: 413, description: 'The request body is larger than the limit for this route.' },
+  PAYLOAD_TOO_LARGE: {
+    status: 413,
+    description: 'The request body is larger than the limit for this route.',
+  },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The request body must be application/json.' },
   RATE_LIMITED: {
     status: 429,

@@ -34,7 +34,8 @@ export function toTrailguardError(err: unknown): TrailguardError {
 }
 
 function bodyMessage(e: Partial<FastifyError>, code: string): string {
-  if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return 'must not be empty when Content-Type is application/json';
+  if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY')
+    return 'must not be empty when Content-Type is application/json';
   if (code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') return 'length does not match Content-Length';
   if (/__proto__|constructor/.test(e.message ?? '')) return 'must not contain __proto__ or constructor keys';
   return 'is not valid JSON';
@@ -48,5 +49,8 @@ export function handleError(err: unknown, request: FastifyRequest, reply: Fastif
   }
   const headers = (err as { headers?: Record<string, string> } | null)?.headers;
   if (headers) reply.headers(headers);
-  return reply.code(mapped.status).type('application/json; charset=utf-8').send({ error: mapped.toJSON() } satisfies ErrorBody);
+  return reply
+    .code(mapped.status)
+    .type('application/json; charset=utf-8')
+    .send({ error: mapped.toJSON() } satisfies ErrorBody);
 }

@@ -48,15 +48,24 @@ export function registerIdempotency(app: FastifyInstance, db: Kysely<Database>, 
       .where('principal', '=', principal)
       .where('key', '=', raw)
       .executeTakeFirst();
-    if (!row) throw new TrailguardError('IDEMPOTENCY_IN_PROGRESS', 'retry shortly', { field: 'Idempotency-Key' });
+    if (!row)
+      throw new TrailguardError('IDEMPOTENCY_IN_PROGRESS', 'retry shortly', { field: 'Idempotency-Key' });
     if (row.request_hash !== hash)
-      throw new TrailguardError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request', {
-        field: 'Idempotency-Key',
-      });
+      throw new TrailguardError(
+        'IDEMPOTENCY_KEY_REUSED',
+        'this Idempotency-Key was used with a different request',
+        {
+          field: 'Idempotency-Key',
+        },
+      );
     if (row.status_code === null)
-      throw new TrailguardError('IDEMPOTENCY_IN_PROGRESS', 'the first request with this Idempotency-Key is still running', {
-        field: 'Idempotency-Key',
-      });
+      throw new TrailguardError(
+        'IDEMPOTENCY_IN_PROGRESS',
+        'the first request with this Idempotency-Key is still running',
+        {
+          field: 'Idempotency-Key',
+        },
+      );
     request.idempotency = { principal, key: raw, replayed: true };
     return reply
       .code(row.status_code)
@@ -69,10 +78,17 @@ export function registerIdempotency(app: FastifyInstance, db: Kysely<Database>, 
     const idem = request.idempotency;
     if (!idem || idem.replayed) return payload;
     const status = reply.statusCode;
-    const where = db.updateTable('idempotency_keys').where('principal', '=', idem.principal).where('key', '=', idem.key);
+    const where = db
+      .updateTable('idempotency_keys')
+      .where('principal', '=', idem.principal)
+      .where('key', '=', idem.key);
     // Server errors and throttling are not results: forget the key so the retry runs for real.
     if (status >= 500 || status === 429) {
-      await db.deleteFrom('idempotency_keys').where('principal', '=', idem.principal).where('key', '=', idem.key).execute();
+      await db
+        .deleteFrom('idempotency_keys')
+        .where('principal', '=', idem.principal)
+        .where('key', '=', idem.key)
+        .execute();
     } else {
       await where
         .set({ status_code: status, response: typeof payload === 'string' ? payload : JSON.stringify(null) })

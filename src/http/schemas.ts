@@ -34,7 +34,11 @@ const When = Type.Union([Type.String({ maxLength: 64 }), Type.Integer()], {
 export const IngestLogin = Type.Object(
   {
     ...RecordLoginFields.properties,
-    username: Type.String({ minLength: 1, maxLength: 1024, description: 'What the user typed; stored cut to 256.' }),
+    username: Type.String({
+      minLength: 1,
+      maxLength: 1024,
+      description: 'What the user typed; stored cut to 256.',
+    }),
     failureReason: Type.Optional(Type.String({ maxLength: 2048 })),
     ip: Type.Optional(Type.String({ maxLength: 64, description: "The end user's IP address." })),
     userAgent: Type.Optional(Type.String({ maxLength: 4096, description: "The end user's User-Agent." })),
@@ -135,6 +139,9 @@ export const FailedLoginsQuerySchema = Type.Object(
 );
 export type FailedLoginsQuerySchema = Static<typeof FailedLoginsQuerySchema>;
 
-export const IdParams = Type.Object({ id: Type.String({ format: 'uuid', maxLength: 36 }) }, { additionalProperties: false });
+export const IdParams = Type.Object(
+  { id: Type.String({ format: 'uuid', maxLength: 36 }) },
+  { additionalProperties: false },
+);
 
 export { Type, Nullable, DateTime };

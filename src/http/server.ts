@@ -75,7 +75,9 @@ declare module 'fastify' {
   }
 }
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
 const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../dist/web', import.meta.url));
 
 /** Builds the server (not yet listening). `app.close()` stops it; the caller closes `tg`. */
@@ -138,7 +140,8 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
     const scope = (route.config as { scope?: RouteScope } | undefined)?.scope;
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     if (scope !== undefined)
-      for (const method of methods) if (method !== 'HEAD') app.trailguardRoutes.push({ method, url: route.url, scope });
+      for (const method of methods)
+        if (method !== 'HEAD') app.trailguardRoutes.push({ method, url: route.url, scope });
   });
 
   await app.register(cookie);
@@ -153,7 +156,11 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
       },
       components: {
         securitySchemes: {
-          apiKey: { type: 'http', scheme: 'bearer', description: 'An API key (`tg_<scope>_…`) or a viewer token (`tgv_…`).' },
+          apiKey: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'An API key (`tg_<scope>_…`) or a viewer token (`tgv_…`).',
+          },
           session: { type: 'apiKey', in: 'cookie', name: 'tg_session' },
         },
       },
@@ -172,10 +179,15 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
       timeWindow: 60_000,
       max: (request) => (request.principal ? perKey : perIp),
       keyGenerator: (request) => (request.principal ? principalId(request.principal) : `ip:${request.ip}`),
-      ...(redis ? { redis, nameSpace: options.rateLimit?.redisPrefix ?? 'trailguard:rl:', skipOnError: true } : {}),
+      ...(redis
+        ? { redis, nameSpace: options.rateLimit?.redisPrefix ?? 'trailguard:rl:', skipOnError: true }
+        : {}),
       errorResponseBuilder: (_request, context) =>
         Object.assign(
-          new TrailguardError('RATE_LIMITED', `rate limit exceeded; retry in ${Math.ceil(context.ttl / 1000)} s`),
+          new TrailguardError(
+            'RATE_LIMITED',
+            `rate limit exceeded; retry in ${Math.ceil(context.ttl / 1000)} s`,
+          ),
           { statusCode: context.statusCode },
         ),
     });
@@ -213,7 +225,11 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
     // Client-side routes fall back to index.html; API paths keep their JSON 404.
     app.get('/*', { config: { scope: 'public' }, schema: { hide: true } }, (request, reply) => {
       if (request.url.startsWith('/api/')) {
-        return handleError(new TrailguardError('ROUTE_NOT_FOUND', `no route GET ${request.url.split('?')[0] ?? ''}`), request, reply);
+        return handleError(
+          new TrailguardError('ROUTE_NOT_FOUND', `no route GET ${request.url.split('?')[0] ?? ''}`),
+          request,
+          reply,
+        );
       }
       return reply.sendFile('index.html');
     });

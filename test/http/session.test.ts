@@ -50,12 +50,21 @@ forEachBackend('admin sessions over HTTP', (backend) => {
     const csrf = (login.body as { csrfToken: string }).csrfToken;
     const read = await s.call('GET', '/api/v1/keys', { headers: { cookie } });
     assert.equal(read.status, 200);
-    const noToken = await s.call('POST', '/api/v1/keys', { headers: { cookie }, json: { name: 'ui', scope: 'read' } });
+    const noToken = await s.call('POST', '/api/v1/keys', {
+      headers: { cookie },
+      json: { name: 'ui', scope: 'read' },
+    });
     assert.equal(noToken.status, 403);
     assert.equal((noToken.body as { error: { code: string } }).error.code, 'CSRF_FAILED');
-    const wrong = await s.call('POST', '/api/v1/keys', { headers: { cookie, 'x-csrf-token': 'x'.repeat(43) }, json: { name: 'ui', scope: 'read' } });
+    const wrong = await s.call('POST', '/api/v1/keys', {
+      headers: { cookie, 'x-csrf-token': 'x'.repeat(43) },
+      json: { name: 'ui', scope: 'read' },
+    });
     assert.equal(wrong.status, 403);
-    const ok = await s.call('POST', '/api/v1/keys', { headers: { cookie, 'x-csrf-token': csrf }, json: { name: 'ui', scope: 'read' } });
+    const ok = await s.call('POST', '/api/v1/keys', {
+      headers: { cookie, 'x-csrf-token': csrf },
+      json: { name: 'ui', scope: 'read' },
+    });
     assert.equal(ok.status, 201);
     const session = await s.call('GET', '/api/v1/auth/session', { headers: { cookie } });
     assert.deepEqual((session.body as { csrfToken: string }).csrfToken, csrf);
@@ -65,8 +74,12 @@ forEachBackend('admin sessions over HTTP', (backend) => {
   });
 
   it('answers a wrong password and an unknown user the same way, and records both', async () => {
-    const wrong = await s.call('POST', '/api/v1/auth/login', { json: { username: 'root', password: 'not it at all' } });
-    const unknown = await s.call('POST', '/api/v1/auth/login', { json: { username: 'ghost', password: 'not it at all' } });
+    const wrong = await s.call('POST', '/api/v1/auth/login', {
+      json: { username: 'root', password: 'not it at all' },
+    });
+    const unknown = await s.call('POST', '/api/v1/auth/login', {
+      json: { username: 'ghost', password: 'not it at all' },
+    });
     assert.equal(wrong.status, 401);
     assert.deepEqual(wrong.body, unknown.body);
     assert.equal((wrong.body as { error: { code: string } }).error.code, 'INVALID_CREDENTIALS');
@@ -79,15 +92,24 @@ forEachBackend('admin sessions over HTTP', (backend) => {
     // A trusted proxy (loopback) forwards the attacker's address.
     const headers = { 'x-forwarded-for': '198.51.100.23' };
     for (let i = 0; i < 5; i++) {
-      const r = await s.call('POST', '/api/v1/auth/login', { json: { username: `guess${i}`, password: 'wrong-password' }, headers });
+      const r = await s.call('POST', '/api/v1/auth/login', {
+        json: { username: `guess${i}`, password: 'wrong-password' },
+        headers,
+      });
       assert.equal(r.status, 401);
     }
-    const locked = await s.call('POST', '/api/v1/auth/login', { json: { username: 'root', password }, headers });
+    const locked = await s.call('POST', '/api/v1/auth/login', {
+      json: { username: 'root', password },
+      headers,
+    });
     assert.equal(locked.status, 429);
     assert.equal((locked.body as { error: { code: string } }).error.code, 'ACCOUNT_LOCKED');
     assert.equal(locked.headers.get('set-cookie'), null);
     // Another address is not affected.
-    const other = await s.call('POST', '/api/v1/auth/login', { json: { username: 'root', password }, headers: { 'x-forwarded-for': '198.51.100.24' } });
+    const other = await s.call('POST', '/api/v1/auth/login', {
+      json: { username: 'root', password },
+      headers: { 'x-forwarded-for': '198.51.100.24' },
+    });
     assert.equal(other.status, 200);
   });
 
@@ -103,7 +125,10 @@ forEachBackend('admin sessions over HTTP', (backend) => {
   });
 
   it('ends the sessions of a disabled user and refuses to disable the last admin', async () => {
-    const login = await s.call('POST', '/api/v1/auth/login', { json: { username: 'ops', password }, headers: { 'x-forwarded-for': '192.0.2.77' } });
+    const login = await s.call('POST', '/api/v1/auth/login', {
+      json: { username: 'ops', password },
+      headers: { 'x-forwarded-for': '192.0.2.77' },
+    });
     const cookie = cookieOf(login.headers);
     const users = await s.auth.users.list();
     const ops = users.find((u) => u.username === 'ops');

@@ -13,11 +13,19 @@ const KeyCount = Type.Object({ key: Type.String(), count: Type.Integer() });
 
 export const DashboardSchema = Type.Object({
   generatedAt: DateTime,
-  loginsPerHour: Type.Array(Type.Object({ hour: DateTime, success: Type.Integer(), failure: Type.Integer() }), {
-    description: 'Last 24 hours.',
-  }),
+  loginsPerHour: Type.Array(
+    Type.Object({ hour: DateTime, success: Type.Integer(), failure: Type.Integer() }),
+    {
+      description: 'Last 24 hours.',
+    },
+  ),
   successRate: Type.Object(
-    { total: Type.Integer(), success: Type.Integer(), failure: Type.Integer(), rate: Nullable(Type.Number()) },
+    {
+      total: Type.Integer(),
+      success: Type.Integer(),
+      failure: Type.Integer(),
+      rate: Nullable(Type.Number()),
+    },
     { description: 'Last 7 days; rate in percent, null without attempts.' },
   ),
   deviceTypes: Type.Array(KeyCount, { description: 'Last 30 days.' }),
@@ -32,7 +40,8 @@ export function dashboardRoutes(app: FastifyInstance, tg: Trailguard): void {
     {
       config: { scope: 'read' },
       schema: {
-        summary: 'Dashboard metrics: logins per hour (24 h), success rate (7 d), devices (30 d), top failing IPs (1 h)',
+        summary:
+          'Dashboard metrics: logins per hour (24 h), success rate (7 d), devices (30 d), top failing IPs (1 h)',
         tags: ['dashboard'],
         response: { 200: DashboardSchema, ...errorResponses(401, 403, 429) },
       },
@@ -49,7 +58,12 @@ export function dashboardRoutes(app: FastifyInstance, tg: Trailguard): void {
       return {
         generatedAt: now,
         loginsPerHour: day.perHour,
-        successRate: { total: week.total, success: week.success, failure: week.failure, rate: week.successRate },
+        successRate: {
+          total: week.total,
+          success: week.success,
+          failure: week.failure,
+          rate: week.successRate,
+        },
         deviceTypes: month.deviceTypes,
         topFailingIps: top,
       };

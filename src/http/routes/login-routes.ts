@@ -61,7 +61,8 @@ export function loginRoutes(app: FastifyInstance, opts: LoginRouteOptions): void
    */
   function fromTrustedProxy(request: FastifyRequest): { ip?: string; userAgent?: string } {
     const peer = request.raw.socket.remoteAddress;
-    if (!peer || !trusted(normalizeIp(peer) ?? peer, 0) || request.headers['x-forwarded-for'] === undefined) return {};
+    if (!peer || !trusted(normalizeIp(peer) ?? peer, 0) || request.headers['x-forwarded-for'] === undefined)
+      return {};
     const ip = clientIp(request.raw, trusted);
     const ua = request.headers['user-agent'];
     return { ...(ip ? { ip } : {}), ...(typeof ua === 'string' ? { userAgent: ua } : {}) };
@@ -134,7 +135,11 @@ export function loginRoutes(app: FastifyInstance, opts: LoginRouteOptions): void
     },
     async (request) => {
       const started = performance.now();
-      const body = request.body as { userId: string | number; sessionKey?: string; occurredAt?: string | number };
+      const body = request.body as {
+        userId: string | number;
+        sessionKey?: string;
+        occurredAt?: string | number;
+      };
       const login = await tg.logins.recordLogout(body);
       metrics.ingestLatency.observe({ kind: 'logout' }, (performance.now() - started) / 1000);
       return { login };

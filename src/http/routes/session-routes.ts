@@ -49,10 +49,17 @@ export function sessionRoutes(app: FastifyInstance, opts: SessionRouteOptions): 
       tg.logins.failed({ username, hours, limit: opts.lockoutThreshold }),
     ]);
     const own = (r: { metadata: Record<string, unknown> }) => r.metadata['source'] === ADMIN_LOGIN_SOURCE;
-    return byIp.filter(own).length >= opts.lockoutThreshold || byUser.filter(own).length >= opts.lockoutThreshold;
+    return (
+      byIp.filter(own).length >= opts.lockoutThreshold || byUser.filter(own).length >= opts.lockoutThreshold
+    );
   }
 
-  function record(request: FastifyRequest, username: string, success: boolean, extra: { userId?: string; reason?: string }) {
+  function record(
+    request: FastifyRequest,
+    username: string,
+    success: boolean,
+    extra: { userId?: string; reason?: string },
+  ) {
     const ua = request.headers['user-agent'];
     return tg.logins.record({
       username,
@@ -129,7 +136,10 @@ export function sessionRoutes(app: FastifyInstance, opts: SessionRouteOptions): 
       const p = request.principal;
       if (p?.kind === 'session')
         return { user: { id: p.id, username: p.username }, csrfToken: csrfTokenFor(p.sessionKey) };
-      return { user: { id: p?.kind === 'key' ? p.id : '', username: p?.kind === 'key' ? `key:${p.name}` : '' }, csrfToken: null };
+      return {
+        user: { id: p?.kind === 'key' ? p.id : '', username: p?.kind === 'key' ? `key:${p.name}` : '' },
+        csrfToken: null,
+      };
     },
   );
 
