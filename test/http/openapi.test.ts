@@ -64,7 +64,7 @@ describe('OpenAPI document and error codes', () => {
     for (const [code, def] of errorCodes()) {
       assert.match(
         doc,
-        new RegExp(`\\| \`${code}\` \\| ${def.status} \\|`),
+        new RegExp(`\\|\\s*\`${code}\`\\s*\\|\\s*${def.status}\\s*\\|`),
         `${code} (${def.status}) is missing from docs/server.md`,
       );
     }
