@@ -2,6 +2,7 @@
  * `createTrailguard()`: wires configuration to stores and services. The library's entry point.
  * @module
  */
+import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { resolveConfig } from './config.ts';
 import type { Logger, ResolvedConfig, TrailguardOptions } from './config.ts';
@@ -16,6 +17,13 @@ import { openDatabase } from './store/database.ts';
 import type { DatabaseHandle } from './store/database.ts';
 import { createPartitionManager } from './store/partitions.ts';
 import type { PartitionManager } from './store/partitions.ts';
+import { createDetector } from './detect/detector.ts';
+import type { Detector } from './detect/detector.ts';
+import { createSecurityLog } from './security/security-log.ts';
+import type { SecurityLog } from './security/security-log.ts';
+import { createSecurityRepository } from './security/security-repository.ts';
+import { createSecurityService } from './security/security-service.ts';
+import type { SecurityService } from './security/security-service.ts';
 
 /** Called after each group-committed batch. */
 export type BatchListener = (table: string, size: number, durationMs: number) => void;
@@ -24,6 +32,8 @@ export type BatchListener = (table: string, size: number, durationMs: number) =>
 export interface Trailguard {
   /** Login history. */
   readonly logins: LoginService;
+  /** Security events and attack detection. */
+  readonly security: SecurityService;
   /** The resolved configuration (secrets redacted in `database.location`). */
   readonly config: Readonly<ResolvedConfig>;
   /** The open database (for the server, CLI and tests; applications should not need it). */
@@ -65,8 +75,30 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
     poolSize: config.poolSize,
   });
   const partitions = createPartitionManager(database.db);
+  const securityRepository = createSecurityRepository(database.db);
+  let detector: Detector | null = null;
+  let securityLog: SecurityLog;
   try {
+    securityLog = createSecurityLog(config.securityLog);
     await partitions.prepare('login_history', config.clock.now());
+    await partitions.prepare('security_events', config.clock.now());
+    if (config.detection.enabled) {
+      const d = config.detection;
+      // Every process sharing this database (and so this Redis) must hash accounts with the same key.
+      const secret =
+        d.accountKeySecret ??
+        (await securityRepository.secret('detection_account_key', randomBytes(32).toString('base64url')));
+      detector = createDetector({
+        redisUrl: config.redisUrl,
+        patterns: d,
+        clock: config.clock,
+        keyPrefix: d.keyPrefix,
+        accountKeySecret: secret,
+        redisTimeoutMs: d.redisTimeoutMs,
+        maxKeys: d.maxKeys,
+        logger,
+      });
+    }
   } catch (err) {
     await database.close();
     throw err;
@@ -83,10 +115,22 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
       for (const listener of batchListeners) listener('login_history', size, ms);
     },
   });
+  const security = createSecurityService({
+    repository: securityRepository,
+    partitions,
+    enricher,
+    clock: config.clock,
+    detector,
+    settings: config.detection,
+    log: securityLog,
+    maxInFlight: database.maxConcurrentWrites,
+  });
+  logins.observe((record, client, trace) => security.onLogin(record, client, trace));
 
   let closing: Promise<void> | null = null;
   return {
     logins,
+    security,
     config,
     database,
     internals: {
@@ -102,6 +146,7 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
       closing ??= (async () => {
         try {
           await logins.close();
+          await security.close();
         } finally {
           await database.close();
         }

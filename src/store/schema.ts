@@ -95,6 +95,28 @@ export interface IdempotencyKeysTable {
   created_at: Timestamp;
 }
 
+/** One security event (partitioned by month on occurred_at). */
+export interface SecurityEventsTable {
+  id: string;
+  event_type: string;
+  category: string;
+  severity: string;
+  occurred_at: Timestamp;
+  username: string | null;
+  user_id: string | null;
+  ip_address: string | null;
+  user_agent: string | null;
+  reason: string | null;
+  context: Json;
+}
+
+/** Secrets shared by every process (the detection HMAC key). */
+export interface SecuritySecretTable {
+  name: string;
+  value: string;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
 /** All tables. Feature modules add theirs here. */
 export interface Database {
   login_history: LoginHistoryTable;
@@ -104,4 +126,6 @@ export interface Database {
   admin_sessions: AdminSessionsTable;
   viewer_tokens: ViewerTokensTable;
   idempotency_keys: IdempotencyKeysTable;
+  security_events: SecurityEventsTable;
+  security_secret: SecuritySecretTable;
 }
