@@ -25,6 +25,9 @@ import { createSecurityRepository } from './security/security-repository.ts';
 import { createSecurityService } from './security/security-service.ts';
 import type { SecurityService } from './security/security-service.ts';
 
+/** Called after each group-committed batch. */
+export type BatchListener = (table: string, size: number, durationMs: number) => void;
+
 /** A running Trailguard instance. */
 export interface Trailguard {
   /** Login history. */
@@ -40,6 +43,8 @@ export interface Trailguard {
     enricher: Enricher;
     partitions: PartitionManager;
     logger: Logger;
+    /** Subscribes to group-commit batches (table, rows, milliseconds), for metrics. */
+    onBatch(listener: BatchListener): () => void;
   };
   /** Commits pending writes and closes the database. Safe to call twice. */
   close(): Promise<void>;
@@ -98,6 +103,7 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
     await database.close();
     throw err;
   }
+  const batchListeners = new Set<BatchListener>();
   const logins = createLoginService({
     repository: createLoginRepository(database.db),
     stats: createLoginStatsRepository(database.db),
@@ -105,6 +111,9 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
     enricher,
     clock: config.clock,
     maxInFlight: database.maxConcurrentWrites,
+    onBatch: (size, ms) => {
+      for (const listener of batchListeners) listener('login_history', size, ms);
+    },
   });
   const security = createSecurityService({
     repository: securityRepository,
@@ -124,7 +133,15 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
     security,
     config,
     database,
-    internals: { enricher, partitions, logger },
+    internals: {
+      enricher,
+      partitions,
+      logger,
+      onBatch(listener) {
+        batchListeners.add(listener);
+        return () => batchListeners.delete(listener);
+      },
+    },
     close() {
       closing ??= (async () => {
         try {

@@ -287,3 +287,57 @@ export async function runDemo(
   if (options.securityLogFile) out.write(`Security event JSON lines: ${options.securityLogFile}\n`);
   out.write('\nIP geolocation by DB-IP (https://db-ip.com), CC BY 4.0.\n');
 }
+
+/**
+ * The attacks the server demo shows besides the brute force in `recordDemoLogins`: a distributed attack
+ * (many addresses against one account) and an enumeration (one address trying many accounts), both
+ * within the last few hours. Returns how many attempts it wrote.
+ */
+export async function recordDemoAttacks(tg: Trailguard, now: Date): Promise<number> {
+  const writes: Promise<LoginRecord>[] = [];
+  // Distributed: 14 addresses from a botnet, 3 tries each, against bob within 25 minutes.
+  for (let i = 0; i < 14; i++) {
+    for (let t = 0; t < 3; t++) {
+      writes.push(
+        tg.logins.record({
+          username: 'bob@example.com',
+          success: false,
+          failureReason: 'invalid_password',
+          ip: `45.155.${20 + i}.${10 + t * 7}`,
+          userAgent: DEMO_USER_AGENTS.chromeWindows,
+          occurredAt: new Date(now.getTime() - 3 * 3_600_000 + (i * 3 + t) * 35_000),
+        }),
+      );
+    }
+  }
+  // Enumeration: one address tries 26 different accounts in 8 minutes.
+  const names = [
+    'info',
+    'sales',
+    'support',
+    'test',
+    'root',
+    'jdoe',
+    'admin1',
+    'ops',
+    'dev',
+    'hr',
+    'it',
+    'ceo',
+    'cfo',
+  ];
+  for (let i = 0; i < 26; i++) {
+    writes.push(
+      tg.logins.record({
+        username: `${names[i % names.length] ?? 'user'}${i >= names.length ? '2' : ''}@example.com`,
+        success: false,
+        failureReason: 'unknown_user',
+        ip: '193.32.162.7',
+        userAgent: DEMO_USER_AGENTS.curl,
+        occurredAt: new Date(now.getTime() - 6 * 3_600_000 + i * 18_000),
+      }),
+    );
+  }
+  await Promise.all(writes);
+  return writes.length;
+}

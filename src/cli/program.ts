@@ -7,6 +7,9 @@ import { readFileSync } from 'node:fs';
 import { isTrailguardError } from '../domain/errors.ts';
 import { registerMigrate } from './migrate-command.ts';
 import { registerDemo } from './demo-command.ts';
+import { registerServe } from './serve-command.ts';
+import { registerKeys } from './keys-command.ts';
+import { registerUsers } from './users-command.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -26,6 +29,9 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerMigrate(program);
   registerDemo(program);
+  registerServe(program);
+  registerKeys(program);
+  registerUsers(program);
   return program;
 }
 
