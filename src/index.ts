@@ -20,7 +20,7 @@ export type {
   Page,
   RequestLike,
 } from './domain/login.ts';
-export type { LoginService } from './logins/login-service.ts';
+export type { CalendarCounts, LoginService } from './logins/login-service.ts';
 export type { TrustProxy } from './enrich/client-ip.ts';
 export type { GeoConfig } from './enrich/geo.ts';
 export { GEO_ATTRIBUTION } from './enrich/geo.ts';

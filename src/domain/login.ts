@@ -131,6 +131,8 @@ export interface ListLoginsQuery {
   deviceType?: DeviceType | undefined;
   /** ISO 3166-1 alpha-2 code. */
   country?: string | undefined;
+  /** Case-insensitive substring of the username or the user agent (1–256 characters). */
+  search?: string | undefined;
   /** Inclusive lower bound on `loginAt`. */
   from?: Date | string | number | undefined;
   /** Exclusive upper bound on `loginAt`. */

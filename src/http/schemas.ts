@@ -119,6 +119,13 @@ export const ListLoginsQuerySchema = Type.Object(
     loginType: Type.Optional(StringEnum(LOGIN_TYPES)),
     deviceType: Type.Optional(StringEnum(DEVICE_TYPES)),
     country: Type.Optional(Type.String({ minLength: 2, maxLength: 2 })),
+    search: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 256,
+        description: 'Case-insensitive substring of the username or the user agent.',
+      }),
+    ),
     from: Type.Optional(Type.String({ maxLength: 64 })),
     to: Type.Optional(Type.String({ maxLength: 64 })),
     limit: Type.Optional(Limit(1000)),
@@ -138,6 +145,20 @@ export const FailedLoginsQuerySchema = Type.Object(
   { additionalProperties: false },
 );
 export type FailedLoginsQuerySchema = Static<typeof FailedLoginsQuerySchema>;
+
+export const CalendarQuerySchema = Type.Object(
+  {
+    year: Type.Optional(Type.Integer({ minimum: 1970, maximum: 9999 })),
+    month: Type.Optional(Type.Integer({ minimum: 1, maximum: 12 })),
+  },
+  { additionalProperties: false },
+);
+export type CalendarQuerySchema = Static<typeof CalendarQuerySchema>;
+
+export const CalendarSchema = Type.Object({
+  unit: StringEnum(['year', 'month', 'day'] as const),
+  items: Type.Array(Type.Object({ period: DateTime, count: Type.Integer() })),
+});
 
 export const IdParams = Type.Object(
   { id: Type.String({ format: 'uuid', maxLength: 36 }) },

@@ -41,6 +41,8 @@ export interface LoginFilter {
   loginType?: string | undefined;
   deviceType?: string | undefined;
   country?: string | undefined;
+  /** Case-insensitive substring of username or user agent. */
+  search?: string | undefined;
   from?: Date | undefined;
   to?: Date | undefined;
   /** Keyset position: rows strictly older than this (loginAt, id). */
@@ -78,6 +80,13 @@ export interface LoginRepository {
   closeSession(userId: string, sessionKeyHash: string | null, at: Date): Promise<LoginRecord | null>;
   lastSuccessful(userId: string): Promise<LoginRecord | null>;
   find(filter: LoginFilter, limit: number): Promise<LoginRecord[]>;
+  /** One record by id, or null. */
+  get(id: string): Promise<LoginRecord | null>;
+}
+
+/** Escapes LIKE wildcards so user input matches literally. */
+function likeSubstring(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
 export function createLoginRepository(db: Kysely<Database>): LoginRepository {
@@ -179,6 +188,10 @@ export function createLoginRepository(db: Kysely<Database>): LoginRepository {
       if (f.loginType !== undefined) q = q.where('login_type', '=', f.loginType);
       if (f.deviceType !== undefined) q = q.where('device_type', '=', f.deviceType);
       if (f.country !== undefined) q = q.where('country', '=', f.country);
+      if (f.search !== undefined) {
+        const pattern = likeSubstring(f.search);
+        q = q.where((eb) => eb.or([eb('username', 'ilike', pattern), eb('user_agent', 'ilike', pattern)]));
+      }
       if (f.from !== undefined) q = q.where('login_at', '>=', f.from);
       if (f.to !== undefined) q = q.where('login_at', '<', f.to);
       if (f.ip !== undefined) {
@@ -193,6 +206,11 @@ export function createLoginRepository(db: Kysely<Database>): LoginRepository {
       }
       const rows = await q.orderBy('login_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
       return rows.map(toLoginRecord);
+    },
+
+    async get(id) {
+      const row = await db.selectFrom('login_history').selectAll().where('id', '=', id).executeTakeFirst();
+      return row ? toLoginRecord(row) : null;
     },
   };
 }

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { uuidv7 } from 'uuidv7';
 import type { Clock } from '../domain/clock.ts';
-import { invalid } from '../domain/errors.ts';
+import { TrailguardError, invalid } from '../domain/errors.ts';
 import { DEVICE_TYPES, LIMITS, LOGIN_TYPES, RecordLoginFields } from '../domain/login.ts';
 import type {
   FailedLoginsQuery,
@@ -59,6 +59,13 @@ export interface LoginService {
   failed(query: FailedLoginsQuery): Promise<LoginRecord[]>;
   /** Filtered, newest first, keyset-paginated. */
   list(query?: ListLoginsQuery): Promise<Page<LoginRecord>>;
+  /** One login record by id; throws `NOT_FOUND` when there is none. */
+  get(id: string): Promise<LoginRecord>;
+  /**
+   * Attempts per year, month (of `year`) or day (of `year`-`month`), UTC, from the hourly rollup: the
+   * admin list's date drill-down.
+   */
+  calendar(query?: { year?: number | undefined; month?: number | undefined }): Promise<CalendarCounts>;
   /** Aggregates for dashboards and monitoring (from the hourly rollup). */
   stats(window: {
     from: Date | string | number;
@@ -78,6 +85,7 @@ export interface LoginService {
 }
 
 const checkFields = validator(RecordLoginFields);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Login aggregates over a window. */
 export interface LoginStats {
@@ -92,6 +100,12 @@ export interface LoginStats {
   deviceTypes: { key: string; count: number }[];
   countries: { key: string; count: number }[];
   loginTypes: { key: string; count: number }[];
+}
+
+/** `logins.calendar()` result: `unit` is the granularity of `items`. */
+export interface CalendarCounts {
+  unit: 'year' | 'month' | 'day';
+  items: { period: Date; count: number }[];
 }
 
 /** SHA-256 of a session key, hex; the raw key is never stored. */
@@ -285,6 +299,11 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
           throw invalid('country', 'must be a two-letter ISO 3166-1 code');
         filter.country = query.country.toUpperCase();
       }
+      if (query.search !== undefined) {
+        if (typeof query.search !== 'string' || query.search.trim() === '' || query.search.length > 256)
+          throw invalid('search', 'must be 1 to 256 characters');
+        filter.search = query.search.trim();
+      }
       if (query.from !== undefined) filter.from = parseDate(query.from, 'from');
       if (query.to !== undefined) filter.to = parseDate(query.to, 'to');
       if (query.cursor !== undefined && query.cursor !== null) filter.before = decodeCursor(query.cursor);
@@ -293,6 +312,50 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
       const items = rows.slice(0, limit);
       const last = items[items.length - 1];
       return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.loginAt, last.id) : null };
+    },
+
+    async get(id) {
+      if (typeof id !== 'string' || !UUID.test(id)) throw invalid('id', 'must be a UUID');
+      const record = await repository.get(id.toLowerCase());
+      if (!record) throw new TrailguardError('NOT_FOUND', `no login record ${id}`);
+      return record;
+    },
+
+    async calendar(query = {}) {
+      if (!isPlainObject(query)) throw invalid('query', 'calendar() takes { year?, month? }');
+      const { year, month } = query;
+      if (year !== undefined && (!Number.isInteger(year) || year < 1970 || year > 9999))
+        throw invalid('year', 'must be a year from 1970 to 9999');
+      if (month !== undefined && (!Number.isInteger(month) || month < 1 || month > 12))
+        throw invalid('month', 'must be 1 to 12');
+      if (month !== undefined && year === undefined) throw invalid('month', 'needs a year');
+      await committer.drain();
+      if (year === undefined)
+        return {
+          unit: 'year',
+          items: await deps.stats.perPeriod(
+            'year',
+            new Date(Date.UTC(1970, 0, 1)),
+            new Date(Date.UTC(9999, 11, 31)),
+          ),
+        };
+      if (month === undefined)
+        return {
+          unit: 'month',
+          items: await deps.stats.perPeriod(
+            'month',
+            new Date(Date.UTC(year, 0, 1)),
+            new Date(Date.UTC(year + 1, 0, 1)),
+          ),
+        };
+      return {
+        unit: 'day',
+        items: await deps.stats.perPeriod(
+          'day',
+          new Date(Date.UTC(year, month - 1, 1)),
+          new Date(Date.UTC(year, month, 1)),
+        ),
+      };
     },
 
     async stats(window) {

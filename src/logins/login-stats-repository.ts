@@ -22,6 +22,8 @@ export interface LoginStatsRepository {
     to: Date,
   ): Promise<{ key: string; count: number }[]>;
   topFailingIps(from: Date, to: Date, limit: number): Promise<{ ip: string; count: number }[]>;
+  /** Attempts per calendar year, month or day (UTC), oldest first. */
+  perPeriod(unit: 'year' | 'month' | 'day', from: Date, to: Date): Promise<{ period: Date; count: number }[]>;
 }
 
 // Rollup rows are per hour; a window boundary inside an hour counts that whole hour.
@@ -72,6 +74,15 @@ export function createLoginStatsRepository(db: Kysely<Database>): LoginStatsRepo
         .orderBy('count', 'desc')
         .execute();
       return rows.map((r) => ({ key: String(r.key), count: Number(r.count) }));
+    },
+    async perPeriod(unit, from, to) {
+      const rows = await sql<{ period: Date; count: number }>`
+        SELECT date_trunc(${unit}, hour, 'UTC') AS period, sum(count) AS count
+        FROM login_rollup_hourly
+        WHERE hour >= ${from} AND hour < ${to}
+        GROUP BY 1
+        ORDER BY 1`.execute(db);
+      return rows.rows.map((r) => ({ period: new Date(r.period), count: Number(r.count) }));
     },
     async topFailingIps(from, to, limit) {
       const rows = await db

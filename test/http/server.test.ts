@@ -28,6 +28,8 @@ const SAMPLES: Record<string, { scope: string; json?: unknown; path?: string }> 
   'POST /api/v1/logouts': { scope: 'ingest', json: { userId: 'nobody' } },
   'GET /api/v1/logins': { scope: 'read' },
   'GET /api/v1/logins/failed': { scope: 'read' },
+  'GET /api/v1/logins/calendar': { scope: 'read' },
+  'GET /api/v1/logins/:id': { scope: 'read', path: `/api/v1/logins/${UUID}` },
   'POST /api/v1/viewer-tokens': { scope: 'read', json: { userId: 'u1' } },
   'GET /api/v1/me/logins': { scope: 'viewer' },
   'GET /api/v1/dashboard': { scope: 'read' },

@@ -10,7 +10,10 @@ import { cleanJson, normalizeIp, parseDate, truncate } from '../../domain/valida
 import { clientIp, compileTrust } from '../../enrich/client-ip.ts';
 import type { Trailguard } from '../../trailguard.ts';
 import {
+  CalendarQuerySchema,
+  CalendarSchema,
   FailedLoginsQuerySchema,
+  IdParams,
   IngestLoginsBody,
   IngestLogoutBody,
   ListLoginsQuerySchema,
@@ -158,6 +161,35 @@ export function loginRoutes(app: FastifyInstance, opts: LoginRouteOptions): void
       },
     },
     async (request) => tg.logins.list(request.query as ListLoginsQuerySchema),
+  );
+
+  app.get(
+    '/api/v1/logins/calendar',
+    {
+      config: { scope: 'read' },
+      schema: {
+        summary:
+          'Attempts per year, per month of `year`, or per day of `year`-`month` (UTC), for date drill-down',
+        tags: ['logins'],
+        querystring: CalendarQuerySchema,
+        response: { 200: CalendarSchema, ...errorResponses(400, 401, 403, 429) },
+      },
+    },
+    async (request) => tg.logins.calendar(request.query as CalendarQuerySchema),
+  );
+
+  app.get(
+    '/api/v1/logins/:id',
+    {
+      config: { scope: 'read' },
+      schema: {
+        summary: 'One login record with every field and its metadata',
+        tags: ['logins'],
+        params: IdParams,
+        response: { 200: LoginRecordSchema, ...errorResponses(400, 401, 403, 404, 429) },
+      },
+    },
+    async (request) => tg.logins.get((request.params as { id: string }).id),
   );
 
   app.get(
