@@ -24,3 +24,34 @@ export type { LoginService } from './logins/login-service.ts';
 export type { TrustProxy } from './enrich/client-ip.ts';
 export type { GeoConfig } from './enrich/geo.ts';
 export { GEO_ATTRIBUTION } from './enrich/geo.ts';
+export {
+  CHANGE_TYPES,
+  IMPACT_LEVELS,
+  VALIDATION_STATUSES,
+  APPROVAL_STATUSES,
+  EDITABLE_FIELDS,
+  DEFAULT_ENVIRONMENT,
+} from './domain/change.ts';
+export type {
+  Change,
+  ChangeType,
+  ImpactLevel,
+  ValidationStatus,
+  ApprovalStatus,
+  ChangeAction,
+  ChangeHistoryEntry,
+  ChangeWithHistory,
+  ChangePatch,
+  ChangeReport,
+  DoraMetrics,
+  EditableField,
+  ListChangesQuery,
+  LogChangeInput,
+  Person,
+  PersonInput,
+} from './domain/change.ts';
+export { APPROVAL_TRANSITIONS, nextApprovalStatus } from './domain/change-state.ts';
+export type { ApprovalEvent } from './domain/change-state.ts';
+export type { ChangeService, Actor } from './changes/change-service.ts';
+export { CHANGE_ERROR_CODES } from './changes/error-codes.ts';
+export type { ChangeErrorCode } from './changes/error-codes.ts';

@@ -5,6 +5,9 @@
 import pino from 'pino';
 import { resolveConfig } from './config.ts';
 import type { Logger, ResolvedConfig, TrailguardOptions } from './config.ts';
+import { createChangeRepository } from './changes/change-repository.ts';
+import { createChangeService } from './changes/change-service.ts';
+import type { ChangeService } from './changes/change-service.ts';
 import { createEnricher } from './enrich/enricher.ts';
 import type { Enricher } from './enrich/enricher.ts';
 import { createGeoLookup } from './enrich/geo.ts';
@@ -21,6 +24,8 @@ import type { PartitionManager } from './store/partitions.ts';
 export interface Trailguard {
   /** Login history. */
   readonly logins: LoginService;
+  /** The production change log. */
+  readonly changes: ChangeService;
   /** The resolved configuration (secrets redacted in `database.location`). */
   readonly config: Readonly<ResolvedConfig>;
   /** The open database (for the server, CLI and tests; applications should not need it). */
@@ -74,10 +79,15 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
     clock: config.clock,
     maxInFlight: database.maxConcurrentWrites,
   });
+  const changes = createChangeService({
+    repository: createChangeRepository(database.db),
+    clock: config.clock,
+  });
 
   let closing: Promise<void> | null = null;
   return {
     logins,
+    changes,
     config,
     database,
     internals: { enricher, partitions, logger },

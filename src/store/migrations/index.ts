@@ -4,7 +4,9 @@
  */
 import type { Migration } from 'kysely';
 import * as m0001 from './0001-login-history.ts';
+import * as m0003 from './0003-change-log.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-login-history': m0001,
+  '0003-change-log': m0003,
 };
