@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { isTrailguardError } from '../domain/errors.ts';
 import { registerMigrate } from './migrate-command.ts';
 import { registerDemo } from './demo-command.ts';
+import { registerChange } from './change-command.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerMigrate(program);
   registerDemo(program);
+  registerChange(program);
   return program;
 }
 
