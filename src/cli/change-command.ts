@@ -124,7 +124,7 @@ function describeHistory(c: ChangeWithHistory): string {
   return c.history
     .map((h) => {
       const change =
-        h.field === null ? '' : ` ${h.field}: ${JSON.stringify(h.oldValue)} → ${JSON.stringify(h.newValue)}`;
+        h.field === null ? '' : `: ${h.field} ${JSON.stringify(h.oldValue)} → ${JSON.stringify(h.newValue)}`;
       return `${h.at.toISOString()}  ${h.action.padEnd(11)} by ${who(h.by)}${change}${h.note ? `  — ${h.note}` : ''}`;
     })
     .join('\n');
