@@ -2,7 +2,8 @@
  * `trailguard change …`: log production changes from CI pipelines and review them from a terminal.
  * @module
  */
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
+import { Option } from 'commander';
 import { CHANGE_TYPES, IMPACT_LEVELS, VALIDATION_STATUSES } from '../domain/change.ts';
 import type { Change, ChangeWithHistory, LogChangeInput } from '../domain/change.ts';
 import { APPROVAL_STATUSES } from '../domain/change-state.ts';
