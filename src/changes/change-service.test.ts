@@ -444,6 +444,25 @@ forEachBackend('change log', (backend) => {
       await assert.rejects(sql`TRUNCATE change_log_history`.execute(tg.database.db), /append-only/);
       assert.equal((await tg.changes.get(c.id)).history.length, 1);
     });
+
+    it('lets a retention job purge an expired change only with the documented session setting', async () => {
+      const c = await tg.changes.log(deployment());
+      await assert.rejects(
+        tg.database.db.deleteFrom('change_log').where('id', '=', c.id).execute(),
+        /append-only/,
+      );
+      await tg.database.db.transaction().execute(async (trx) => {
+        await sql`SET LOCAL trailguard.history_purge = 'on'`.execute(trx);
+        await trx.deleteFrom('change_log').where('id', '=', c.id).execute();
+      });
+      await rejectsWith(tg.changes.get(c.id), 'CHANGE_NOT_FOUND');
+      const left = await tg.database.db
+        .selectFrom('change_log_history')
+        .select('id')
+        .where('change_id', '=', c.id)
+        .execute();
+      assert.equal(left.length, 0);
+    });
   });
 
   describe('concurrent transitions', () => {
