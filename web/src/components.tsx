@@ -225,12 +225,13 @@ export function TextFilter(props: { name: string; label: string; placeholder?: s
   const [value, setValue] = useState(current);
   useEffect(() => setValue(current), [current]);
   return (
-    <label className="field" htmlFor={id} style={props.width ? { minWidth: props.width } : undefined}>
+    <label className="field" htmlFor={id}>
       <span>{props.label}</span>
       <input
         id={id}
         value={value}
         placeholder={props.placeholder}
+        style={props.width ? { width: props.width } : undefined}
         onChange={(e) => setValue(e.target.value)}
         onBlur={() => value !== current && set({ [props.name]: value.trim() })}
         onKeyDown={(e) => e.key === 'Enter' && set({ [props.name]: value.trim() })}

@@ -48,11 +48,6 @@ export function dayStart(day: string, next = false): string {
   return d.toISOString();
 }
 
-/** Regional-indicator flag of a two-letter country code. */
-export function flag(cc: string | null): string {
-  if (!cc || !/^[A-Z]{2}$/.test(cc)) return '';
-  return String.fromCodePoint(...[...cc].map((c) => 0x1f1e6 + c.charCodeAt(0) - 65));
-}
 
 const IPV4 = /^(\d{1,3}\.){3}\d{1,3}(\/\d{1,2})?$/;
 const IPV6 = /^[0-9a-f:.]+(\/\d{1,3})?$/i;

@@ -20,7 +20,7 @@ import {
   SelectFilter,
   TextFilter,
 } from '../components.tsx';
-import { dayStart, flag, fmtDuration, fmtTime, label, looksLikeIp } from '../format.ts';
+import { dayStart, fmtDuration, fmtTime, label, looksLikeIp } from '../format.ts';
 import { Link, href, navigate, useLocation, useSearchParams } from '../router.tsx';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -102,7 +102,7 @@ export const loginColumns: ColumnDef<LoginRecord, unknown>[] = [
   },
   {
     header: 'Country',
-    cell: ({ row }) => (row.original.country ? `${flag(row.original.country)} ${row.original.country}` : '—'),
+    cell: ({ row }) => (row.original.country ? row.original.country : '—'),
     meta: { className: 'hide-sm' },
   },
   {
@@ -261,7 +261,7 @@ export function LoginDetailPage(props: { id: string }) {
             <Fields
               rows={[
                 ['IP address', r.ipAddress ? <Link to={`/security/ip/${encodeURIComponent(r.ipAddress)}`} className="mono">{r.ipAddress}</Link> : null],
-                ['Country', r.country ? `${flag(r.country)} ${r.country}` : null],
+                ['Country', r.country ? r.country : null],
                 ['City', r.city],
                 ['Device type', label(r.deviceType)],
                 ['Browser', r.browser ? `${r.browser} ${r.browserVersion ?? ''}` : null],
