@@ -15,7 +15,8 @@ import { IpPage, SecurityPage, UserPage } from './pages/Security.tsx';
 import { ChangeDetailPage, ChangesPage } from './pages/Changes.tsx';
 import { NotFound } from './pages/NotFound.tsx';
 
-type Session = { state: 'loading' } | { state: 'out' } | { state: 'in'; user: { id: string; username: string } };
+type Session =
+  { state: 'loading' } | { state: 'out' } | { state: 'in'; user: { id: string; username: string } };
 
 export function App() {
   const [session, setSession] = useState<Session>({ state: 'loading' });
@@ -69,7 +70,8 @@ function Routes(props: { user: { id: string; username: string } }) {
   if (!a) return <DashboardPage />;
   if (a === 'logins' && !b) return <LoginsPage />;
   if (a === 'logins' && b) return <LoginDetailPage id={b} />;
-  if (a === 'security' && (!b || b === 'signals')) return <SecurityPage tab={b === 'signals' ? 'signals' : 'events'} />;
+  if (a === 'security' && (!b || b === 'signals'))
+    return <SecurityPage tab={b === 'signals' ? 'signals' : 'events'} />;
   if (a === 'security' && b === 'ip' && c) return <IpPage ip={c} />;
   if (a === 'security' && b === 'user' && c) return <UserPage username={c} />;
   if (a === 'changes' && !b) return <ChangesPage />;

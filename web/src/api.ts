@@ -55,7 +55,11 @@ export async function api<T>(
       ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
     });
   } catch {
-    throw new ApiError(0, 'NETWORK', 'The server could not be reached. Check that trailguard serve is running.');
+    throw new ApiError(
+      0,
+      'NETWORK',
+      'The server could not be reached. Check that trailguard serve is running.',
+    );
   }
   if (res.status === 204) return undefined as T;
   const text = await res.text();
@@ -68,7 +72,12 @@ export async function api<T>(
   if (!res.ok) {
     const err = (data as { error?: { code?: string; message?: string; field?: string } } | null)?.error;
     if (res.status === 401 && !init.quiet401) onUnauthenticated();
-    throw new ApiError(res.status, err?.code ?? `HTTP_${res.status}`, err?.message ?? res.statusText, err?.field);
+    throw new ApiError(
+      res.status,
+      err?.code ?? `HTTP_${res.status}`,
+      err?.message ?? res.statusText,
+      err?.field,
+    );
   }
   return data as T;
 }

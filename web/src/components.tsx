@@ -69,7 +69,12 @@ export function Layout(props: { user: string; onSignOut: () => void; children: R
   );
 }
 
-export function PageHeader(props: { title: string; subtitle?: ReactNode; actions?: ReactNode; back?: string }) {
+export function PageHeader(props: {
+  title: string;
+  subtitle?: ReactNode;
+  actions?: ReactNode;
+  back?: string;
+}) {
   useEffect(() => {
     document.title = `${props.title} · Trailguard`;
   }, [props.title]);
@@ -104,7 +109,8 @@ export function ErrorState(props: { error: unknown; retry?: () => void }) {
   let todo = 'Try again; if it keeps failing, check the server log.';
   if (e instanceof ApiError) {
     what = e.message;
-    if (e.code === 'ROUTE_NOT_FOUND') todo = 'This server version does not offer this view yet. Upgrade Trailguard.';
+    if (e.code === 'ROUTE_NOT_FOUND')
+      todo = 'This server version does not offer this view yet. Upgrade Trailguard.';
     else if (e.code === 'VALIDATION_FAILED')
       todo = `Fix the ${e.field ? `"${e.field}" ` : ''}filter, or clear the filters.`;
     else if (e.code === 'NETWORK') todo = 'Check that trailguard serve is running, then retry.';
@@ -139,7 +145,10 @@ export function Empty(props: { children: ReactNode; clear?: boolean }) {
   );
 }
 
-export function Badge(props: { tone?: 'ok' | 'bad' | 'warn' | 'info' | 'muted' | 'crit'; children: ReactNode }) {
+export function Badge(props: {
+  tone?: 'ok' | 'bad' | 'warn' | 'info' | 'muted' | 'crit';
+  children: ReactNode;
+}) {
   return <span className={`badge ${props.tone ?? 'muted'}`}>{props.children}</span>;
 }
 
@@ -190,7 +199,11 @@ export function SelectFilter(props: {
   return (
     <label className="field" htmlFor={id}>
       <span>{props.label}</span>
-      <select id={id} value={params.get(props.name) ?? ''} onChange={(e) => set({ [props.name]: e.target.value })}>
+      <select
+        id={id}
+        value={params.get(props.name) ?? ''}
+        onChange={(e) => set({ [props.name]: e.target.value })}
+      >
         <option value="">All</option>
         {options.map((o) => (
           <option key={o.value} value={o.value}>
@@ -284,13 +297,17 @@ export function DataTable<T>(props: {
   onSelectionChange?: (s: RowSelectionState) => void;
   canSelect?: (row: T) => boolean;
   caption: string;
+  /** True while a newer page is loading (the old rows stay visible meanwhile). */
+  busy?: boolean;
 }) {
   const table = useReactTable<T>({
     data: props.data,
     columns: props.columns,
     getCoreRowModel: getCoreRowModel(),
     ...(props.rowId ? { getRowId: props.rowId } : {}),
-    enableRowSelection: props.canSelect ? (row) => props.canSelect?.(row.original) ?? false : !!props.onSelectionChange,
+    enableRowSelection: props.canSelect
+      ? (row) => props.canSelect?.(row.original) ?? false
+      : !!props.onSelectionChange,
     state: { rowSelection: props.selection ?? {} },
     onRowSelectionChange: (updater) => {
       const next = typeof updater === 'function' ? updater(props.selection ?? {}) : updater;
@@ -298,14 +315,18 @@ export function DataTable<T>(props: {
     },
   });
   return (
-    <div className="table-wrap">
+    <div className="table-wrap" aria-busy={props.busy ?? false}>
       <table>
         <caption className="sr-only">{props.caption}</caption>
         <thead>
           {table.getHeaderGroups().map((hg) => (
             <tr key={hg.id}>
               {hg.headers.map((h) => (
-                <th key={h.id} scope="col" className={(h.column.columnDef.meta as { className?: string })?.className}>
+                <th
+                  key={h.id}
+                  scope="col"
+                  className={(h.column.columnDef.meta as { className?: string })?.className}
+                >
                   {h.isPlaceholder ? null : flexRender(h.column.columnDef.header, h.getContext())}
                 </th>
               ))}
@@ -326,7 +347,10 @@ export function DataTable<T>(props: {
               }}
             >
               {row.getVisibleCells().map((cell) => (
-                <td key={cell.id} className={(cell.column.columnDef.meta as { className?: string })?.className}>
+                <td
+                  key={cell.id}
+                  className={(cell.column.columnDef.meta as { className?: string })?.className}
+                >
                   {flexRender(cell.column.columnDef.cell, cell.getContext())}
                 </td>
               ))}
@@ -368,7 +392,13 @@ export function Pager(props: { nextCursor: string | null; count: number }) {
 
 // ---- charts ----
 
-export function Card(props: { title: string; href?: string; linkText?: string; children: ReactNode; wide?: boolean }) {
+export function Card(props: {
+  title: string;
+  href?: string;
+  linkText?: string;
+  children: ReactNode;
+  wide?: boolean;
+}) {
   return (
     <section className={props.wide ? 'card wide' : 'card'} aria-label={props.title}>
       <header>
@@ -385,7 +415,10 @@ export function Card(props: { title: string; href?: string; linkText?: string; c
 }
 
 /** Horizontal bars; each bar links to the filtered list behind it. */
-export function BarList(props: { items: { key: string; text?: string; count: number; href?: string; tone?: string }[]; unit?: string }) {
+export function BarList(props: {
+  items: { key: string; text?: string; count: number; href?: string; tone?: string }[];
+  unit?: string;
+}) {
   const max = Math.max(1, ...props.items.map((i) => i.count));
   if (props.items.length === 0) return <p className="muted small">No data in this window.</p>;
   return (
@@ -535,7 +568,12 @@ export function Confirm(props: {
         <button className="button secondary" onClick={props.onCancel} disabled={props.busy}>
           Cancel
         </button>
-        <button className={props.danger ? 'button danger' : 'button'} onClick={props.onConfirm} disabled={props.busy} autoFocus>
+        <button
+          className={props.danger ? 'button danger' : 'button'}
+          onClick={props.onConfirm}
+          disabled={props.busy}
+          autoFocus
+        >
           {props.busy ? 'Working…' : props.confirmText}
         </button>
       </div>

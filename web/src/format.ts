@@ -48,7 +48,6 @@ export function dayStart(day: string, next = false): string {
   return d.toISOString();
 }
 
-
 const IPV4 = /^(\d{1,3}\.){3}\d{1,3}(\/\d{1,2})?$/;
 const IPV6 = /^[0-9a-f:.]+(\/\d{1,3})?$/i;
 

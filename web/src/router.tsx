@@ -35,7 +35,10 @@ export function useLocation(): { path: string; params: URLSearchParams } {
 }
 
 /** Filters in the URL: read them, and replace some (dropping the cursor, since the list changes). */
-export function useSearchParams(): [URLSearchParams, (patch: Record<string, string | null>, keepCursor?: boolean) => void] {
+export function useSearchParams(): [
+  URLSearchParams,
+  (patch: Record<string, string | null>, keepCursor?: boolean) => void,
+] {
   const { path, params } = useLocation();
   const update = useCallback(
     (patch: Record<string, string | null>, keepCursor = false) => {
@@ -54,7 +57,10 @@ export function useSearchParams(): [URLSearchParams, (patch: Record<string, stri
 }
 
 /** Builds `path?query` from non-empty values. */
-export function href(path: string, q: Record<string, string | number | boolean | null | undefined> = {}): string {
+export function href(
+  path: string,
+  q: Record<string, string | number | boolean | null | undefined> = {},
+): string {
   const p = new URLSearchParams();
   for (const [k, v] of Object.entries(q)) if (v !== undefined && v !== null && v !== '') p.set(k, String(v));
   const s = p.toString();

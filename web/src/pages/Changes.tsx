@@ -74,7 +74,10 @@ const columns: ColumnDef<Change, unknown>[] = [
     ),
     meta: { className: 'check' },
   },
-  { header: 'Deployed', cell: ({ row }) => <span className="nowrap">{fmtTime(row.original.deployedAt)}</span> },
+  {
+    header: 'Deployed',
+    cell: ({ row }) => <span className="nowrap">{fmtTime(row.original.deployedAt)}</span>,
+  },
   {
     header: 'Title',
     cell: ({ row }) => (
@@ -84,11 +87,20 @@ const columns: ColumnDef<Change, unknown>[] = [
     ),
   },
   { header: 'Type', cell: ({ row }) => label(row.original.changeType), meta: { className: 'hide-sm' } },
-  { header: 'Impact', cell: ({ row }) => <Badge tone={impactTone(row.original.impactLevel)}>{row.original.impactLevel}</Badge> },
-  { header: 'Approval', cell: ({ row }) => <Badge tone={approvalTone(row.original.approvalStatus)}>{row.original.approvalStatus}</Badge> },
+  {
+    header: 'Impact',
+    cell: ({ row }) => <Badge tone={impactTone(row.original.impactLevel)}>{row.original.impactLevel}</Badge>,
+  },
+  {
+    header: 'Approval',
+    cell: ({ row }) => (
+      <Badge tone={approvalTone(row.original.approvalStatus)}>{row.original.approvalStatus}</Badge>
+    ),
+  },
   {
     header: 'Rolled back',
-    cell: ({ row }) => (row.original.rolledBack ? <Badge tone="warn">rolled back</Badge> : <span className="muted">no</span>),
+    cell: ({ row }) =>
+      row.original.rolledBack ? <Badge tone="warn">rolled back</Badge> : <span className="muted">no</span>,
   },
   { header: 'Version', cell: ({ row }) => row.original.version ?? '—', meta: { className: 'hide-sm mono' } },
   { header: 'By', cell: ({ row }) => row.original.performedBy.name, meta: { className: 'hide-sm' } },
@@ -108,7 +120,9 @@ export function ChangesPage() {
   const [selection, setSelection] = useState<RowSelectionState>({});
   const [asking, setAsking] = useState(false);
   const [notes, setNotes] = useState('');
-  const [result, setResult] = useState<{ ok: number; failed: { title: string; message: string }[] } | null>(null);
+  const [result, setResult] = useState<{ ok: number; failed: { title: string; message: string }[] } | null>(
+    null,
+  );
   const selected = (list.data?.items ?? []).filter((c) => selection[c.id]);
 
   const rollback = useMutation({
@@ -117,7 +131,10 @@ export function ChangesPage() {
       let ok = 0;
       for (const c of selected) {
         try {
-          await api(`/changes/${c.id}/rollback`, { method: 'POST', body: notes.trim() ? { notes: notes.trim() } : {} });
+          await api(`/changes/${c.id}/rollback`, {
+            method: 'POST',
+            body: notes.trim() ? { notes: notes.trim() } : {},
+          });
           ok++;
         } catch (err) {
           failed.push({ title: c.title, message: err instanceof ApiError ? err.message : 'failed' });
@@ -136,14 +153,30 @@ export function ChangesPage() {
     },
   });
 
-  const active = ['changeType', 'impactLevel', 'approvalStatus', 'rolledBack', 'environment', 'search', 'from', 'to'].some((k) => params.get(k));
+  const active = [
+    'changeType',
+    'impactLevel',
+    'approvalStatus',
+    'rolledBack',
+    'environment',
+    'search',
+    'from',
+    'to',
+  ].some((k) => params.get(k));
   return (
     <>
       <PageHeader
         title="Change log"
         subtitle="Production changes, newest deployment first."
         actions={
-          <button className="button danger" disabled={selected.length === 0} onClick={() => { setResult(null); setAsking(true); }}>
+          <button
+            className="button danger"
+            disabled={selected.length === 0}
+            onClick={() => {
+              setResult(null);
+              setAsking(true);
+            }}
+          >
             Mark rolled back{selected.length ? ` (${selected.length})` : ''}
           </button>
         }
@@ -158,7 +191,14 @@ export function ChangesPage() {
         <SelectFilter name="changeType" label="Type" options={CHANGE_TYPES} />
         <SelectFilter name="impactLevel" label="Impact" options={IMPACT_LEVELS} />
         <SelectFilter name="approvalStatus" label="Approval" options={APPROVAL_STATUSES} />
-        <SelectFilter name="rolledBack" label="Rolled back" options={[{ value: 'true', text: 'yes' }, { value: 'false', text: 'no' }]} />
+        <SelectFilter
+          name="rolledBack"
+          label="Rolled back"
+          options={[
+            { value: 'true', text: 'yes' },
+            { value: 'false', text: 'no' },
+          ]}
+        />
         <TextFilter name="environment" label="Environment" placeholder="production" width="8rem" />
         <DateFilter name="from" label="From" />
         <DateFilter name="to" label="To" />
@@ -178,11 +218,14 @@ export function ChangesPage() {
       {list.data &&
         (list.data.items.length === 0 ? (
           <Empty clear={active}>
-            {active ? 'No change matches. Widen the dates or clear a filter.' : 'No changes logged yet. Log one with trailguard change log or POST /api/v1/changes.'}
+            {active
+              ? 'No change matches. Widen the dates or clear a filter.'
+              : 'No changes logged yet. Log one with trailguard change log or POST /api/v1/changes.'}
           </Empty>
         ) : (
           <>
             <DataTable
+              busy={list.isFetching}
               caption="Change log"
               data={list.data.items}
               columns={columns}
@@ -209,7 +252,9 @@ export function ChangesPage() {
             {selected.map((c) => (
               <li key={c.id}>
                 {c.title}
-                {!c.canRollback && <span className="muted"> (marked as not rollbackable: will be refused)</span>}
+                {!c.canRollback && (
+                  <span className="muted"> (marked as not rollbackable: will be refused)</span>
+                )}
               </li>
             ))}
           </ul>
@@ -268,8 +313,13 @@ export function ChangeDetailPage(props: { id: string; user: User }) {
     onError: (err) => {
       setDialog(null);
       if (err instanceof ApiError && err.code === 'CHANGE_SELF_APPROVAL')
-        setRefusal(`Refused by the server: ${err.message}. Separation of duties: someone other than the person who performed the change must approve it.`);
-      else setRefusal(`Refused by the server: ${err instanceof ApiError ? `${err.message} (${err.code})` : 'unknown error'}`);
+        setRefusal(
+          `Refused by the server: ${err.message}. Separation of duties: someone other than the person who performed the change must approve it.`,
+        );
+      else
+        setRefusal(
+          `Refused by the server: ${err instanceof ApiError ? `${err.message} (${err.code})` : 'unknown error'}`,
+        );
     },
   });
   const c = change.data;
@@ -284,17 +334,30 @@ export function ChangeDetailPage(props: { id: string; user: User }) {
             <>
               <Badge tone={impactTone(c.impactLevel)}>{c.impactLevel} impact</Badge>{' '}
               <Badge tone={approvalTone(c.approvalStatus)}>{c.approvalStatus}</Badge>{' '}
-              {c.rolledBack && <Badge tone="warn">rolled back</Badge>} {label(c.changeType)} · {c.environment} · {fmtTime(c.deployedAt)}
+              {c.rolledBack && <Badge tone="warn">rolled back</Badge>} {label(c.changeType)} · {c.environment}{' '}
+              · {fmtTime(c.deployedAt)}
             </>
           )
         }
         actions={
           open && (
             <>
-              <button className="button" onClick={() => { setRefusal(null); setDialog('approve'); }}>
+              <button
+                className="button"
+                onClick={() => {
+                  setRefusal(null);
+                  setDialog('approve');
+                }}
+              >
                 Approve
               </button>
-              <button className="button secondary" onClick={() => { setRefusal(null); setDialog('reject'); }}>
+              <button
+                className="button secondary"
+                onClick={() => {
+                  setRefusal(null);
+                  setDialog('reject');
+                }}
+              >
                 Reject
               </button>
             </>
@@ -354,8 +417,14 @@ export function ChangeDetailPage(props: { id: string; user: User }) {
             <Fields
               rows={[
                 ['Can roll back', c.canRollback ? 'yes' : 'no'],
-                ['Instructions', c.rollbackInstructions ? <span className="prewrap">{c.rollbackInstructions}</span> : null],
-                ['Rolled back', c.rolledBack ? <Badge tone="warn">yes{c.rollbackForced ? ' (forced)' : ''}</Badge> : 'no'],
+                [
+                  'Instructions',
+                  c.rollbackInstructions ? <span className="prewrap">{c.rollbackInstructions}</span> : null,
+                ],
+                [
+                  'Rolled back',
+                  c.rolledBack ? <Badge tone="warn">yes{c.rollbackForced ? ' (forced)' : ''}</Badge> : 'no',
+                ],
                 ['Rolled back at', c.rolledBackAt ? fmtTime(c.rolledBackAt) : null],
                 ['Rolled back by', person(c.rolledBackBy)],
                 ['Rollback notes', c.rollbackNotes],
@@ -365,7 +434,20 @@ export function ChangeDetailPage(props: { id: string; user: User }) {
           <Section title="Testing & validation">
             <Fields
               rows={[
-                ['Validation', <Badge tone={c.validationStatus === 'passed' ? 'ok' : c.validationStatus === 'failed' ? 'bad' : 'muted'}>{c.validationStatus}</Badge>],
+                [
+                  'Validation',
+                  <Badge
+                    tone={
+                      c.validationStatus === 'passed'
+                        ? 'ok'
+                        : c.validationStatus === 'failed'
+                          ? 'bad'
+                          : 'muted'
+                    }
+                  >
+                    {c.validationStatus}
+                  </Badge>,
+                ],
                 ['Testing notes', c.testingNotes ? <span className="prewrap">{c.testingNotes}</span> : null],
               ]}
             />
@@ -373,13 +455,26 @@ export function ChangeDetailPage(props: { id: string; user: User }) {
           <Section title="Documentation">
             <Fields
               rows={[
-                ['Documentation', c.documentationUrl ? <a href={c.documentationUrl} target="_blank" rel="noreferrer noopener">{c.documentationUrl}</a> : null],
+                [
+                  'Documentation',
+                  c.documentationUrl ? (
+                    <a href={c.documentationUrl} target="_blank" rel="noreferrer noopener">
+                      {c.documentationUrl}
+                    </a>
+                  ) : null,
+                ],
                 ['Ticket', c.ticket],
               ]}
             />
           </Section>
           <Section title="Metadata">
-            <Fields rows={[['Created', fmtTime(c.createdAt)], ['Updated', fmtTime(c.updatedAt)], ['Id', <code>{c.id}</code>]]} />
+            <Fields
+              rows={[
+                ['Created', fmtTime(c.createdAt)],
+                ['Updated', fmtTime(c.updatedAt)],
+                ['Id', <code>{c.id}</code>],
+              ]}
+            />
             {Object.keys(c.metadata).length > 0 && <Json value={c.metadata} />}
           </Section>
           <Section title="History" full>
@@ -388,14 +483,16 @@ export function ChangeDetailPage(props: { id: string; user: User }) {
                 <li key={h.id} className={`tl-${h.action}`}>
                   <div className="tl-head">
                     <strong>{label(h.action)}</strong>
-                    {h.field && <span className="muted"> · {h.field}</span>} <span className="muted">by {person(h.by)}</span>
+                    {h.field && <span className="muted"> · {h.field}</span>}{' '}
+                    <span className="muted">by {person(h.by)}</span>
                     <time className="muted small" dateTime={h.at}>
                       {fmtTime(h.at)}
                     </time>
                   </div>
                   {h.field && (
                     <div className="small">
-                      <span className="old">{showValue(h.oldValue)}</span> → <span className="new">{showValue(h.newValue)}</span>
+                      <span className="old">{showValue(h.oldValue)}</span> →{' '}
+                      <span className="new">{showValue(h.newValue)}</span>
                     </div>
                   )}
                   {h.note && <div className="small prewrap">“{h.note}”</div>}
@@ -418,11 +515,18 @@ export function ChangeDetailPage(props: { id: string; user: User }) {
           }}
         >
           <p>
-            You ({props.user.username}) will be recorded as the {dialog === 'approve' ? 'approver' : 'person who rejected it'}. A rejection is final.
+            You ({props.user.username}) will be recorded as the{' '}
+            {dialog === 'approve' ? 'approver' : 'person who rejected it'}. A rejection is final.
           </p>
           <label className="field block">
             <span>{dialog === 'approve' ? 'Note (optional)' : 'Reason (required)'}</span>
-            <textarea value={text} onChange={(e) => setText(e.target.value)} rows={2} maxLength={2000} required={dialog === 'reject'} />
+            <textarea
+              value={text}
+              onChange={(e) => setText(e.target.value)}
+              rows={2}
+              maxLength={2000}
+              required={dialog === 'reject'}
+            />
           </label>
         </Confirm>
       )}

@@ -20,15 +20,25 @@ function Unavailable(props: { error: unknown; what: string }) {
 }
 
 export function DashboardPage() {
-  const dash = useQuery({ queryKey: ['dashboard'], queryFn: () => api<Dashboard>('/dashboard'), refetchInterval: 60_000 });
+  const dash = useQuery({
+    queryKey: ['dashboard'],
+    queryFn: () => api<Dashboard>('/dashboard'),
+    refetchInterval: 60_000,
+  });
   const signals = useQuery({ queryKey: ['signals'], queryFn: () => api<{ items: Signal[] }>('/signals') });
   const changes30 = useQuery({
     queryKey: ['report', 30],
-    queryFn: () => api<ChangeReport>('/reports/changes', { query: { from: new Date(Date.now() - 30 * DAY).toISOString() } }),
+    queryFn: () =>
+      api<ChangeReport>('/reports/changes', {
+        query: { from: new Date(Date.now() - 30 * DAY).toISOString() },
+      }),
   });
   const changes90 = useQuery({
     queryKey: ['report', 90],
-    queryFn: () => api<ChangeReport>('/reports/changes', { query: { from: new Date(Date.now() - 90 * DAY).toISOString() } }),
+    queryFn: () =>
+      api<ChangeReport>('/reports/changes', {
+        query: { from: new Date(Date.now() - 90 * DAY).toISOString() },
+      }),
   });
 
   const series = useMemo(() => {
@@ -46,13 +56,22 @@ export function DashboardPage() {
     <>
       <PageHeader
         title="Dashboard"
-        subtitle={dash.data ? `Updated ${new Date(dash.data.generatedAt).toLocaleTimeString()}` : 'Logins, attacks and changes at a glance'}
+        subtitle={
+          dash.data
+            ? `Updated ${new Date(dash.data.generatedAt).toLocaleTimeString()}`
+            : 'Logins, attacks and changes at a glance'
+        }
       />
       {dash.isPending && <Loading what="dashboard" />}
       {dash.error && <ErrorState error={dash.error} retry={() => void dash.refetch()} />}
       {dash.data && (
         <div className="grid">
-          <Card title="Logins per hour · last 24 h" href={href('/logins', { from: daysAgo(1) })} linkText="Logins" wide>
+          <Card
+            title="Logins per hour · last 24 h"
+            href={href('/logins', { from: daysAgo(1) })}
+            linkText="Logins"
+            wide
+          >
             {dash.data.loginsPerHour.length === 0 ? (
               <p className="muted small">No logins in the last 24 hours.</p>
             ) : (
@@ -61,18 +80,40 @@ export function DashboardPage() {
                 times={series.times}
                 series={series.series}
                 onPick={(t) =>
-                  navigate(href('/logins', { from: new Date(t * 1000).toISOString(), to: new Date(t * 1000 + 3_600_000).toISOString() }))
+                  navigate(
+                    href('/logins', {
+                      from: new Date(t * 1000).toISOString(),
+                      to: new Date(t * 1000 + 3_600_000).toISOString(),
+                    }),
+                  )
                 }
               />
             )}
             <p className="muted small">Click an hour to list its logins.</p>
           </Card>
 
-          <Card title="Success rate · 7 days" href={href('/logins', { success: 'false', from: daysAgo(7) })} linkText="Failures">
+          <Card
+            title="Success rate · 7 days"
+            href={href('/logins', { success: 'false', from: daysAgo(7) })}
+            linkText="Failures"
+          >
             <div className="stats">
-              <Stat value={fmtPct(dash.data.successRate.rate)} caption="of attempts succeeded" tone={(dash.data.successRate.rate ?? 100) < 80 ? 'bad' : 'ok'} />
-              <Stat value={fmtNum(dash.data.successRate.success)} caption="successful" href={href('/logins', { success: 'true', from: daysAgo(7) })} />
-              <Stat value={fmtNum(dash.data.successRate.failure)} caption="failed" href={href('/logins', { success: 'false', from: daysAgo(7) })} tone="bad" />
+              <Stat
+                value={fmtPct(dash.data.successRate.rate)}
+                caption="of attempts succeeded"
+                tone={(dash.data.successRate.rate ?? 100) < 80 ? 'bad' : 'ok'}
+              />
+              <Stat
+                value={fmtNum(dash.data.successRate.success)}
+                caption="successful"
+                href={href('/logins', { success: 'true', from: daysAgo(7) })}
+              />
+              <Stat
+                value={fmtNum(dash.data.successRate.failure)}
+                caption="failed"
+                href={href('/logins', { success: 'false', from: daysAgo(7) })}
+                tone="bad"
+              />
             </div>
           </Card>
 
@@ -86,7 +127,11 @@ export function DashboardPage() {
             />
           </Card>
 
-          <Card title="Top failing IPs · last hour" href={href('/logins', { success: 'false', from: new Date(Date.now() - 3_600_000).toISOString() })} linkText="Failures">
+          <Card
+            title="Top failing IPs · last hour"
+            href={href('/logins', { success: 'false', from: new Date(Date.now() - 3_600_000).toISOString() })}
+            linkText="Failures"
+          >
             <BarList
               items={dash.data.topFailingIps.map((d) => ({
                 key: d.ip,
@@ -110,7 +155,13 @@ export function DashboardPage() {
                   {signals.data.items.slice(0, 6).map((s, i) => (
                     <li key={`${s.pattern}-${s.key}-${i}`}>
                       <Badge tone="crit">{label(s.pattern)}</Badge>{' '}
-                      <Link to={s.pattern === 'brute_force' || s.pattern === 'account_enumeration' ? `/security/ip/${encodeURIComponent(s.key)}` : `/security/user/${encodeURIComponent(s.key)}`}>
+                      <Link
+                        to={
+                          s.pattern === 'brute_force' || s.pattern === 'account_enumeration'
+                            ? `/security/ip/${encodeURIComponent(s.key)}`
+                            : `/security/user/${encodeURIComponent(s.key)}`
+                        }
+                      >
                         {s.key}
                       </Link>{' '}
                       <span className="muted small">
@@ -122,7 +173,11 @@ export function DashboardPage() {
               ))}
           </Card>
 
-          <Card title="Changes by impact · 30 days" href={href('/changes', { from: daysAgo(30) })} linkText="Changes">
+          <Card
+            title="Changes by impact · 30 days"
+            href={href('/changes', { from: daysAgo(30) })}
+            linkText="Changes"
+          >
             {changes30.isPending && <Loading />}
             {changes30.error && <Unavailable error={changes30.error} what="changes" />}
             {changes30.data && (
@@ -137,20 +192,41 @@ export function DashboardPage() {
             )}
           </Card>
 
-          <Card title="Rollbacks and DORA · 90 days" href={href('/changes', { rolledBack: 'true', from: daysAgo(90) })} linkText="Rolled back" wide>
+          <Card
+            title="Rollbacks and DORA · 90 days"
+            href={href('/changes', { rolledBack: 'true', from: daysAgo(90) })}
+            linkText="Rolled back"
+            wide
+          >
             {changes90.isPending && <Loading />}
             {changes90.error && <Unavailable error={changes90.error} what="changes" />}
             {changes90.data && (
               <div className="stats">
-                <Stat value={fmtPct(changes90.data.rollbackRate)} caption="rollback rate" href={href('/changes', { rolledBack: 'true', from: daysAgo(90) })} />
-                <Stat value={fmtNum(changes90.data.dora.deploymentFrequency, 2)} caption="deployments / day" href={href('/changes', { changeType: 'deployment', from: daysAgo(90) })} />
                 <Stat
-                  value={changes90.data.dora.leadTimeForChangesHours === null ? '—' : `${fmtNum(changes90.data.dora.leadTimeForChangesHours, 1)} h`}
+                  value={fmtPct(changes90.data.rollbackRate)}
+                  caption="rollback rate"
+                  href={href('/changes', { rolledBack: 'true', from: daysAgo(90) })}
+                />
+                <Stat
+                  value={fmtNum(changes90.data.dora.deploymentFrequency, 2)}
+                  caption="deployments / day"
+                  href={href('/changes', { changeType: 'deployment', from: daysAgo(90) })}
+                />
+                <Stat
+                  value={
+                    changes90.data.dora.leadTimeForChangesHours === null
+                      ? '—'
+                      : `${fmtNum(changes90.data.dora.leadTimeForChangesHours, 1)} h`
+                  }
                   caption="lead time for changes"
                 />
                 <Stat value={fmtPct(changes90.data.dora.changeFailureRate)} caption="change failure rate" />
                 <Stat
-                  value={changes90.data.dora.timeToRestoreHours === null ? '—' : `${fmtNum(changes90.data.dora.timeToRestoreHours, 1)} h`}
+                  value={
+                    changes90.data.dora.timeToRestoreHours === null
+                      ? '—'
+                      : `${fmtNum(changes90.data.dora.timeToRestoreHours, 1)} h`
+                  }
                   caption="time to restore"
                 />
               </div>

@@ -24,7 +24,21 @@ import { dayStart, fmtDuration, fmtTime, label, looksLikeIp } from '../format.ts
 import { Link, href, navigate, useLocation, useSearchParams } from '../router.tsx';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-const FILTER_KEYS = ['success', 'loginType', 'deviceType', 'country', 'from', 'to', 'ip', 'search', 'username', 'userId', 'y', 'm', 'd'];
+const FILTER_KEYS = [
+  'success',
+  'loginType',
+  'deviceType',
+  'country',
+  'from',
+  'to',
+  'ip',
+  'search',
+  'username',
+  'userId',
+  'y',
+  'm',
+  'd',
+];
 
 /** A URL date is a day (`2026-03-01`, from a date input) or an instant (from a chart). */
 function bound(v: string | null, next: boolean): string | undefined {
@@ -41,7 +55,11 @@ export function loginQuery(params: URLSearchParams): Record<string, string | und
   let to = bound(params.get('to'), true);
   if (y) {
     const start = new Date(Date.UTC(y, m ? m - 1 : 0, d || 1));
-    const end = d ? new Date(Date.UTC(y, m - 1, d + 1)) : m ? new Date(Date.UTC(y, m, 1)) : new Date(Date.UTC(y + 1, 0, 1));
+    const end = d
+      ? new Date(Date.UTC(y, m - 1, d + 1))
+      : m
+        ? new Date(Date.UTC(y, m, 1))
+        : new Date(Date.UTC(y + 1, 0, 1));
     from = start.toISOString();
     to = end.toISOString();
   }
@@ -85,7 +103,9 @@ export const loginColumns: ColumnDef<LoginRecord, unknown>[] = [
       row.original.success ? (
         <Badge tone="ok">success</Badge>
       ) : (
-        <Badge tone="bad" >failed{row.original.failureReason ? ` · ${label(row.original.failureReason)}` : ''}</Badge>
+        <Badge tone="bad">
+          failed{row.original.failureReason ? ` · ${label(row.original.failureReason)}` : ''}
+        </Badge>
       ),
   },
   { header: 'Type', cell: ({ row }) => label(row.original.loginType), meta: { className: 'hide-sm' } },
@@ -132,9 +152,12 @@ function DrillDown() {
     queryFn: () => api<Calendar>('/logins/calendar', { query: { year: y, month: y ? m : undefined } }),
     enabled: !d,
   });
-  const crumbs: { text: string; patch: Record<string, string | null> }[] = [{ text: 'All dates', patch: { y: null, m: null, d: null } }];
+  const crumbs: { text: string; patch: Record<string, string | null> }[] = [
+    { text: 'All dates', patch: { y: null, m: null, d: null } },
+  ];
   if (y) crumbs.push({ text: String(y), patch: { y: String(y), m: null, d: null } });
-  if (y && m) crumbs.push({ text: MONTHS[m - 1] ?? String(m), patch: { y: String(y), m: String(m), d: null } });
+  if (y && m)
+    crumbs.push({ text: MONTHS[m - 1] ?? String(m), patch: { y: String(y), m: String(m), d: null } });
   if (y && m && d) crumbs.push({ text: String(d), patch: {} });
   return (
     <nav className="drill" aria-label="Date drill-down">
@@ -204,7 +227,14 @@ export function LoginsPage() {
         onSearch={(t) => set(looksLikeIp(t) ? { ip: t, search: null } : { search: t, ip: null })}
       />
       <FilterBar active={active} onClear={() => navigate(path)}>
-        <SelectFilter name="success" label="Status" options={[{ value: 'true', text: 'success' }, { value: 'false', text: 'failed' }]} />
+        <SelectFilter
+          name="success"
+          label="Status"
+          options={[
+            { value: 'true', text: 'success' },
+            { value: 'false', text: 'failed' },
+          ]}
+        />
         <SelectFilter name="loginType" label="Login type" options={LOGIN_TYPES} />
         <SelectFilter name="deviceType" label="Device" options={DEVICE_TYPES} />
         <TextFilter name="country" label="Country" placeholder="DE" width="5rem" />
@@ -217,11 +247,19 @@ export function LoginsPage() {
       {list.data &&
         (list.data.items.length === 0 ? (
           <Empty clear={active}>
-            {active ? 'No login matches these filters. Widen the dates or clear a filter.' : 'No logins recorded yet. Send some with POST /api/v1/logins or tg.logins.record().'}
+            {active
+              ? 'No login matches these filters. Widen the dates or clear a filter.'
+              : 'No logins recorded yet. Send some with POST /api/v1/logins or tg.logins.record().'}
           </Empty>
         ) : (
           <>
-            <DataTable caption="Login history" data={list.data.items} columns={loginColumns} rowHref={(r) => `/logins/${r.id}`} rowId={(r) => r.id} />
+            <DataTable
+              caption="Login history"
+              data={list.data.items}
+              columns={loginColumns}
+              rowHref={(r) => `/logins/${r.id}`}
+              rowId={(r) => r.id}
+            />
             <Pager nextCursor={list.data.nextCursor} count={list.data.items.length} />
             {anyGeo && <GeoAttribution />}
           </>
@@ -231,11 +269,18 @@ export function LoginsPage() {
 }
 
 export function LoginDetailPage(props: { id: string }) {
-  const rec = useQuery({ queryKey: ['login', props.id], queryFn: () => api<LoginRecord>(`/logins/${props.id}`) });
+  const rec = useQuery({
+    queryKey: ['login', props.id],
+    queryFn: () => api<LoginRecord>(`/logins/${props.id}`),
+  });
   const r = rec.data;
   return (
     <>
-      <PageHeader title="Login record" subtitle={r ? `${r.username} · ${fmtTime(r.loginAt)}` : props.id} back="/logins" />
+      <PageHeader
+        title="Login record"
+        subtitle={r ? `${r.username} · ${fmtTime(r.loginAt)}` : props.id}
+        back="/logins"
+      />
       {rec.isPending && <Loading what="login" />}
       {rec.error && <ErrorState error={rec.error} retry={() => void rec.refetch()} />}
       {r && (
@@ -246,8 +291,14 @@ export function LoginDetailPage(props: { id: string }) {
               rows={[
                 ['Status', r.success ? <Badge tone="ok">success</Badge> : <Badge tone="bad">failed</Badge>],
                 ['Failure reason', r.failureReason ? label(r.failureReason) : null],
-                ['Username', <Link to={`/security/user/${encodeURIComponent(r.username)}`}>{r.username}</Link>],
-                ['User id', r.userId ? <Link to={href('/logins', { userId: r.userId })}>{r.userId}</Link> : null],
+                [
+                  'Username',
+                  <Link to={`/security/user/${encodeURIComponent(r.username)}`}>{r.username}</Link>,
+                ],
+                [
+                  'User id',
+                  r.userId ? <Link to={href('/logins', { userId: r.userId })}>{r.userId}</Link> : null,
+                ],
                 ['Login type', label(r.loginType)],
                 ['Login at', fmtTime(r.loginAt)],
                 ['Logout at', fmtTime(r.logoutAt)],
@@ -260,7 +311,14 @@ export function LoginDetailPage(props: { id: string }) {
             <h2>Client</h2>
             <Fields
               rows={[
-                ['IP address', r.ipAddress ? <Link to={`/security/ip/${encodeURIComponent(r.ipAddress)}`} className="mono">{r.ipAddress}</Link> : null],
+                [
+                  'IP address',
+                  r.ipAddress ? (
+                    <Link to={`/security/ip/${encodeURIComponent(r.ipAddress)}`} className="mono">
+                      {r.ipAddress}
+                    </Link>
+                  ) : null,
+                ],
                 ['Country', r.country ? r.country : null],
                 ['City', r.city],
                 ['Device type', label(r.deviceType)],
@@ -273,7 +331,11 @@ export function LoginDetailPage(props: { id: string }) {
           </section>
           <section className="panel full">
             <h2>Metadata</h2>
-            {Object.keys(r.metadata).length === 0 ? <p className="muted small">No metadata.</p> : <Json value={r.metadata} />}
+            {Object.keys(r.metadata).length === 0 ? (
+              <p className="muted small">No metadata.</p>
+            ) : (
+              <Json value={r.metadata} />
+            )}
           </section>
         </div>
       )}

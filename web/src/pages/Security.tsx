@@ -28,13 +28,18 @@ import { loginColumns } from './Logins.tsx';
 const IP_PATTERNS = new Set(['brute_force', 'account_enumeration']);
 
 function signalHref(s: Signal): string {
-  return IP_PATTERNS.has(s.pattern) ? `/security/ip/${encodeURIComponent(s.key)}` : `/security/user/${encodeURIComponent(s.key)}`;
+  return IP_PATTERNS.has(s.pattern)
+    ? `/security/ip/${encodeURIComponent(s.key)}`
+    : `/security/user/${encodeURIComponent(s.key)}`;
 }
 
 const eventColumns: ColumnDef<SecurityEvent, unknown>[] = [
   { header: 'Time', cell: ({ row }) => <span className="nowrap">{fmtTime(row.original.occurredAt)}</span> },
   { header: 'Type', cell: ({ row }) => label(row.original.type) },
-  { header: 'Severity', cell: ({ row }) => <Badge tone={severityTone(row.original.severity)}>{row.original.severity}</Badge> },
+  {
+    header: 'Severity',
+    cell: ({ row }) => <Badge tone={severityTone(row.original.severity)}>{row.original.severity}</Badge>,
+  },
   { header: 'Category', cell: ({ row }) => label(row.original.category), meta: { className: 'hide-sm' } },
   {
     header: 'User',
@@ -80,9 +85,24 @@ const eventColumns: ColumnDef<SecurityEvent, unknown>[] = [
 
 const signalColumns: ColumnDef<Signal, unknown>[] = [
   { header: 'Pattern', cell: ({ row }) => <Badge tone="crit">{label(row.original.pattern)}</Badge> },
-  { header: 'IP or account', cell: ({ row }) => <Link to={signalHref(row.original)} className="mono">{row.original.key}</Link> },
-  { header: 'Count', cell: ({ row }) => `${row.original.count} / ${row.original.threshold}`, meta: { className: 'num' } },
-  { header: 'Window', cell: ({ row }) => `${Math.round(row.original.windowSeconds / 60)} min`, meta: { className: 'hide-sm' } },
+  {
+    header: 'IP or account',
+    cell: ({ row }) => (
+      <Link to={signalHref(row.original)} className="mono">
+        {row.original.key}
+      </Link>
+    ),
+  },
+  {
+    header: 'Count',
+    cell: ({ row }) => `${row.original.count} / ${row.original.threshold}`,
+    meta: { className: 'num' },
+  },
+  {
+    header: 'Window',
+    cell: ({ row }) => `${Math.round(row.original.windowSeconds / 60)} min`,
+    meta: { className: 'hide-sm' },
+  },
   { header: 'First seen', cell: ({ row }) => fmtTime(row.original.firstSeenAt) },
 ];
 
@@ -105,12 +125,25 @@ function eventQuery(params: URLSearchParams, extra: Record<string, string> = {})
 export function SecurityPage(props: { tab: 'events' | 'signals' }) {
   return (
     <>
-      <PageHeader title="Security events" subtitle="Typed events with severities, and what detection concluded from them." />
+      <PageHeader
+        title="Security events"
+        subtitle="Typed events with severities, and what detection concluded from them."
+      />
       <div className="tabs" role="tablist" aria-label="Security views">
-        <Link to="/security" role="tab" aria-selected={props.tab === 'events'} className={props.tab === 'events' ? 'tab active' : 'tab'}>
+        <Link
+          to="/security"
+          role="tab"
+          aria-selected={props.tab === 'events'}
+          className={props.tab === 'events' ? 'tab active' : 'tab'}
+        >
           Events
         </Link>
-        <Link to="/security/signals" role="tab" aria-selected={props.tab === 'signals'} className={props.tab === 'signals' ? 'tab active' : 'tab'}>
+        <Link
+          to="/security/signals"
+          role="tab"
+          aria-selected={props.tab === 'signals'}
+          className={props.tab === 'signals' ? 'tab active' : 'tab'}
+        >
           Active signals
         </Link>
       </div>
@@ -145,11 +178,18 @@ function EventList(props: { extra?: Record<string, string>; compact?: boolean })
       {list.data &&
         (list.data.items.length === 0 ? (
           <Empty clear={active && !props.compact}>
-            {active ? 'No event matches these filters. Widen the dates or clear a filter.' : 'No security events recorded.'}
+            {active
+              ? 'No event matches these filters. Widen the dates or clear a filter.'
+              : 'No security events recorded.'}
           </Empty>
         ) : (
           <>
-            <DataTable caption="Security events" data={list.data.items} columns={eventColumns} rowId={(r) => r.id} />
+            <DataTable
+              caption="Security events"
+              data={list.data.items}
+              columns={eventColumns}
+              rowId={(r) => r.id}
+            />
             <Pager nextCursor={list.data.nextCursor} count={list.data.items.length} />
           </>
         ))}
@@ -158,7 +198,11 @@ function EventList(props: { extra?: Record<string, string>; compact?: boolean })
 }
 
 function SignalList() {
-  const signals = useQuery({ queryKey: ['signals'], queryFn: () => api<{ items: Signal[] }>('/signals'), refetchInterval: 30_000 });
+  const signals = useQuery({
+    queryKey: ['signals'],
+    queryFn: () => api<{ items: Signal[] }>('/signals'),
+    refetchInterval: 30_000,
+  });
   if (signals.isPending) return <Loading what="signals" />;
   if (signals.error) return <ErrorState error={signals.error} retry={() => void signals.refetch()} />;
   if (signals.data.items.length === 0)
@@ -195,7 +239,11 @@ function ResetCounters(props: { ip?: string; username?: string }) {
   const [done, setDone] = useState<string | null>(null);
   const queries = useQueryClient();
   const reset = useMutation({
-    mutationFn: () => api('/security/reset', { method: 'POST', body: props.ip ? { ip: props.ip } : { username: props.username } }),
+    mutationFn: () =>
+      api('/security/reset', {
+        method: 'POST',
+        body: props.ip ? { ip: props.ip } : { username: props.username },
+      }),
     onSuccess: () => {
       setAsking(false);
       setDone('Counters reset: detection forgets the failures so far. Recorded as account_unlocked.');
@@ -248,9 +296,15 @@ function EntityPage(props: { kind: 'ip' | 'user'; value: string }) {
     <>
       <PageHeader
         title={props.kind === 'ip' ? `IP ${props.value}` : `User ${props.value}`}
-        subtitle={props.kind === 'ip' ? 'Attempts from this address, where it appears to be, and what detection says.' : 'Attempts on this account, from where and which devices, and what detection says.'}
+        subtitle={
+          props.kind === 'ip'
+            ? 'Attempts from this address, where it appears to be, and what detection says.'
+            : 'Attempts on this account, from where and which devices, and what detection says.'
+        }
         back="/security"
-        actions={<ResetCounters {...(props.kind === 'ip' ? { ip: props.value } : { username: props.value })} />}
+        actions={
+          <ResetCounters {...(props.kind === 'ip' ? { ip: props.value } : { username: props.value })} />
+        }
       />
       {attempts.isPending && <Loading what="attempts" />}
       {attempts.error && <ErrorState error={attempts.error} retry={() => void attempts.refetch()} />}
@@ -259,42 +313,79 @@ function EntityPage(props: { kind: 'ip' | 'user'; value: string }) {
           <div className="grid">
             <Card title="Attempts" href={listHref} linkText="All attempts">
               <div className="stats">
-                <Stat value={sum.failed.toLocaleString()} caption="failed" tone="bad" href={href('/logins', { ...filter, success: 'false' })} />
-                <Stat value={sum.succeeded.toLocaleString()} caption="succeeded" tone="ok" href={href('/logins', { ...filter, success: 'true' })} />
+                <Stat
+                  value={sum.failed.toLocaleString()}
+                  caption="failed"
+                  tone="bad"
+                  href={href('/logins', { ...filter, success: 'false' })}
+                />
+                <Stat
+                  value={sum.succeeded.toLocaleString()}
+                  caption="succeeded"
+                  tone="ok"
+                  href={href('/logins', { ...filter, success: 'true' })}
+                />
               </div>
               <p className="muted small">
-                Over the latest {attempts.data.items.length.toLocaleString()} attempts{attempts.data.nextCursor ? ' (older ones not counted)' : ''}.
+                Over the latest {attempts.data.items.length.toLocaleString()} attempts
+                {attempts.data.nextCursor ? ' (older ones not counted)' : ''}.
               </p>
             </Card>
             <Card title="Active signals" href="/security/signals" linkText="All signals">
               {signals.error && <ErrorState error={signals.error} />}
               {mine.length === 0 ? (
-                <p className="muted small">No active signal for this {props.kind === 'ip' ? 'address' : 'account'}.</p>
+                <p className="muted small">
+                  No active signal for this {props.kind === 'ip' ? 'address' : 'account'}.
+                </p>
               ) : (
                 <ul className="signal-list">
                   {mine.map((s, i) => (
                     <li key={i}>
-                      <Badge tone="crit">{label(s.pattern)}</Badge> {s.count} / {s.threshold} in {Math.round(s.windowSeconds / 60)} min, since{' '}
-                      {fmtTime(s.firstSeenAt)}
+                      <Badge tone="crit">{label(s.pattern)}</Badge> {s.count} / {s.threshold} in{' '}
+                      {Math.round(s.windowSeconds / 60)} min, since {fmtTime(s.firstSeenAt)}
                     </li>
                   ))}
                 </ul>
               )}
             </Card>
             <Card title="Countries">
-              <BarList items={sum.countries.slice(0, 8).map((c) => ({ key: c.key, text: c.key === '??' ? 'unknown' : c.key, count: c.count }))} />
+              <BarList
+                items={sum.countries
+                  .slice(0, 8)
+                  .map((c) => ({ key: c.key, text: c.key === '??' ? 'unknown' : c.key, count: c.count }))}
+              />
               <GeoAttribution />
             </Card>
             <Card title="Devices">
-              <BarList items={sum.devices.map((d) => ({ key: d.key, count: d.count, href: href('/logins', { ...filter, deviceType: d.key }) }))} />
+              <BarList
+                items={sum.devices.map((d) => ({
+                  key: d.key,
+                  count: d.count,
+                  href: href('/logins', { ...filter, deviceType: d.key }),
+                }))}
+              />
             </Card>
             {props.kind === 'ip' ? (
               <Card title="Accounts tried">
-                <BarList items={sum.users.slice(0, 8).map((u) => ({ key: u.key, text: u.key, count: u.count, href: `/security/user/${encodeURIComponent(u.key)}` }))} />
+                <BarList
+                  items={sum.users.slice(0, 8).map((u) => ({
+                    key: u.key,
+                    text: u.key,
+                    count: u.count,
+                    href: `/security/user/${encodeURIComponent(u.key)}`,
+                  }))}
+                />
               </Card>
             ) : (
               <Card title="Addresses">
-                <BarList items={sum.ips.slice(0, 8).map((u) => ({ key: u.key, text: u.key, count: u.count, href: `/security/ip/${encodeURIComponent(u.key)}` }))} />
+                <BarList
+                  items={sum.ips.slice(0, 8).map((u) => ({
+                    key: u.key,
+                    text: u.key,
+                    count: u.count,
+                    href: `/security/ip/${encodeURIComponent(u.key)}`,
+                  }))}
+                />
               </Card>
             )}
           </div>
@@ -302,7 +393,13 @@ function EntityPage(props: { kind: 'ip' | 'user'; value: string }) {
           {attempts.data.items.length === 0 ? (
             <Empty>No login attempt recorded for this {props.kind === 'ip' ? 'address' : 'account'}.</Empty>
           ) : (
-            <DataTable caption="Latest attempts" data={attempts.data.items.slice(0, 20)} columns={loginColumns} rowHref={(r) => `/logins/${r.id}`} rowId={(r) => r.id} />
+            <DataTable
+              caption="Latest attempts"
+              data={attempts.data.items.slice(0, 20)}
+              columns={loginColumns}
+              rowHref={(r) => `/logins/${r.id}`}
+              rowId={(r) => r.id}
+            />
           )}
           <h2 className="section-title">Security events</h2>
           <EventList extra={props.kind === 'ip' ? { ip: props.value } : { username: props.value }} compact />

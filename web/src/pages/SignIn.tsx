@@ -20,7 +20,11 @@ export function SignIn(props: { onSignedIn: (user: SessionInfo['user'], csrf: st
     setBusy(true);
     setError(null);
     try {
-      const s = await api<SessionInfo>('/auth/login', { method: 'POST', body: { username, password }, quiet401: true });
+      const s = await api<SessionInfo>('/auth/login', {
+        method: 'POST',
+        body: { username, password },
+        quiet401: true,
+      });
       props.onSignedIn(s.user, s.csrfToken);
     } catch (err) {
       setPassword('');
@@ -30,7 +34,8 @@ export function SignIn(props: { onSignedIn: (user: SessionInfo['user'], csrf: st
         setError('Wrong username or password.');
       else if (err instanceof ApiError && err.code === 'RATE_LIMITED')
         setError('Too many requests. Wait a minute before trying again.');
-      else if (err instanceof ApiError && err.code === 'VALIDATION_FAILED') setError('Enter a username and a password.');
+      else if (err instanceof ApiError && err.code === 'VALIDATION_FAILED')
+        setError('Enter a username and a password.');
       else setError('Sign-in failed: the server could not be reached. Check that it is running.');
     } finally {
       setBusy(false);
