@@ -254,6 +254,7 @@ export function LoginsPage() {
         ) : (
           <>
             <DataTable
+              busy={list.isFetching}
               caption="Login history"
               data={list.data.items}
               columns={loginColumns}

@@ -185,6 +185,7 @@ function EventList(props: { extra?: Record<string, string>; compact?: boolean })
         ) : (
           <>
             <DataTable
+              busy={list.isFetching}
               caption="Security events"
               data={list.data.items}
               columns={eventColumns}
