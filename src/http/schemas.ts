@@ -157,7 +157,12 @@ export type CalendarQuerySchema = Static<typeof CalendarQuerySchema>;
 
 export const CalendarSchema = Type.Object({
   unit: StringEnum(['year', 'month', 'day'] as const),
-  items: Type.Array(Type.Object({ period: DateTime, count: Type.Integer() })),
+  items: Type.Array(
+    Type.Object({
+      period: DateTime,
+      count: Nullable(Type.Integer({ description: 'Attempts that day; null for years and months.' })),
+    }),
+  ),
 });
 
 export const IdParams = Type.Object(

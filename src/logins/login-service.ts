@@ -63,14 +63,16 @@ export interface LoginService {
   /** One login record by id; throws `NOT_FOUND` when there is none. */
   get(id: string): Promise<LoginRecord>;
   /**
-   * Attempts per year, month (of `year`) or day (of `year`-`month`), UTC, from the hourly rollup: the
-   * admin list's date drill-down.
+   * The years, the months of `year`, or the days of `year`-`month` (UTC, with counts) that hold logins:
+   * the admin list's date drill-down.
    */
   calendar(query?: { year?: number | undefined; month?: number | undefined }): Promise<CalendarCounts>;
   /** Aggregates for dashboards and monitoring (from the hourly rollup). */
   stats(window: {
     from: Date | string | number;
     to?: Date | string | number | undefined;
+    /** Only these breakdowns (the others come back empty), to spare queries. @default all */
+    only?: readonly ('perHour' | 'deviceTypes' | 'countries' | 'loginTypes')[] | undefined;
   }): Promise<LoginStats>;
   /** Addresses with the most failed attempts in the window (the seed's "top IPs by failed logins"). */
   topFailingIps(window: {
@@ -103,10 +105,13 @@ export interface LoginStats {
   loginTypes: { key: string; count: number }[];
 }
 
-/** `logins.calendar()` result: `unit` is the granularity of `items`. */
+/**
+ * `logins.calendar()` result: `unit` is the granularity of `items`. Years and months list the periods
+ * that hold logins (`count` null: counting them would read every rollup row); days carry their counts.
+ */
 export interface CalendarCounts {
   unit: 'year' | 'month' | 'day';
-  items: { period: Date; count: number }[];
+  items: { period: Date; count: number | null }[];
 }
 
 /** SHA-256 of a session key, hex; the raw key is never stored. */
@@ -331,28 +336,21 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
         throw invalid('month', 'must be 1 to 12');
       if (month !== undefined && year === undefined) throw invalid('month', 'needs a year');
       await committer.drain();
-      if (year === undefined)
+      if (year === undefined || month === undefined) {
+        const from = new Date(Date.UTC(year ?? 1970, 0, 1));
+        const to = new Date(Date.UTC(year === undefined ? 9999 : year + 1, 0, 1));
+        const months = await deps.stats.monthsWithData(from, to);
+        if (year !== undefined)
+          return { unit: 'month', items: months.map((m) => ({ period: m, count: null })) };
+        const years = [...new Set(months.map((m) => m.getUTCFullYear()))];
         return {
           unit: 'year',
-          items: await deps.stats.perPeriod(
-            'year',
-            new Date(Date.UTC(1970, 0, 1)),
-            new Date(Date.UTC(9999, 11, 31)),
-          ),
+          items: years.map((y) => ({ period: new Date(Date.UTC(y, 0, 1)), count: null })),
         };
-      if (month === undefined)
-        return {
-          unit: 'month',
-          items: await deps.stats.perPeriod(
-            'month',
-            new Date(Date.UTC(year, 0, 1)),
-            new Date(Date.UTC(year + 1, 0, 1)),
-          ),
-        };
+      }
       return {
         unit: 'day',
-        items: await deps.stats.perPeriod(
-          'day',
+        items: await deps.stats.perDay(
           new Date(Date.UTC(year, month - 1, 1)),
           new Date(Date.UTC(year, month, 1)),
         ),
@@ -363,13 +361,16 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
       if (!isPlainObject(window)) throw invalid('window', 'stats() takes { from, to? }');
       const from = parseDate(window.from, 'from');
       const to = window.to === undefined ? clock.now() : parseDate(window.to, 'to');
+      const want = (part: 'perHour' | 'deviceTypes' | 'countries' | 'loginTypes') =>
+        window.only === undefined || window.only.includes(part);
       await committer.drain();
+      const none = Promise.resolve([]);
       const [totals, perHour, deviceTypes, countries, loginTypes] = await Promise.all([
         deps.stats.totals(from, to),
-        deps.stats.perHour(from, to),
-        deps.stats.byField('device_type', from, to),
-        deps.stats.byField('country', from, to),
-        deps.stats.byField('login_type', from, to),
+        want('perHour') ? deps.stats.perHour(from, to) : none,
+        want('deviceTypes') ? deps.stats.byField('device_type', from, to) : none,
+        want('countries') ? deps.stats.byField('country', from, to) : none,
+        want('loginTypes') ? deps.stats.byField('login_type', from, to) : none,
       ]);
       return {
         from,

@@ -22,8 +22,13 @@ export interface LoginStatsRepository {
     to: Date,
   ): Promise<{ key: string; count: number }[]>;
   topFailingIps(from: Date, to: Date, limit: number): Promise<{ ip: string; count: number }[]>;
-  /** Attempts per calendar year, month or day (UTC), oldest first. */
-  perPeriod(unit: 'year' | 'month' | 'day', from: Date, to: Date): Promise<{ period: Date; count: number }[]>;
+  /** Attempts per calendar day (UTC) in [from, to), oldest first. */
+  perDay(from: Date, to: Date): Promise<{ period: Date; count: number }[]>;
+  /**
+   * The months (UTC) in [from, to) that hold any login, oldest first: one index probe per monthly
+   * partition, so it stays cheap however many rows there are.
+   */
+  monthsWithData(from: Date, to: Date): Promise<Date[]>;
 }
 
 // Rollup rows are per hour; a window boundary inside an hour counts that whole hour.
@@ -75,14 +80,23 @@ export function createLoginStatsRepository(db: Kysely<Database>): LoginStatsRepo
         .execute();
       return rows.map((r) => ({ key: String(r.key), count: Number(r.count) }));
     },
-    async perPeriod(unit, from, to) {
+    async perDay(from, to) {
       const rows = await sql<{ period: Date; count: number }>`
-        SELECT date_trunc(${unit}, hour, 'UTC') AS period, sum(count) AS count
+        SELECT date_trunc('day', hour, 'UTC') AS period, sum(count) AS count
         FROM login_rollup_hourly
         WHERE hour >= ${from} AND hour < ${to}
         GROUP BY 1
         ORDER BY 1`.execute(db);
       return rows.rows.map((r) => ({ period: new Date(r.period), count: Number(r.count) }));
+    },
+    async monthsWithData(from, to) {
+      const rows = await sql<{ start: Date }>`
+        SELECT p.range_start AS start
+        FROM trailguard_partition p
+        WHERE p.parent = 'login_history' AND p.range_end > ${from} AND p.range_start < ${to}
+          AND EXISTS (SELECT 1 FROM login_rollup_hourly r WHERE r.hour >= p.range_start AND r.hour < p.range_end)
+        ORDER BY 1`.execute(db);
+      return rows.rows.map((r) => new Date(r.start));
     },
     async topFailingIps(from, to, limit) {
       const rows = await db

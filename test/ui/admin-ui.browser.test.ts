@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The admin UI end to end in Debian's Chromium (playwright-core drives /usr/bin/chromium), against a
  * real `trailguard serve --demo` on an ephemeral port with a throwaway data directory.

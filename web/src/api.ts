@@ -120,7 +120,7 @@ export interface Dashboard {
 
 export interface Calendar {
   unit: 'year' | 'month' | 'day';
-  items: { period: string; count: number }[];
+  items: { period: string; count: number | null }[];
 }
 
 export interface SecurityEvent {

@@ -50,9 +50,9 @@ export function dashboardRoutes(app: FastifyInstance, tg: Trailguard): void {
       const now = tg.config.clock.now();
       const end = new Date(now.getTime() + 1);
       const [day, week, month, top] = await Promise.all([
-        tg.logins.stats({ from: new Date(now.getTime() - DAY), to: end }),
-        tg.logins.stats({ from: new Date(now.getTime() - 7 * DAY), to: end }),
-        tg.logins.stats({ from: new Date(now.getTime() - 30 * DAY), to: end }),
+        tg.logins.stats({ from: new Date(now.getTime() - DAY), to: end, only: ['perHour'] }),
+        tg.logins.stats({ from: new Date(now.getTime() - 7 * DAY), to: end, only: [] }),
+        tg.logins.stats({ from: new Date(now.getTime() - 30 * DAY), to: end, only: ['deviceTypes'] }),
         tg.logins.topFailingIps({ from: new Date(now.getTime() - HOUR), to: end, limit: 10 }),
       ]);
       return {

@@ -193,7 +193,7 @@ function DrillDown() {
             return (
               <li key={p.period}>
                 <button className="period" onClick={() => set({ ...patch, from: null, to: null })}>
-                  {text} <span className="muted">{p.count.toLocaleString()}</span>
+                  {text} {p.count !== null && <span className="muted">{p.count.toLocaleString()}</span>}
                 </button>
               </li>
             );
