@@ -17,7 +17,11 @@ import { createServer } from '../../src/http/server.ts';
 import { createAuthService } from '../../src/auth/auth-service.ts';
 
 const { values } = parseArgs({
-  options: { rows: { type: 'string', default: '1000000' }, runs: { type: 'string', default: '15' } },
+  options: {
+    rows: { type: 'string', default: '1000000' },
+    runs: { type: 'string', default: '15' },
+    keep: { type: 'boolean', default: false },
+  },
 });
 const ROWS = Number(values.rows);
 const RUNS = Number(values.runs);
@@ -158,5 +162,6 @@ try {
     );
 } finally {
   await tg.close();
-  await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  if (values.keep) console.log(`\nkept the scratch database ${name} (--keep); drop it when done`);
+  else await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
 }

@@ -394,7 +394,7 @@ describe('admin UI in Chromium', { skip: SKIP }, () => {
           changeType: 'configuration',
           title: 'Raise the session timeout (self-approval test)',
           impactLevel: 'high',
-          performedBy: { id: `admin:${s.user.id}`, name: s.user.username },
+          performedBy: { id: s.user.username, name: s.user.username },
         }),
       });
       return { status: res.status, body: (await res.json()) as { id: string } };

@@ -74,7 +74,7 @@ function Routes(props: { user: { id: string; username: string } }) {
     return <SecurityPage tab={b === 'signals' ? 'signals' : 'events'} />;
   if (a === 'security' && b === 'ip' && c) return <IpPage ip={c} />;
   if (a === 'security' && b === 'user' && c) return <UserPage username={c} />;
-  if (a === 'changes' && !b) return <ChangesPage />;
+  if (a === 'changes' && !b) return <ChangesPage user={props.user} />;
   if (a === 'changes' && b) return <ChangeDetailPage id={b} user={props.user} />;
   return <NotFound />;
 }

@@ -27,6 +27,11 @@ import { Link, navigate, useLocation, useSearchParams } from '../router.tsx';
 
 type User = { id: string; username: string };
 
+/** The signed-in admin, as the person who approves, rejects or rolls back (the API's `by`). */
+function actor(user: User): { id: string; name: string } {
+  return { id: user.username, name: user.username };
+}
+
 function approvalTone(s: string): 'ok' | 'bad' | 'warn' | 'muted' {
   return s === 'approved' ? 'ok' : s === 'rejected' ? 'bad' : s === 'emergency' ? 'warn' : 'muted';
 }
@@ -107,7 +112,7 @@ const columns: ColumnDef<Change, unknown>[] = [
   { header: 'Env', cell: ({ row }) => row.original.environment, meta: { className: 'hide-sm' } },
 ];
 
-export function ChangesPage() {
+export function ChangesPage(props: { user: User }) {
   const [params, set] = useSearchParams();
   const { path } = useLocation();
   const query = changeQuery(params);
@@ -133,7 +138,7 @@ export function ChangesPage() {
         try {
           await api(`/changes/${c.id}/rollback`, {
             method: 'POST',
-            body: notes.trim() ? { notes: notes.trim() } : {},
+            body: { by: actor(props.user), ...(notes.trim() ? { notes: notes.trim() } : {}) },
           });
           ok++;
         } catch (err) {
@@ -301,7 +306,10 @@ export function ChangeDetailPage(props: { id: string; user: User }) {
     mutationFn: (kind: 'approve' | 'reject') =>
       api(`/changes/${props.id}/${kind}`, {
         method: 'POST',
-        body: kind === 'approve' ? (text.trim() ? { note: text.trim() } : {}) : { reason: text.trim() },
+        body:
+          kind === 'approve'
+            ? { by: actor(props.user), ...(text.trim() ? { note: text.trim() } : {}) }
+            : { by: actor(props.user), reason: text.trim() },
       }),
     onSuccess: () => {
       setDialog(null);
