@@ -176,6 +176,7 @@ describe('admin UI in Chromium', { skip: SKIP }, () => {
     assert.ok(devices.includes('desktop'), `device types: ${devices.join(', ')}`);
     const ips = page.getByRole('region', { name: 'Top failing IPs · last hour' }).locator('li');
     assert.ok((await ips.count()) > 0, 'top failing IPs are listed');
+    if (changesAvailable) await page.getByText('change failure rate').waitFor();
     await page.waitForLoadState('networkidle');
     await shot(page, 'dashboard');
   });
@@ -405,8 +406,8 @@ describe('admin UI in Chromium', { skip: SKIP }, () => {
     await page.getByRole('dialog').getByRole('button', { name: 'Approve' }).click();
     const alert = page.locator('.notice.bad');
     await alert.waitFor();
-    assert.match(await alert.innerText(), /Refused by the server/);
-    assert.match(await alert.innerText(), /Separation of duties/);
+    assert.match(await alert.innerText(), /Refused by the server \(CHANGE_SELF_APPROVAL\)/);
+    assert.match(await page.locator('main').innerText(), /pending/, 'the change is still pending');
     await shot(page, 'change-detail');
   });
 

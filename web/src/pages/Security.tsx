@@ -67,13 +67,19 @@ const eventColumns: ColumnDef<SecurityEvent, unknown>[] = [
     header: 'Details',
     cell: ({ row }) => {
       const c = row.original.context;
-      const signals = Array.isArray(c['signals']) ? (c['signals'] as { pattern?: string }[]) : [];
+      // Signals are pattern names (or objects with a pattern); a suspicious_activity event names its own.
+      const raw = Array.isArray(c['signals']) ? (c['signals'] as unknown[]) : [];
+      const patterns = raw.map((s) =>
+        typeof s === 'string' ? s : String((s as { pattern?: unknown }).pattern ?? ''),
+      );
+      if (typeof c['pattern'] === 'string' && !patterns.includes(c['pattern']))
+        patterns.unshift(c['pattern']);
       return (
-        <span className="small">
-          {row.original.reason ? label(row.original.reason) : ''}
-          {signals.map((s, i) => (
-            <Badge key={i} tone="crit">
-              {label(String(s.pattern ?? 'signal'))}
+        <span className="small details">
+          {row.original.reason ? <span>{label(row.original.reason)}</span> : null}
+          {patterns.filter(Boolean).map((p) => (
+            <Badge key={p} tone="crit">
+              {label(p)}
             </Badge>
           ))}
         </span>
