@@ -320,14 +320,11 @@ export function ChangeDetailPage(props: { id: string; user: User }) {
     },
     onError: (err) => {
       setDialog(null);
-      if (err instanceof ApiError && err.code === 'CHANGE_SELF_APPROVAL')
-        setRefusal(
-          `Refused by the server: ${err.message}. Separation of duties: someone other than the person who performed the change must approve it.`,
-        );
-      else
-        setRefusal(
-          `Refused by the server: ${err instanceof ApiError ? `${err.message} (${err.code})` : 'unknown error'}`,
-        );
+      setRefusal(
+        err instanceof ApiError
+          ? `Refused by the server (${err.code}): ${err.message}`
+          : 'Refused: the server could not be reached.',
+      );
     },
   });
   const c = change.data;
