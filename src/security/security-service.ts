@@ -36,7 +36,8 @@ import type { PartitionManager } from '../store/partitions.ts';
 import { callSiteOf, captureTrace } from './call-site.ts';
 import type { SecurityLog, SecurityLogLine } from './security-log.ts';
 import type { LoginCompanion } from '../logins/login-service.ts';
-import type { EventFilter, SecurityRepository } from './security-repository.ts';
+import type { EventFilter, LoginContextRequest, SecurityRepository } from './security-repository.ts';
+import { createBatchLoader } from '../store/batch-loader.ts';
 
 export interface SecurityServiceDeps {
   repository: SecurityRepository;
@@ -230,6 +231,11 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
     },
   });
 
+  // Logins recorded together share one query for their history context.
+  const loadLoginContext = createBatchLoader((requests: LoginContextRequest[]) =>
+    repository.loginContext(requests),
+  );
+
   /** Validates and enriches the common fields; throws before anything is stored. */
   function subject(input: unknown, requireIp: boolean, requireUsername: boolean): Subject {
     if (!isPlainObject(input)) throw invalid('input', 'expected an options object');
@@ -401,17 +407,21 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
     if (settings.newCountry === false && settings.impossibleTravel === false) return signals;
     const geo = client.geo;
     if (!geo) return signals;
-    const user = { userId: record.userId, username: record.username };
     const key = record.userId ?? record.username;
-    const prev = await repository.previousSuccess(user, record.loginAt, record.id);
+    const lookbackMs = settings.newCountry === false ? 0 : settings.newCountry.lookbackDays * 86_400_000;
+    const since = new Date(record.loginAt.getTime() - lookbackMs);
+    const context = await loadLoginContext({
+      userId: record.userId,
+      username: record.username,
+      before: record.loginAt,
+      excludeId: record.id,
+      country: settings.newCountry === false ? null : geo.country,
+      since,
+    });
+    const prev = context.previous;
     if (!prev) return signals; // the first login teaches, it does not alarm
     if (settings.newCountry !== false && geo.country) {
-      const lookbackMs = settings.newCountry.lookbackDays * 86_400_000;
-      const since = new Date(record.loginAt.getTime() - lookbackMs);
-      if (
-        prev.loginAt >= since &&
-        !(await repository.seenCountry(user, geo.country, since, record.loginAt, record.id))
-      ) {
+      if (prev.loginAt >= since && !context.seenCountry) {
         signals.push({
           pattern: 'new_country',
           key,
