@@ -13,6 +13,10 @@ import type { TrustProxy } from './enrich/client-ip.ts';
 import { compileTrust } from './enrich/client-ip.ts';
 import type { GeoConfig } from './enrich/geo.ts';
 import { DEFAULT_DATA_DIR } from './store/database.ts';
+import { resolveRetentionPolicy } from './retention/retention-policy.ts';
+import type { RetentionOptions, RetentionPolicy } from './retention/retention-policy.ts';
+import { resolveAlertsConfig } from './alerts/alert-config.ts';
+import type { AlertsOptions, ResolvedAlertsConfig } from './alerts/alert-config.ts';
 
 /** The logger interface Trailguard writes its own diagnostics to (pino's shape). */
 export interface Logger {
@@ -46,6 +50,10 @@ export interface TrailguardOptions {
   migrate?: boolean | undefined;
   /** A JSON config file to read options from (explicit options and env win). Env: `TRAILGUARD_CONFIG`. */
   configFile?: string | undefined;
+  /** Retention periods, archive folder and schedule (see docs/compliance.md). */
+  retention?: RetentionOptions | undefined;
+  /** Alert rules, sinks, throttling and delivery (see docs/compliance.md). */
+  alerts?: AlertsOptions | undefined;
 }
 
 /** The resolved configuration. */
@@ -60,6 +68,8 @@ export interface ResolvedConfig {
   logger: Logger | undefined;
   poolSize: number;
   migrate: boolean;
+  retention: RetentionPolicy;
+  alerts: ResolvedAlertsConfig;
 }
 
 const FILE_KEYS = [
@@ -71,6 +81,8 @@ const FILE_KEYS = [
   'detection',
   'poolSize',
   'migrate',
+  'retention',
+  'alerts',
 ] as const;
 
 function configError(field: string, message: string): TrailguardError {
@@ -156,6 +168,8 @@ export function resolveConfig(
     logger,
     poolSize,
     migrate: pick<boolean>('migrate') ?? true,
+    retention: resolveRetentionPolicy(pick('retention')),
+    alerts: resolveAlertsConfig(pick('alerts')),
   };
 }
 

@@ -16,11 +16,27 @@ import { openDatabase } from './store/database.ts';
 import type { DatabaseHandle } from './store/database.ts';
 import { createPartitionManager } from './store/partitions.ts';
 import type { PartitionManager } from './store/partitions.ts';
+import { createRetentionService } from './retention/retention-service.ts';
+import type { RetentionService } from './retention/retention-service.ts';
+import { createPrivacyService } from './privacy/privacy-service.ts';
+import type { PrivacyService } from './privacy/privacy-service.ts';
+import { createAlertService } from './alerts/alert-service.ts';
+import type { AlertService } from './alerts/alert-service.ts';
+import { createExportService } from './export/export-service.ts';
+import type { ExportService } from './export/export-service.ts';
 
 /** A running Trailguard instance. */
 export interface Trailguard {
   /** Login history. */
   readonly logins: LoginService;
+  /** Retention runs and their receipts. */
+  readonly retention: RetentionService;
+  /** GDPR export and erasure. */
+  readonly privacy: PrivacyService;
+  /** Alert rules, sinks and the delivery outbox. */
+  readonly alerts: AlertService;
+  /** SIEM export (JSON lines, CSV, OCSF, ECS). */
+  readonly export: ExportService;
   /** The resolved configuration (secrets redacted in `database.location`). */
   readonly config: Readonly<ResolvedConfig>;
   /** The open database (for the server, CLI and tests; applications should not need it). */
@@ -74,10 +90,32 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
     clock: config.clock,
     maxInFlight: database.maxConcurrentWrites,
   });
+  const retention = createRetentionService({
+    db: database.db,
+    backend: database.backend,
+    partitions,
+    clock: config.clock,
+    logger,
+    policy: config.retention,
+  });
+  const privacy = createPrivacyService({
+    db: database.db,
+    clock: config.clock,
+    logger,
+    flushWrites: () => logins.flush(),
+  });
+  const alerts = createAlertService({ db: database.db, clock: config.clock, logger, config: config.alerts });
+  // Rules run beside the login, never in its way: a slow database query or sink cannot delay record().
+  logins.observe(async (record) => alerts.background('login rules', () => alerts.onLogin(record)));
+  const exporter = createExportService({ db: database.db });
 
   let closing: Promise<void> | null = null;
   return {
     logins,
+    retention,
+    privacy,
+    alerts,
+    export: exporter,
     config,
     database,
     internals: { enricher, partitions, logger },
@@ -85,6 +123,7 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
       closing ??= (async () => {
         try {
           await logins.close();
+          await alerts.close();
         } finally {
           await database.close();
         }
