@@ -66,7 +66,8 @@ export interface RuleOptions {
 /** Rule settings. */
 export interface AlertRulesOptions {
   /** ≥ `threshold` failed logins for one username within `windowSeconds` (seed: 3 in 5 min). */
-  failedLoginBurst?: (RuleOptions & { threshold?: number | undefined; windowSeconds?: number | undefined }) | undefined;
+  failedLoginBurst?:
+    (RuleOptions & { threshold?: number | undefined; windowSeconds?: number | undefined }) | undefined;
   /** A successful login from a country the user has not logged in from within `lookbackDays`. */
   newCountry?: (RuleOptions & { lookbackDays?: number | undefined }) | undefined;
   /** Each detection signal (brute force, distributed attack, enumeration, impossible travel). */
@@ -204,7 +205,14 @@ function sink(value: unknown, field: string): SinkOptions & { name: string } {
     }
     case 'email': {
       const v = obj(value, field, ['type', 'name', 'smtp', 'from', 'to']);
-      const smtp = obj(v['smtp'], `${field}.smtp`, ['host', 'port', 'secure', 'requireTLS', 'auth', 'allowSelfSigned']);
+      const smtp = obj(v['smtp'], `${field}.smtp`, [
+        'host',
+        'port',
+        'secure',
+        'requireTLS',
+        'auth',
+        'allowSelfSigned',
+      ]);
       const auth = smtp['auth'];
       if (auth !== undefined) {
         const a = obj(auth, `${field}.smtp.auth`, ['user', 'pass']);
@@ -246,7 +254,8 @@ export function resolveAlertsConfig(value: unknown): ResolvedAlertsConfig {
   const sinks = rawSinks.map((s, i) => sink(s, `alerts.sinks[${i}]`));
   const names = new Set<string>();
   sinks.forEach((s, i) => {
-    if (names.has(s.name)) throw fail(`alerts.sinks[${i}].name`, `duplicate sink name '${s.name}'; give each a name`);
+    if (names.has(s.name))
+      throw fail(`alerts.sinks[${i}].name`, `duplicate sink name '${s.name}'; give each a name`);
     names.add(s.name);
   });
   const throttleSeconds = num(root['throttleSeconds'], 'alerts.throttleSeconds', 900, 1, 7 * 86_400);
@@ -266,14 +275,21 @@ export function resolveAlertsConfig(value: unknown): ResolvedAlertsConfig {
       if (!Array.isArray(r['sinks'])) throw fail(`${field}.sinks`, 'must be a list of sink names');
       ruleSinks = r['sinks'].map((n, i) => {
         const s = str(n, `${field}.sinks[${i}]`);
-        if (!names.has(s)) throw fail(`${field}.sinks[${i}]`, `no sink named '${s}' (known: ${[...names].join(', ')})`);
+        if (!names.has(s))
+          throw fail(`${field}.sinks[${i}]`, `no sink named '${s}' (known: ${[...names].join(', ')})`);
         return s;
       });
     }
     return [
       {
         enabled: bool(r['enabled'], `${field}.enabled`, true),
-        throttleSeconds: num(r['throttleSeconds'], `${field}.throttleSeconds`, throttleSeconds, 1, 7 * 86_400),
+        throttleSeconds: num(
+          r['throttleSeconds'],
+          `${field}.throttleSeconds`,
+          throttleSeconds,
+          1,
+          7 * 86_400,
+        ),
         sinks: ruleSinks,
       },
       r,
@@ -300,7 +316,13 @@ export function resolveAlertsConfig(value: unknown): ResolvedAlertsConfig {
       failedLoginBurst: {
         ...burst,
         threshold: num(burstRaw['threshold'], 'alerts.rules.failedLoginBurst.threshold', 3, 1, 1_000_000),
-        windowSeconds: num(burstRaw['windowSeconds'], 'alerts.rules.failedLoginBurst.windowSeconds', 300, 1, 86_400),
+        windowSeconds: num(
+          burstRaw['windowSeconds'],
+          'alerts.rules.failedLoginBurst.windowSeconds',
+          300,
+          1,
+          86_400,
+        ),
       },
       newCountry: {
         ...country,
@@ -319,7 +341,13 @@ export function resolveAlertsConfig(value: unknown): ResolvedAlertsConfig {
       },
       emergencyChangeUnapproved: {
         ...emergency,
-        graceHours: num(emergencyRaw['graceHours'], 'alerts.rules.emergencyChangeUnapproved.graceHours', 24, 1, 720),
+        graceHours: num(
+          emergencyRaw['graceHours'],
+          'alerts.rules.emergencyChangeUnapproved.graceHours',
+          24,
+          1,
+          720,
+        ),
       },
       detectionDegraded: degraded,
     },

@@ -31,9 +31,18 @@ describe('alert configuration', () => {
   });
   it('backs off exponentially, capped, and lets Retry-After decide when given', () => {
     const d = { initialDelayMs: 1000, maxDelayMs: 10_000 };
-    assert.equal(backoffDelay(1, d, undefined, () => 0.5), 1000);
-    assert.equal(backoffDelay(3, d, undefined, () => 0.5), 4000);
-    assert.equal(backoffDelay(10, d, undefined, () => 0.5), 10_000);
+    assert.equal(
+      backoffDelay(1, d, undefined, () => 0.5),
+      1000,
+    );
+    assert.equal(
+      backoffDelay(3, d, undefined, () => 0.5),
+      4000,
+    );
+    assert.equal(
+      backoffDelay(10, d, undefined, () => 0.5),
+      10_000,
+    );
     assert.equal(backoffDelay(1, d, 7000), 7000);
     assert.equal(backoffDelay(1, d, 60_000), 10_000);
   });
@@ -48,7 +57,11 @@ forEachBackend('alerts', (backend) => {
     let smtp: SmtpReceiver;
 
     before(async () => {
-      [hook, slack, smtp] = await Promise.all([startHttpReceiver(), startHttpReceiver(), startSmtpReceiver()]);
+      [hook, slack, smtp] = await Promise.all([
+        startHttpReceiver(),
+        startHttpReceiver(),
+        startSmtpReceiver(),
+      ]);
       tg = await openTrailguard(backend, {
         clock,
         geo: false,
@@ -109,7 +122,10 @@ forEachBackend('alerts', (backend) => {
       const header = req.headers['x-trailguard-signature'] as string;
       assert.ok(verifyWebhookSignature(SECRET, header, req.body, { now: clock.now() }));
       assert.equal(verifyWebhookSignature('other-secret', header, req.body, { now: clock.now() }), false);
-      assert.equal(verifyWebhookSignature(SECRET, header, req.body.replace('mallory', 'trudy'), { now: clock.now() }), false);
+      assert.equal(
+        verifyWebhookSignature(SECRET, header, req.body.replace('mallory', 'trudy'), { now: clock.now() }),
+        false,
+      );
       const body = JSON.parse(req.body) as { rule: string; key: string };
       assert.equal(body.rule, 'failed_login_burst');
       assert.equal(req.headers['x-trailguard-delivery'] !== undefined, true);
@@ -152,7 +168,13 @@ forEachBackend('alerts', (backend) => {
     it('retries a failed webhook after the Retry-After the receiver asked for', async () => {
       hook.script.push({ status: 503, headers: { 'retry-after': '120' } });
       const before = hook.requests.length;
-      const alert = await tg.alerts.raise({ rule: 'custom_check', key: 'k1', severity: 'error', title: 'Custom', sinks: ['soc'] });
+      const alert = await tg.alerts.raise({
+        rule: 'custom_check',
+        key: 'k1',
+        severity: 'error',
+        title: 'Custom',
+        sinks: ['soc'],
+      });
       assert.ok(alert);
       await tg.alerts.flush();
       await hook.waitFor(before + 1);
@@ -179,7 +201,12 @@ forEachBackend('alerts', (backend) => {
         alerts: {
           sinks: [
             { type: 'webhook', url: `http://127.0.0.1:${httpPort}/hook` },
-            { type: 'email', smtp: { host: '127.0.0.1', port: smtpPort }, from: 'a@example.test', to: 'b@example.test' },
+            {
+              type: 'email',
+              smtp: { host: '127.0.0.1', port: smtpPort },
+              from: 'a@example.test',
+              to: 'b@example.test',
+            },
           ],
           delivery: { pollIntervalMs: 60_000, maxAttempts: 2, initialDelayMs: 60_000, timeoutMs: 2000 },
         },
@@ -225,11 +252,21 @@ forEachBackend('alerts', (backend) => {
         geo: false,
         alerts: { sinks, delivery: { enabled: false } },
       });
-      const alert = await first.alerts.raise({ rule: 'restart_check', key: 'x', severity: 'critical', title: 'Before restart' });
+      const alert = await first.alerts.raise({
+        rule: 'restart_check',
+        key: 'x',
+        severity: 'critical',
+        title: 'Before restart',
+      });
       await first.close();
       assert.equal(hook.requests.length, 0);
 
-      const second = await createTrailguard({ ...location.options, logger: quiet, geo: false, alerts: { sinks } });
+      const second = await createTrailguard({
+        ...location.options,
+        logger: quiet,
+        geo: false,
+        alerts: { sinks },
+      });
       try {
         await hook.waitFor(1);
         assert.equal((JSON.parse(hook.requests[0]!.body) as { id: string }).id, alert?.id);

@@ -141,14 +141,17 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
     if (!(SEVERITIES as readonly string[]).includes(input.severity)) {
       throw invalid('severity', `must be one of: ${SEVERITIES.join(', ')}`);
     }
-    if (typeof input.title !== 'string' || input.title.trim() === '') throw invalid('title', 'must not be empty');
-    const details = input.details === undefined ? {} : (cleanJson(input.details, 'details') as Record<string, unknown>);
+    if (typeof input.title !== 'string' || input.title.trim() === '')
+      throw invalid('title', 'must not be empty');
+    const details =
+      input.details === undefined ? {} : (cleanJson(input.details, 'details') as Record<string, unknown>);
     const sinkNames = input.sinks ?? rule?.sinks ?? [...sinks.keys()];
     for (const [i, n] of sinkNames.entries()) {
       if (!sinks.has(n)) throw invalid(`sinks[${i}]`, `no sink named '${n}'`);
     }
     const throttleSeconds = input.throttleSeconds ?? rule?.throttleSeconds ?? config.throttleSeconds;
-    if (!Number.isFinite(throttleSeconds) || throttleSeconds <= 0) throw invalid('throttleSeconds', 'must be positive');
+    if (!Number.isFinite(throttleSeconds) || throttleSeconds <= 0)
+      throw invalid('throttleSeconds', 'must be positive');
     const now = clock.now();
     const key = cleanText(input.key, 512);
     const created = await db.transaction().execute(async (trx) => {
@@ -220,7 +223,9 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
 
   function nudge(): void {
     if (closed || !config.delivery.enabled) return;
-    setImmediate(() => void pump().catch((err: unknown) => logger.error({ err }, 'alerts: dispatcher failed')));
+    setImmediate(
+      () => void pump().catch((err: unknown) => logger.error({ err }, 'alerts: dispatcher failed')),
+    );
   }
 
   function pump(): Promise<number> {
@@ -404,7 +409,8 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
 
     async list(options = {}) {
       const limit = options.limit ?? 50;
-      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw invalid('limit', 'must be a whole number from 1 to 1000');
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+        throw invalid('limit', 'must be a whole number from 1 to 1000');
       let q = db.selectFrom('alert').selectAll();
       if (options.rule !== undefined) q = q.where('rule', '=', options.rule);
       const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
@@ -413,7 +419,8 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
 
     async deliveries(options = {}) {
       const limit = options.limit ?? 100;
-      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw invalid('limit', 'must be a whole number from 1 to 1000');
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+        throw invalid('limit', 'must be a whole number from 1 to 1000');
       let q = db.selectFrom('alert_outbox').selectAll();
       if (options.alertId !== undefined) q = q.where('alert_id', '=', options.alertId);
       if (options.status !== undefined) q = q.where('status', '=', options.status);

@@ -187,7 +187,8 @@ export function createSink(
         name: options.name,
         type: 'slack',
         deliver(alert) {
-          const icon = alert.severity === 'critical' || alert.severity === 'error' ? ':rotating_light:' : ':warning:';
+          const icon =
+            alert.severity === 'critical' || alert.severity === 'error' ? ':rotating_light:' : ':warning:';
           const suppressed = alert.suppressed > 0 ? ` (+${alert.suppressed} suppressed)` : '';
           // Slack mrkdwn: escape the three control characters in attacker-influenced text.
           const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -216,7 +217,10 @@ export function createSink(
             return { ok: true };
           } catch (err) {
             const e = err as Error & { code?: string; responseCode?: number };
-            return { ok: false, error: `${e.code ?? e.name}${e.responseCode ? ` ${e.responseCode}` : ''}: ${e.message}` };
+            return {
+              ok: false,
+              error: `${e.code ?? e.name}${e.responseCode ? ` ${e.responseCode}` : ''}: ${e.message}`,
+            };
           }
         },
         close() {

@@ -7,6 +7,9 @@ import { readFileSync } from 'node:fs';
 import { isTrailguardError } from '../domain/errors.ts';
 import { registerMigrate } from './migrate-command.ts';
 import { registerDemo } from './demo-command.ts';
+import { registerRetention } from './retention-command.ts';
+import { registerPrivacy } from './privacy-command.ts';
+import { registerExport } from './export-command.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -26,6 +29,9 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerMigrate(program);
   registerDemo(program);
+  registerRetention(program);
+  registerPrivacy(program);
+  registerExport(program);
   return program;
 }
 

@@ -116,7 +116,8 @@ export function createExportService(deps: { db: Kysely<Database> }): ExportServi
 
   function sourceFor(table: ExportTable): ExportSource {
     const source = sources.get(table);
-    if (!source) throw invalid('table', `'${table}' cannot be exported: that feature is not part of this build`);
+    if (!source)
+      throw invalid('table', `'${table}' cannot be exported: that feature is not part of this build`);
     return source;
   }
 

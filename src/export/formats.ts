@@ -11,7 +11,9 @@ export const ECS_VERSION = '8.11.0';
 
 const productVersion = (() => {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
     return pkg.version ?? '0.0.0';
   } catch {
     return '0.0.0';
@@ -156,7 +158,12 @@ export function loginOcsf(r: LoginRecord): Record<string, unknown>[] {
 export function loginEcs(r: LoginRecord): Record<string, unknown>[] {
   const geo =
     r.country !== null || r.city !== null
-      ? { geo: { ...(r.country ? { country_iso_code: r.country } : {}), ...(r.city ? { city_name: r.city } : {}) } }
+      ? {
+          geo: {
+            ...(r.country ? { country_iso_code: r.country } : {}),
+            ...(r.city ? { city_name: r.city } : {}),
+          },
+        }
       : {};
   const common = {
     ecs: { version: ECS_VERSION },

@@ -75,7 +75,10 @@ export interface PrivacyService {
   /** Erases the user's personal data and returns the receipt. Idempotent. */
   erase(userId: string | number, options: EraseOptions): Promise<ErasureReceipt>;
   /** Erasure receipts, newest first; with `userId`, only that user's. */
-  receipts(options?: { userId?: string | number | undefined; limit?: number | undefined }): Promise<ErasureReceipt[]>;
+  receipts(options?: {
+    userId?: string | number | undefined;
+    limit?: number | undefined;
+  }): Promise<ErasureReceipt[]>;
 }
 
 export interface PrivacyServiceDeps {
@@ -209,9 +212,11 @@ export function createPrivacyService(deps: PrivacyServiceDeps): PrivacyService {
 
     async receipts(options = {}) {
       const limit = options.limit ?? 50;
-      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw invalid('limit', 'must be a whole number from 1 to 1000');
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+        throw invalid('limit', 'must be a whole number from 1 to 1000');
       let q = db.selectFrom('compliance_receipt').select('body').where('kind', '=', 'erasure');
-      if (options.userId !== undefined) q = q.where('subject', '=', subjectHash(normalizeUserId(options.userId)));
+      if (options.userId !== undefined)
+        q = q.where('subject', '=', subjectHash(normalizeUserId(options.userId)));
       const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
       return rows.map((r) => r.body as unknown as ErasureReceipt);
     },

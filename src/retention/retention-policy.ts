@@ -96,7 +96,11 @@ export function resolveRetentionPolicy(value: unknown): RetentionPolicy {
   const events = section(root['securityEvents'], 'retention.securityEvents', ['highDays', 'otherDays']);
   const changes = section(root['changes'], 'retention.changes', ['criticalDays', 'otherDays']);
   const archiveDir = root['archiveDir'];
-  if (archiveDir !== undefined && archiveDir !== false && (typeof archiveDir !== 'string' || archiveDir === '')) {
+  if (
+    archiveDir !== undefined &&
+    archiveDir !== false &&
+    (typeof archiveDir !== 'string' || archiveDir === '')
+  ) {
     throw fail('retention.archiveDir', 'must be a folder path or false');
   }
   const batchSize = root['batchSize'] ?? d.batchSize;

@@ -29,12 +29,15 @@ describe('retention policy', () => {
     [{ schedule: 'every tuesday' }, 'retention.schedule'],
   ] as const) {
     it(`refuses ${JSON.stringify(options)} at start, naming ${field}`, async () => {
-      await assert.rejects(openTrailguard('pglite', { retention: options as never }), (err: Error & { code?: string; field?: string }) => {
-        assert.equal(err.code, 'CONFIG_INVALID');
-        assert.equal(err.field, field);
-        assert.match(err.message, new RegExp(field.replace(/\./g, '\\.')));
-        return true;
-      });
+      await assert.rejects(
+        openTrailguard('pglite', { retention: options as never }),
+        (err: Error & { code?: string; field?: string }) => {
+          assert.equal(err.code, 'CONFIG_INVALID');
+          assert.equal(err.field, field);
+          assert.match(err.message, new RegExp(field.replace(/\./g, '\\.')));
+          return true;
+        },
+      );
     });
   }
 });
@@ -67,7 +70,11 @@ forEachBackend('retention of login history', (backend) => {
   });
 
   async function remaining(): Promise<string[]> {
-    const r = await tg.database.db.selectFrom('login_history').select(['login_at', 'success']).orderBy('login_at').execute();
+    const r = await tg.database.db
+      .selectFrom('login_history')
+      .select(['login_at', 'success'])
+      .orderBy('login_at')
+      .execute();
     return r.map((x) => `${new Date(x.login_at).toISOString()} ${x.success ? 'ok' : 'failed'}`);
   }
 
@@ -94,7 +101,9 @@ forEachBackend('retention of login history', (backend) => {
       '2026-01': ['batch_delete', 2],
       '2026-03': ['batch_delete', 1],
     });
-    const gone = await sql<{ r: string | null }>`SELECT to_regclass('login_history_p2025_12')::text AS r`.execute(tg.database.db);
+    const gone = await sql<{
+      r: string | null;
+    }>`SELECT to_regclass('login_history_p2025_12')::text AS r`.execute(tg.database.db);
     assert.equal(gone.rows[0]?.r, null);
   });
 
@@ -110,16 +119,13 @@ forEachBackend('retention of login history', (backend) => {
       assert.equal(lines.length, item.rows);
       for (const l of lines) archived.push(JSON.parse(l) as (typeof archived)[number]);
     }
-    assert.deepEqual(
-      archived.map((a) => `${new Date(a.login_at).toISOString()} ${a.success}`).sort(),
-      [
-        '2025-12-10T10:00:00.000Z true',
-        '2025-12-10T11:00:00.000Z false',
-        '2026-01-10T10:00:00.000Z false',
-        '2026-01-20T11:00:00.000Z true',
-        '2026-03-01T10:00:00.000Z true',
-      ],
-    );
+    assert.deepEqual(archived.map((a) => `${new Date(a.login_at).toISOString()} ${a.success}`).sort(), [
+      '2025-12-10T10:00:00.000Z true',
+      '2025-12-10T11:00:00.000Z false',
+      '2026-01-10T10:00:00.000Z false',
+      '2026-01-20T11:00:00.000Z true',
+      '2026-03-01T10:00:00.000Z true',
+    ]);
     assert.equal(readdirSync(archiveDir).filter((f) => f.endsWith('.partial')).length, 0);
   });
 
@@ -131,7 +137,12 @@ forEachBackend('retention of login history', (backend) => {
   it('finds nothing on a second run, and a late login for the dropped month is still accepted', async () => {
     const receipt = await tg.retention.run();
     assert.equal(receipt.totalRows, 0);
-    await tg.logins.record({ username: 'late', success: true, ip: '203.0.113.9', occurredAt: '2025-12-11T00:00:00Z' });
+    await tg.logins.record({
+      username: 'late',
+      success: true,
+      ip: '203.0.113.9',
+      occurredAt: '2025-12-11T00:00:00Z',
+    });
     assert.equal((await remaining()).length, 4);
   });
 

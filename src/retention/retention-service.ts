@@ -99,7 +99,9 @@ export interface RetentionServiceDeps {
   logger: Logger;
   policy: RetentionPolicy;
   /** Extra targets contributed by other features (security events, change log), given `now`. */
-  targets?: ((now: Date, policy: RetentionPolicy) => { partitioned: PartitionedTarget[]; plain: PlainTarget[] }) | undefined;
+  targets?:
+    | ((now: Date, policy: RetentionPolicy) => { partitioned: PartitionedTarget[]; plain: PlainTarget[] })
+    | undefined;
   recordReceipt?: ReceiptRecorder | undefined;
 }
 
@@ -140,11 +142,14 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
       // Another server may be running retention: a session advisory lock on a pinned connection. The
       // work itself runs on the pool, statement by statement, so logins keep flowing.
       return await db.connection().execute(async (conn) => {
-        const got = await sql<{ ok: boolean }>`SELECT pg_try_advisory_lock(hashtext('trailguard.retention')) AS ok`.execute(
-          conn,
-        );
+        const got = await sql<{
+          ok: boolean;
+        }>`SELECT pg_try_advisory_lock(hashtext('trailguard.retention')) AS ok`.execute(conn);
         if (!got.rows[0]?.ok) {
-          throw new TrailguardError('RETENTION_IN_PROGRESS', 'a retention run is already in progress in another process');
+          throw new TrailguardError(
+            'RETENTION_IN_PROGRESS',
+            'a retention run is already in progress in another process',
+          );
         }
         try {
           return await fn();
@@ -181,18 +186,25 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
       if (archive) await archive.write(rows);
       const ids = rows.map((r) => r.id);
       if (beforeDelete) await beforeDelete(ids);
-      const del = await sql`DELETE FROM ${sql.table(relation)} WHERE id = ANY(${ids}::uuid[]) AND ${where}`.execute(db);
+      const del =
+        await sql`DELETE FROM ${sql.table(relation)} WHERE id = ANY(${ids}::uuid[]) AND ${where}`.execute(db);
       removed += Number(del.numAffectedRows ?? 0);
       if (rows.length < policy.batchSize) return removed;
     }
   }
 
   async function countWhere(relation: string, where: RawBuilder<boolean>): Promise<number> {
-    const r = await sql<{ n: number }>`SELECT count(*)::int8 AS n FROM ${sql.table(relation)} WHERE ${where}`.execute(db);
+    const r = await sql<{
+      n: number;
+    }>`SELECT count(*)::int8 AS n FROM ${sql.table(relation)} WHERE ${where}`.execute(db);
     return Number(r.rows[0]?.n ?? 0);
   }
 
-  async function runPartitioned(target: PartitionedTarget, runAt: Date, dryRun: boolean): Promise<RetentionItem[]> {
+  async function runPartitioned(
+    target: PartitionedTarget,
+    runAt: Date,
+    dryRun: boolean,
+  ): Promise<RetentionItem[]> {
     const items: RetentionItem[] = [];
     const cutoffs = target.classes.map((c) => c.cutoff.getTime());
     const minCut = new Date(Math.min(...cutoffs));
@@ -303,7 +315,9 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
       }
       const file = archive ? await finishOrDrop(archive, rows) : null;
       await sql`DROP TABLE ${sql.table(name)}`.execute(db);
-      await sql`DELETE FROM trailguard_partition WHERE parent = ${target.table} AND name = ${name}`.execute(db);
+      await sql`DELETE FROM trailguard_partition WHERE parent = ${target.table} AND name = ${name}`.execute(
+        db,
+      );
       deps.partitions.reset();
       return { rows, archive: file };
     } catch (err) {
@@ -312,7 +326,9 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
       await sql`ALTER TABLE ${sql.table(target.table)} ATTACH PARTITION ${sql.table(name)}
         FOR VALUES FROM (${sql.lit(start.toISOString())}) TO (${sql.lit(end.toISOString())})`
         .execute(db)
-        .catch((e: unknown) => logger.error({ err: e, partition: name }, 'retention: could not re-attach partition'));
+        .catch((e: unknown) =>
+          logger.error({ err: e, partition: name }, 'retention: could not re-attach partition'),
+        );
       throw err;
     }
   }
@@ -322,7 +338,9 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
     const criteria = target.classes.map((c) => ({ class: c.name, before: c.cutoff.toISOString() }));
     const maxCut = new Date(Math.max(...target.classes.map((c) => c.cutoff.getTime())));
     const first = await sql<{ t: Date | null }>`
-      SELECT min(${sql.ref(target.timeColumn)}) AS t FROM ${sql.table(target.table)} WHERE ${where}`.execute(db);
+      SELECT min(${sql.ref(target.timeColumn)}) AS t FROM ${sql.table(target.table)} WHERE ${where}`.execute(
+      db,
+    );
     const from = first.rows[0]?.t ? new Date(first.rows[0].t) : null;
     if (!from) return [];
     const item: RetentionItem = {
@@ -399,14 +417,18 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
         }
         if (!dryRun) await persist(receipt);
         else finalize(receipt);
-        logger.info({ retention: { id: receipt.id, dryRun, totalRows: receipt.totalRows } }, 'retention run finished');
+        logger.info(
+          { retention: { id: receipt.id, dryRun, totalRows: receipt.totalRows } },
+          'retention run finished',
+        );
         return receipt;
       });
     },
 
     async receipts(options = {}) {
       const limit = options.limit ?? 20;
-      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw invalid('limit', 'must be a whole number from 1 to 1000');
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+        throw invalid('limit', 'must be a whole number from 1 to 1000');
       const rows = await db
         .selectFrom('compliance_receipt')
         .select('body')
@@ -430,7 +452,10 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
       try {
         receipt.changeId = await deps.recordReceipt(receipt);
       } catch (err) {
-        logger.error({ err, receipt: receipt.id }, 'retention: could not record the receipt in the change log');
+        logger.error(
+          { err, receipt: receipt.id },
+          'retention: could not record the receipt in the change log',
+        );
       }
     }
     await db
