@@ -10,6 +10,7 @@ import { forEachBackend, openTrailguard } from '../../test/helpers/backends.ts';
 import { manualClock } from '../domain/clock.ts';
 import { resolveConfig } from '../config.ts';
 import type { Trailguard } from '../trailguard.ts';
+import { startRetentionSchedule } from './retention-schedule.ts';
 
 describe('retention policy', () => {
   it('uses the seed periods by default', () => {
@@ -150,5 +151,28 @@ forEachBackend('retention of login history', (backend) => {
     const first = tg.retention.run();
     await assert.rejects(tg.retention.run(), { code: 'RETENTION_IN_PROGRESS' });
     await first;
+  });
+});
+
+describe('retention schedule', () => {
+  it('schedules the next run from the cron pattern, and not at all when the schedule is false', async () => {
+    const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+    const tg = await openTrailguard('pglite', { retention: { schedule: '0 4 * * *' } });
+    try {
+      const schedule = startRetentionSchedule(tg.retention, quiet);
+      const next = schedule.nextRun();
+      schedule.stop();
+      assert.ok(next);
+      assert.equal(next.getUTCHours(), 4);
+      assert.equal(next.getUTCMinutes(), 0);
+    } finally {
+      await tg.close();
+    }
+    const off = await openTrailguard('pglite', { retention: { schedule: false } });
+    try {
+      assert.equal(startRetentionSchedule(off.retention, quiet).nextRun(), null);
+    } finally {
+      await off.close();
+    }
   });
 });
