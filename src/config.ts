@@ -12,6 +12,9 @@ import { isPlainObject } from './domain/validation.ts';
 import type { TrustProxy } from './enrich/client-ip.ts';
 import { compileTrust } from './enrich/client-ip.ts';
 import type { GeoConfig } from './enrich/geo.ts';
+import { resolveDetectionSettings } from './domain/security-event.ts';
+import type { DetectionSettings } from './domain/security-event.ts';
+import type { SecurityLogConfig } from './security/security-log.ts';
 import { DEFAULT_DATA_DIR } from './store/database.ts';
 import { resolveRetentionPolicy } from './retention/retention-policy.ts';
 import type { RetentionOptions, RetentionPolicy } from './retention/retention-policy.ts';
@@ -38,8 +41,15 @@ export interface TrailguardOptions {
   trustProxy?: TrustProxy | undefined;
   /** GeoIP databases, or false to turn geo off. @default bundled DB-IP country database */
   geo?: GeoConfig | undefined;
-  /** Attack-detection settings. */
+  /**
+   * Attack-detection settings (thresholds, windows, mode …); see docs/security.md. Errors name the key
+   * (`detection.bruteForce.threshold`). The HMAC key for Redis account keys may also come from
+   * `TRAILGUARD_DETECTION_SECRET`.
+   * @example { bruteForce: { threshold: 10, windowSeconds: 600 }, mode: 'enforce' }
+   */
   detection?: Record<string, unknown> | undefined;
+  /** Where security event lines go. @default { enabled: true, destination: 1 } (stdout) */
+  securityLog?: SecurityLogConfig | undefined;
   /** Time source. @default the system clock */
   clock?: Clock | undefined;
   /** Diagnostics logger (pino-compatible). @default warnings and errors to stderr */
@@ -63,7 +73,8 @@ export interface ResolvedConfig {
   redisUrl: string | undefined;
   trustProxy: TrustProxy;
   geo: GeoConfig | undefined;
-  detection: Record<string, unknown>;
+  detection: DetectionSettings;
+  securityLog: SecurityLogConfig;
   clock: Clock;
   logger: Logger | undefined;
   poolSize: number;
@@ -79,6 +90,7 @@ const FILE_KEYS = [
   'trustProxy',
   'geo',
   'detection',
+  'securityLog',
   'poolSize',
   'migrate',
   'retention',
@@ -147,8 +159,30 @@ export function resolveConfig(
   const geo = pick<GeoConfig>('geo');
   if (geo !== undefined && geo !== false && !isPlainObject(geo))
     throw configError('geo', 'must be false or { countryDatabase?, cityDatabase? }');
-  const detection = pick<Record<string, unknown>>('detection') ?? {};
-  if (!isPlainObject(detection)) throw configError('detection', 'must be an object');
+  const rawDetection = pick<Record<string, unknown>>('detection') ?? {};
+  if (!isPlainObject(rawDetection)) throw configError('detection', 'must be an object');
+  const envSecret = env['TRAILGUARD_DETECTION_SECRET'];
+  const detection = resolveDetectionSettings(
+    rawDetection['accountKeySecret'] === undefined && envSecret
+      ? { ...rawDetection, accountKeySecret: envSecret }
+      : rawDetection,
+  );
+  const securityLog = pick<SecurityLogConfig>('securityLog') ?? {};
+  if (!isPlainObject(securityLog)) throw configError('securityLog', 'must be { enabled?, destination? }');
+  if (securityLog.enabled !== undefined && typeof securityLog.enabled !== 'boolean')
+    throw configError('securityLog.enabled', 'must be a boolean');
+  const dest = securityLog.destination;
+  if (
+    dest !== undefined &&
+    !(typeof dest === 'string' && dest !== '') &&
+    !(typeof dest === 'number' && Number.isInteger(dest) && dest >= 0) &&
+    !(typeof dest === 'object' && dest !== null && typeof (dest as { write?: unknown }).write === 'function')
+  ) {
+    throw configError(
+      'securityLog.destination',
+      'must be a file path, a file descriptor or a writable stream',
+    );
+  }
   const poolSize = pick<number>('poolSize') ?? 10;
   if (typeof poolSize !== 'number' || !Number.isInteger(poolSize) || poolSize < 2 || poolSize > 100) {
     throw configError('poolSize', 'must be a whole number from 2 to 100');
@@ -164,6 +198,7 @@ export function resolveConfig(
     trustProxy: normalizeTrustFromEnv(trustProxy),
     geo,
     detection,
+    securityLog,
     clock,
     logger,
     poolSize,

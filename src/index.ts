@@ -25,6 +25,43 @@ export type { TrustProxy } from './enrich/client-ip.ts';
 export type { GeoConfig } from './enrich/geo.ts';
 export { GEO_ATTRIBUTION } from './enrich/geo.ts';
 export type {
+  SecurityService,
+  EventSubject,
+  LogEventOptions,
+  LoginFailedInput,
+  PermissionDeniedInput,
+  CheckResult,
+} from './security/security-service.ts';
+export type { SecurityLogConfig } from './security/security-log.ts';
+export type { CallSite } from './security/call-site.ts';
+export {
+  SECURITY_EVENT_TYPES,
+  SECURITY_CATEGORIES,
+  SEVERITIES,
+  EVENT_CATEGORY,
+  BASE_SEVERITY,
+  DETECTION_PATTERNS,
+  DEFAULT_PATTERNS,
+  severityFor,
+} from './domain/security-event.ts';
+export type {
+  SecurityEvent,
+  SecurityEventType,
+  SecurityCategory,
+  Severity,
+  Signal,
+  DetectionPattern,
+  DetectionCounts,
+  DetectionResult,
+  DetectionSettings,
+  SecurityEventQuery,
+  WindowPattern,
+  CheckMode,
+} from './domain/security-event.ts';
+export { createDetector } from './detect/detector.ts';
+export type { Detector, DetectorOptions, DetectionCheck } from './detect/detector.ts';
+export type { GeoLookup, GeoResult } from './enrich/geo.ts';
+export type {
   RetentionService,
   RetentionReceipt,
   RetentionItem,

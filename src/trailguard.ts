@@ -2,6 +2,7 @@
  * `createTrailguard()`: wires configuration to stores and services. The library's entry point.
  * @module
  */
+import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { resolveConfig } from './config.ts';
 import type { Logger, ResolvedConfig, TrailguardOptions } from './config.ts';
@@ -16,9 +17,17 @@ import { openDatabase } from './store/database.ts';
 import type { DatabaseHandle } from './store/database.ts';
 import { createPartitionManager } from './store/partitions.ts';
 import type { PartitionManager } from './store/partitions.ts';
+import { createDetector } from './detect/detector.ts';
+import type { Detector } from './detect/detector.ts';
+import { createSecurityLog } from './security/security-log.ts';
+import type { SecurityLog } from './security/security-log.ts';
+import { createSecurityRepository } from './security/security-repository.ts';
+import { createSecurityService } from './security/security-service.ts';
+import type { SecurityService } from './security/security-service.ts';
 import { createRetentionService } from './retention/retention-service.ts';
 import type { RetentionService } from './retention/retention-service.ts';
 import { createPrivacyService } from './privacy/privacy-service.ts';
+import { securityEventsPrivacy } from './privacy/security-events-privacy.ts';
 import type { PrivacyService } from './privacy/privacy-service.ts';
 import { createAlertService } from './alerts/alert-service.ts';
 import type { AlertService } from './alerts/alert-service.ts';
@@ -29,6 +38,8 @@ import type { ExportService } from './export/export-service.ts';
 export interface Trailguard {
   /** Login history. */
   readonly logins: LoginService;
+  /** Security events and attack detection. */
+  readonly security: SecurityService;
   /** Retention runs and their receipts. */
   readonly retention: RetentionService;
   /** GDPR export and erasure. */
@@ -76,8 +87,33 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
     poolSize: config.poolSize,
   });
   const partitions = createPartitionManager(database.db);
+  const securityRepository = createSecurityRepository(database.db);
+  let detector: Detector | null = null;
+  // Bound once the alert service exists (it is created after the detector).
+  let onDetectionDegraded: ((err: unknown) => void) | null = null;
+  let securityLog: SecurityLog;
   try {
+    securityLog = createSecurityLog(config.securityLog);
     await partitions.prepare('login_history', config.clock.now());
+    await partitions.prepare('security_events', config.clock.now());
+    if (config.detection.enabled) {
+      const d = config.detection;
+      // Every process sharing this database (and so this Redis) must hash accounts with the same key.
+      const secret =
+        d.accountKeySecret ??
+        (await securityRepository.secret('detection_account_key', randomBytes(32).toString('base64url')));
+      detector = createDetector({
+        redisUrl: config.redisUrl,
+        patterns: d,
+        clock: config.clock,
+        keyPrefix: d.keyPrefix,
+        accountKeySecret: secret,
+        redisTimeoutMs: d.redisTimeoutMs,
+        maxKeys: d.maxKeys,
+        logger,
+        onDegraded: (err) => onDetectionDegraded?.(err),
+      });
+    }
   } catch (err) {
     await database.close();
     throw err;
@@ -90,6 +126,17 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
     clock: config.clock,
     maxInFlight: database.maxConcurrentWrites,
   });
+  const security = createSecurityService({
+    repository: securityRepository,
+    partitions,
+    enricher,
+    clock: config.clock,
+    detector,
+    settings: config.detection,
+    log: securityLog,
+    maxInFlight: database.maxConcurrentWrites,
+  });
+  logins.observe((record, client, trace) => security.onLogin(record, client, trace));
   const retention = createRetentionService({
     db: database.db,
     backend: database.backend,
@@ -102,16 +149,23 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
     db: database.db,
     clock: config.clock,
     logger,
-    flushWrites: () => logins.flush(),
+    flushWrites: async () => {
+      await logins.flush();
+      await security.flush();
+    },
+    contributors: [securityEventsPrivacy(database.db)],
   });
   const alerts = createAlertService({ db: database.db, clock: config.clock, logger, config: config.alerts });
   // Rules run beside the login, never in its way: a slow database query or sink cannot delay record().
+  // Runs after the security observer, so the signals of this login are already stored.
   logins.observe(async (record) => alerts.background('login rules', () => alerts.onLogin(record)));
+  onDetectionDegraded = (err) => alerts.background('detection degraded', () => alerts.onDetectionDegraded(err));
   const exporter = createExportService({ db: database.db });
 
   let closing: Promise<void> | null = null;
   return {
     logins,
+    security,
     retention,
     privacy,
     alerts,
@@ -123,6 +177,7 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
       closing ??= (async () => {
         try {
           await logins.close();
+          await security.close();
           await alerts.close();
         } finally {
           await database.close();

@@ -67,8 +67,10 @@ export interface AlertService {
   deliverDue(): Promise<number>;
   /** Waits for rule evaluations in flight and then for one dispatcher pass. */
   flush(): Promise<void>;
-  /** The login hook: failed-login burst and new-country rules. */
+  /** The login hook: failed-login burst, new-country and detection-signal rules. */
   onLogin(record: LoginRecord): Promise<void>;
+  /** The detector's hook: Redis unreachable, detection continues on in-process state. */
+  onDetectionDegraded(err: unknown): Promise<void>;
   /** Runs `fn` without holding up the caller; failures are logged, `flush()` waits for it. */
   background(label: string, fn: () => Promise<void>): void;
   /** Stops the dispatcher and waits for deliveries in flight. */
@@ -355,6 +357,35 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
         );
       }
     }
+    const signal = ruleOf('detectionSignal');
+    if (signal) {
+      // The security observer ran before this one: the signals this login tripped are stored, as
+      // `suspicious_activity` events at the login's time for its IP or username.
+      const who =
+        record.ipAddress === null
+          ? sql<boolean>`username = ${record.username}`
+          : sql<boolean>`(username = ${record.username} OR ip_address = ${record.ipAddress}::inet)`;
+      const events = await sql<{ id: string; context: Record<string, unknown>; ip: string | null }>`
+        SELECT id, context, host(ip_address) AS ip FROM security_events
+        WHERE event_type = 'suspicious_activity' AND occurred_at = ${record.loginAt} AND ${who}`.execute(db);
+      for (const e of events.rows) {
+        const ctx = e.context ?? {};
+        const pattern = String(ctx['pattern'] ?? 'unknown');
+        const key = String(ctx['key'] ?? e.ip ?? record.username);
+        await raise(
+          {
+            rule: 'detection_signal',
+            key: `${pattern}:${key}`,
+            severity: 'critical',
+            title: `Detection: ${pattern.replace(/_/g, ' ')} (${key})`,
+            message: `${pattern} tripped for ${key}: ${String(ctx['count'] ?? '?')} within ${String(ctx['window_seconds'] ?? '?')} s (threshold ${String(ctx['threshold'] ?? '?')}).`,
+            details: { ...ctx, eventId: e.id, username: record.username, ip: record.ipAddress },
+            occurredAt: record.loginAt,
+          },
+          signal,
+        );
+      }
+    }
     const country = ruleOf('newCountry');
     if (record.success && country && record.userId !== null && record.country !== null) {
       const since = new Date(record.loginAt.getTime() - config.rules.newCountry.lookbackDays * 86_400_000);
@@ -394,6 +425,22 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
     }
   }
 
+  async function onDetectionDegraded(err: unknown): Promise<void> {
+    const rule = ruleOf('detectionDegraded');
+    if (!rule) return;
+    await raise(
+      {
+        rule: 'detection_degraded',
+        key: 'redis',
+        severity: 'error',
+        title: 'Detection degraded: Redis is unreachable',
+        message: `Detection continues on in-process state (not shared between servers): ${(err as Error)?.message ?? String(err)}`,
+        details: { error: (err as Error)?.message ?? String(err) },
+      },
+      rule,
+    );
+  }
+
   if (config.delivery.enabled) {
     timer = setInterval(() => nudge(), config.delivery.pollIntervalMs);
     timer.unref();
@@ -405,6 +452,7 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
     config,
     raise: (input) => raise(input),
     onLogin,
+    onDetectionDegraded,
     background,
 
     async list(options = {}) {

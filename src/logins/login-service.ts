@@ -30,8 +30,11 @@ import type { PartitionManager } from '../store/partitions.ts';
 import type { LoginFilter, LoginRepository, LoginRow } from './login-repository.ts';
 import type { HourlyCount, LoginStatsRepository } from './login-stats-repository.ts';
 
-/** Called once a login row has committed (detection and security events hook in here). */
-export type LoginObserver = (record: LoginRecord, client: ClientContext) => Promise<void>;
+/**
+ * Called once a login row has committed (detection and security events hook in here). `trace` is an
+ * Error captured when `record()` was called, so an observer can name the application's call site.
+ */
+export type LoginObserver = (record: LoginRecord, client: ClientContext, trace?: Error) => Promise<void>;
 
 export interface LoginServiceDeps {
   repository: LoginRepository;
@@ -214,10 +217,12 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
 
   return {
     async record(input) {
+      // Captured before the first await, while the caller is still on the stack (formatted lazily).
+      const trace = observers.length > 0 ? new Error('call site') : undefined;
       const { row, client } = prepare(input);
       await committer.submit(row);
       const record = toRecord(row);
-      for (const observer of observers) await observer(record, client);
+      for (const observer of observers) await observer(record, client, trace);
       return record;
     },
 

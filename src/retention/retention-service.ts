@@ -114,6 +114,22 @@ function expiredSql(timeColumn: string, classes: RetentionClass[]): RawBuilder<b
   return sql<boolean>`(${sql.join(parts, sql` OR `)})`;
 }
 
+/** Security events: `error` and `critical` are kept longer than `info` and `warning`. */
+export function securityEventClasses(now: Date, policy: RetentionPolicy): RetentionClass[] {
+  return [
+    {
+      name: 'error_critical',
+      where: sql<boolean>`severity IN ('error', 'critical')`,
+      cutoff: new Date(now.getTime() - policy.securityEvents.highDays * DAY_MS),
+    },
+    {
+      name: 'info_warning',
+      where: sql<boolean>`severity NOT IN ('error', 'critical')`,
+      cutoff: new Date(now.getTime() - policy.securityEvents.otherDays * DAY_MS),
+    },
+  ];
+}
+
 /** The login history classes: successful and failed logins have different periods. */
 export function loginClasses(now: Date, policy: RetentionPolicy): RetentionClass[] {
   return [
@@ -392,6 +408,11 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
         const extra = deps.targets?.(startedAt, policy) ?? { partitioned: [], plain: [] };
         const partitioned: PartitionedTarget[] = [
           { table: 'login_history', timeColumn: 'login_at', classes: loginClasses(startedAt, policy) },
+          {
+            table: 'security_events',
+            timeColumn: 'occurred_at',
+            classes: securityEventClasses(startedAt, policy),
+          },
           ...extra.partitioned,
         ];
         const items: RetentionItem[] = [];

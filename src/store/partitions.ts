@@ -85,7 +85,11 @@ export function createPartitionManager(db: Kysely<Database>): PartitionManager {
         const p = ensureMonth(table, start);
         if (p) waits.push(p);
       }
-      if (waits.length) await Promise.all(waits);
+      if (!waits.length) return;
+      // Settle all before reporting, so no query is left running behind a rejection.
+      const results = await Promise.allSettled(waits);
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
     },
     async prepare(table, now, monthsAhead = 3, monthsBack = 1) {
       const dates: Date[] = [];

@@ -99,6 +99,28 @@ export interface ComplianceReceiptTable {
   body: Json;
 }
 
+/** One security event (partitioned by month on occurred_at). */
+export interface SecurityEventsTable {
+  id: string;
+  event_type: string;
+  category: string;
+  severity: string;
+  occurred_at: Timestamp;
+  username: string | null;
+  user_id: string | null;
+  ip_address: string | null;
+  user_agent: string | null;
+  reason: string | null;
+  context: Json;
+}
+
+/** Secrets shared by every process (the detection HMAC key). */
+export interface SecuritySecretTable {
+  name: string;
+  value: string;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
 /** All tables. Feature modules add theirs here. */
 export interface Database {
   login_history: LoginHistoryTable;
@@ -108,4 +130,6 @@ export interface Database {
   alert_outbox: AlertOutboxTable;
   alert_throttle: AlertThrottleTable;
   compliance_receipt: ComplianceReceiptTable;
+  security_events: SecurityEventsTable;
+  security_secret: SecuritySecretTable;
 }

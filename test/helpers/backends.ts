@@ -49,9 +49,11 @@ export async function openTrailguard(
   options: TrailguardOptions = {},
 ): Promise<Trailguard> {
   const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-  if (backend === 'pglite') return createTrailguard({ dataDir: 'memory://', logger: quiet, ...options });
+  // Security event lines would flood the test output; suites that check them pass their own destination.
+  const defaults = { logger: quiet, securityLog: { enabled: false } };
+  if (backend === 'pglite') return createTrailguard({ dataDir: 'memory://', ...defaults, ...options });
   const db = await createTestDatabase();
-  const tg = await createTrailguard({ databaseUrl: db.url, logger: quiet, ...options });
+  const tg = await createTrailguard({ databaseUrl: db.url, ...defaults, ...options });
   const close = tg.close.bind(tg);
   return Object.assign(Object.create(Object.getPrototypeOf(tg) as object) as Trailguard, tg, {
     close: async () => {

@@ -1,0 +1,597 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import { createTrailguard, manualClock, TrailguardError } from '../index.ts';
+import type { Trailguard, RecordLoginInput } from '../index.ts';
+import { forEachBackend, openTrailguard } from '../../test/helpers/backends.ts';
+import { fakeRequest, UA } from '../../test/fixtures.ts';
+
+const T0 = new Date('2026-03-10T12:00:00Z');
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+async function count(tg: Trailguard): Promise<number> {
+  const r = await tg.database.db
+    .selectFrom('login_history')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  return r.n;
+}
+
+async function rejects(p: Promise<unknown>, field: string, code = 'VALIDATION_FAILED'): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof TrailguardError, `expected TrailguardError, got ${String(err)}`);
+    assert.equal(err.code, code);
+    assert.equal(err.field, field);
+    return true;
+  });
+}
+
+forEachBackend('login history', (backend) => {
+  let tg: Trailguard;
+  const clock = manualClock(T0);
+
+  before(async () => {
+    tg = await openTrailguard(backend, { clock, trustProxy: false });
+  });
+  after(async () => {
+    await tg?.close();
+  });
+
+  describe('record()', () => {
+    it('stores every field of a successful login, enriched from the request', async () => {
+      const rec = await tg.logins.record({
+        username: 'alice@example.com',
+        userId: 'u-1',
+        success: true,
+        loginType: 'sso',
+        sessionKey: 'sess-secret-1',
+        metadata: { tenant: 'acme' },
+        request: fakeRequest('81.2.69.160', {
+          'user-agent': UA.chromeWindows,
+          referer: 'https://app.example.com/login',
+          'accept-language': 'en-GB,en;q=0.8',
+        }),
+      });
+      assert.match(rec.id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-/);
+      const [stored] = (await tg.logins.list({ userId: 'u-1' })).items;
+      assert.ok(stored);
+      assert.deepEqual(stored, rec);
+      assert.equal(stored.username, 'alice@example.com');
+      assert.equal(stored.userId, 'u-1');
+      assert.equal(stored.success, true);
+      assert.equal(stored.loginType, 'sso');
+      assert.equal(stored.failureReason, null);
+      assert.equal(stored.ipAddress, '81.2.69.160');
+      assert.equal(stored.userAgent, UA.chromeWindows);
+      assert.equal(stored.browser, 'Chrome');
+      assert.equal(stored.browserVersion, '131.0.0.0');
+      assert.equal(stored.os, 'Windows 10');
+      assert.equal(stored.deviceType, 'desktop');
+      assert.equal(stored.country, 'GB');
+      assert.equal(stored.loginAt.toISOString(), T0.toISOString());
+      assert.equal(stored.logoutAt, null);
+      assert.equal(stored.sessionDurationSeconds, null);
+      assert.deepEqual(stored.metadata, {
+        tenant: 'acme',
+        referrer: 'https://app.example.com/login',
+        acceptLanguage: 'en-GB,en;q=0.8',
+      });
+    });
+
+    it('never stores the raw session key, only its SHA-256', async () => {
+      await tg.logins.record({
+        username: 'keyuser',
+        userId: 'k-1',
+        success: true,
+        sessionKey: 'raw-session-KEY-42',
+      });
+      const r = await sql<{
+        row: string;
+      }>`SELECT row_to_json(h)::text AS row FROM login_history h WHERE user_id = 'k-1'`.execute(
+        tg.database.db,
+      );
+      const row = r.rows[0]?.row ?? '';
+      assert.ok(!row.includes('raw-session-KEY-42'));
+      assert.ok(
+        row.includes(
+          `"session_key_hash":"${createHash('sha256').update('raw-session-KEY-42').digest('hex')}"`,
+        ),
+      );
+    });
+
+    it('records failed attempts for usernames that do not exist, without a user id', async () => {
+      const rec = await tg.logins.record({
+        username: 'nobody@example.com',
+        success: false,
+        failureReason: 'unknown_user',
+        ip: '203.0.113.50',
+      });
+      assert.equal(rec.userId, null);
+      assert.equal(rec.success, false);
+      assert.equal(rec.failureReason, 'unknown_user');
+      assert.equal(rec.loginType, 'password');
+      const failed = await tg.logins.failed({ username: 'nobody@example.com', hours: 1 });
+      assert.deepEqual(
+        failed.map((f) => f.id),
+        [rec.id],
+      );
+    });
+
+    it('accepts every login type and stores numeric user ids as strings', async () => {
+      for (const loginType of [
+        'password',
+        'magic_link',
+        'api_key',
+        'jwt',
+        'sso',
+        'oauth',
+        'passkey',
+      ] as const) {
+        const rec = await tg.logins.record({ username: 'types', userId: 77, success: true, loginType });
+        assert.equal(rec.loginType, loginType);
+        assert.equal(rec.userId, '77');
+      }
+    });
+
+    it('stores IPv4-mapped IPv6 addresses as IPv4 and keeps IPv6 as is', async () => {
+      const a = await tg.logins.record({ username: 'mapped', success: true, ip: '::ffff:81.2.69.160' });
+      assert.equal(a.ipAddress, '81.2.69.160');
+      const b = await tg.logins.record({ username: 'v6', success: true, ip: '2A00:1450:4001:82B::200E' });
+      assert.equal(b.ipAddress, '2a00:1450:4001:82b::200e');
+      assert.equal(b.country, 'DE');
+      const [stored] = (await tg.logins.list({ username: 'mapped' })).items;
+      assert.equal(stored?.ipAddress, '81.2.69.160');
+    });
+
+    it('truncates an oversized user agent to 512 characters and strips NUL bytes', async () => {
+      const rec = await tg.logins.record({
+        username: 'big\u0000ua',
+        success: false,
+        userAgent: `${UA.firefoxLinux} ${'x'.repeat(5000)}`,
+      });
+      assert.equal(rec.userAgent?.length, 512);
+      assert.equal(rec.username, 'bigua');
+      assert.equal(rec.browser, 'Firefox');
+      const [stored] = (await tg.logins.list({ username: 'bigua' })).items;
+      assert.equal(stored?.userAgent?.length, 512);
+    });
+
+    it('keeps a username with CR/LF verbatim as data', async () => {
+      const rec = await tg.logins.record({ username: 'eve\r\nINFO forged line', success: false });
+      const [stored] = (await tg.logins.list({ username: 'eve\r\nINFO forged line' })).items;
+      assert.equal(stored?.id, rec.id);
+    });
+
+    it('gathers concurrent calls into batches and commits every row and rollup count', async () => {
+      const before = await count(tg);
+      const at = new Date('2026-03-10T09:30:00Z');
+      const results = await Promise.all(
+        Array.from({ length: 300 }, (_, i) =>
+          tg.logins.record({
+            username: `bulk${i}`,
+            success: i % 3 !== 0,
+            ip: `198.51.100.${i % 200}`,
+            occurredAt: at,
+          }),
+        ),
+      );
+      assert.equal(new Set(results.map((r) => r.id)).size, 300);
+      assert.equal(await count(tg), before + 300);
+      const stats = await tg.logins.stats({ from: '2026-03-10T09:00:00Z', to: '2026-03-10T10:00:00Z' });
+      assert.equal(stats.total, 300);
+      assert.equal(stats.failure, 100);
+      assert.equal(stats.successRate?.toFixed(2), '66.67');
+    });
+
+    it('stores an attempt in a month far from now, creating its partition', async () => {
+      const old = await tg.logins.record({
+        username: 'backfill',
+        success: true,
+        occurredAt: '2024-01-15T08:00:00Z',
+      });
+      const [stored] = (await tg.logins.list({ username: 'backfill' })).items;
+      assert.equal(stored?.id, old.id);
+      assert.equal(stored?.loginAt.toISOString(), '2024-01-15T08:00:00.000Z');
+    });
+  });
+
+  describe('client IP and trusted proxies', () => {
+    it('ignores X-Forwarded-For from an untrusted peer (default: trust nobody)', async () => {
+      const rec = await tg.logins.record({
+        username: 'spoof',
+        success: false,
+        request: fakeRequest('198.51.100.7', { 'x-forwarded-for': '8.8.8.8' }),
+      });
+      assert.equal(rec.ipAddress, '198.51.100.7');
+    });
+
+    it('uses the socket address for IPv6 peers', async () => {
+      const rec = await tg.logins.record({
+        username: 'v6peer',
+        success: true,
+        request: fakeRequest('2001:db8::5'),
+      });
+      assert.equal(rec.ipAddress, '2001:db8::5');
+    });
+
+    it('unwraps IPv4-mapped IPv6 socket addresses', async () => {
+      const rec = await tg.logins.record({
+        username: 'mappedpeer',
+        success: true,
+        request: fakeRequest('::ffff:198.51.100.9'),
+      });
+      assert.equal(rec.ipAddress, '198.51.100.9');
+    });
+  });
+
+  describe('user agents', () => {
+    const cases: [keyof typeof UA, string, string | null, string][] = [
+      ['chromeWindows', 'desktop', 'Chrome', 'Windows'],
+      ['firefoxLinux', 'desktop', 'Firefox', 'Ubuntu'],
+      ['safariMac', 'desktop', 'Safari', 'Mac OS'],
+      ['iphone', 'mobile', 'Mobile Safari', 'iOS'],
+      ['androidPhone', 'mobile', 'Chrome', 'Android'],
+      ['ipad', 'tablet', 'Mobile Safari', 'iOS'],
+      ['galaxyTab', 'tablet', 'Chrome', 'Android'],
+      ['googlebot', 'bot', null, ''],
+      ['bingbot', 'bot', null, ''],
+    ];
+    for (const [name, deviceType, browser, os] of cases) {
+      it(`classifies ${name} as ${deviceType}`, async () => {
+        const rec = await tg.logins.record({ username: `ua-${name}`, success: true, userAgent: UA[name] });
+        assert.equal(rec.deviceType, deviceType);
+        if (browser) assert.equal(rec.browser, browser);
+        if (os) assert.ok(rec.os?.startsWith(os), `os ${rec.os} should start with ${os}`);
+      });
+    }
+
+    it('marks a missing user agent as unknown', async () => {
+      const rec = await tg.logins.record({ username: 'no-ua', success: true });
+      assert.equal(rec.deviceType, 'unknown');
+      assert.equal(rec.browser, null);
+    });
+  });
+
+  describe('recordLogout()', () => {
+    it('closes the login with the same session key and sets the duration', async () => {
+      await tg.logins.record({
+        username: 'bob',
+        userId: 'b-1',
+        success: true,
+        sessionKey: 'laptop',
+        occurredAt: '2026-03-10T08:00:00Z',
+      });
+      await tg.logins.record({
+        username: 'bob',
+        userId: 'b-1',
+        success: true,
+        sessionKey: 'phone',
+        occurredAt: '2026-03-10T09:00:00Z',
+      });
+      const closed = await tg.logins.recordLogout({
+        userId: 'b-1',
+        sessionKey: 'laptop',
+        occurredAt: '2026-03-10T10:30:00Z',
+      });
+      assert.ok(closed);
+      assert.equal(closed.loginAt.toISOString(), '2026-03-10T08:00:00.000Z');
+      assert.equal(closed.logoutAt?.toISOString(), '2026-03-10T10:30:00.000Z');
+      assert.equal(closed.sessionDurationSeconds, 9000);
+      const open = (await tg.logins.list({ userId: 'b-1' })).items.filter((r) => r.logoutAt === null);
+      assert.equal(open.length, 1);
+      assert.equal(open[0]?.loginAt.toISOString(), '2026-03-10T09:00:00.000Z');
+    });
+
+    it("without a session key closes the user's latest open successful login", async () => {
+      await tg.logins.record({
+        username: 'carol',
+        userId: 'c-1',
+        success: true,
+        occurredAt: '2026-03-10T07:00:00Z',
+      });
+      await tg.logins.record({
+        username: 'carol',
+        userId: 'c-1',
+        success: true,
+        occurredAt: '2026-03-10T08:00:00Z',
+      });
+      await tg.logins.record({
+        username: 'carol',
+        userId: 'c-1',
+        success: false,
+        occurredAt: '2026-03-10T08:30:00Z',
+      });
+      const closed = await tg.logins.recordLogout({ userId: 'c-1', occurredAt: '2026-03-10T09:00:00Z' });
+      assert.equal(closed?.loginAt.toISOString(), '2026-03-10T08:00:00.000Z');
+      assert.equal(closed?.sessionDurationSeconds, 3600);
+    });
+
+    it('does not close another device’s session when the key is unknown', async () => {
+      await tg.logins.record({
+        username: 'dan',
+        userId: 'd-1',
+        success: true,
+        sessionKey: 'tablet',
+        occurredAt: '2026-03-10T07:00:00Z',
+      });
+      const closed = await tg.logins.recordLogout({
+        userId: 'd-1',
+        sessionKey: 'some-other-key',
+        occurredAt: '2026-03-10T08:00:00Z',
+      });
+      assert.equal(closed, null);
+    });
+
+    it('returns null when nothing is open', async () => {
+      assert.equal(await tg.logins.recordLogout({ userId: 'never-logged-in' }), null);
+    });
+
+    it('closes a login recorded a moment before, still in the batch', async () => {
+      const p = tg.logins.record({ username: 'fast', userId: 'f-1', success: true, sessionKey: 'k' });
+      const closed = await tg.logins.recordLogout({ userId: 'f-1', sessionKey: 'k' });
+      assert.equal(closed?.id, (await p).id);
+    });
+  });
+
+  describe('queries', () => {
+    before(async () => {
+      const base = { userId: 'q-1', username: 'quinn@example.com' };
+      const rows: RecordLoginInput[] = [
+        { ...base, success: true, ip: '10.1.2.3', userAgent: UA.iphone, occurredAt: '2026-03-09T10:00:00Z' },
+        {
+          ...base,
+          success: false,
+          ip: '10.1.2.4',
+          occurredAt: '2026-03-10T11:00:00Z',
+          failureReason: 'bad_password',
+        },
+        {
+          ...base,
+          success: true,
+          ip: '10.200.0.1',
+          userAgent: UA.chromeWindows,
+          occurredAt: '2026-03-10T11:30:00Z',
+          loginType: 'passkey',
+        },
+        { ...base, success: false, ip: '192.0.2.1', occurredAt: '2026-03-10T11:45:00Z' },
+        { ...base, success: false, ip: '2001:db8:1::9', occurredAt: '2026-03-10T11:50:00Z' },
+        { username: 'quinn@example.com', success: false, ip: '8.8.8.8', occurredAt: '2026-03-08T11:50:00Z' },
+      ];
+      for (const r of rows) await tg.logins.record(r);
+    });
+
+    it('lastLogin returns the last successful login', async () => {
+      const last = await tg.logins.lastLogin('q-1');
+      assert.equal(last?.loginAt.toISOString(), '2026-03-10T11:30:00.000Z');
+      assert.equal(await tg.logins.lastLogin('no-such-user'), null);
+    });
+
+    it('failed returns failed attempts in the window, newest first', async () => {
+      const failed = await tg.logins.failed({ username: 'quinn@example.com', hours: 24 });
+      assert.deepEqual(
+        failed.map((f) => f.loginAt.toISOString()),
+        ['2026-03-10T11:50:00.000Z', '2026-03-10T11:45:00.000Z', '2026-03-10T11:00:00.000Z'],
+      );
+      const byCidr = await tg.logins.failed({ ip: '10.0.0.0/8', hours: 24 });
+      assert.deepEqual(
+        byCidr.map((f) => f.ipAddress),
+        ['10.1.2.4'],
+      );
+      const longer = await tg.logins.failed({ username: 'quinn@example.com', hours: 72 });
+      assert.equal(longer.length, 4);
+    });
+
+    it('list filters by user, IP, CIDR (v4 and v6), outcome, type, device, country and dates', async () => {
+      const ids = async (q: Parameters<Trailguard['logins']['list']>[0]) =>
+        (await tg.logins.list({ username: 'quinn@example.com', ...q })).items.map((r) =>
+          r.loginAt.toISOString().slice(0, 16),
+        );
+      assert.equal((await ids({})).length, 6);
+      assert.deepEqual(await ids({ userId: 'q-1', success: true }), ['2026-03-10T11:30', '2026-03-09T10:00']);
+      assert.deepEqual(await ids({ ip: '10.1.2.3' }), ['2026-03-09T10:00']);
+      assert.deepEqual(await ids({ ip: '10.1.0.0/16' }), ['2026-03-10T11:00', '2026-03-09T10:00']);
+      assert.deepEqual(await ids({ ip: '2001:db8::/32' }), ['2026-03-10T11:50']);
+      assert.deepEqual(await ids({ loginType: 'passkey' }), ['2026-03-10T11:30']);
+      assert.deepEqual(await ids({ deviceType: 'mobile' }), ['2026-03-09T10:00']);
+      assert.deepEqual(await ids({ country: 'us' }), ['2026-03-08T11:50']);
+      assert.deepEqual(await ids({ from: '2026-03-10T00:00:00Z', to: '2026-03-10T11:45:00Z' }), [
+        '2026-03-10T11:30',
+        '2026-03-10T11:00',
+      ]);
+    });
+
+    it('list paginates with cursors without gaps or repeats', async () => {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      let pages = 0;
+      do {
+        const page: Awaited<ReturnType<Trailguard['logins']['list']>> = await tg.logins.list({
+          username: 'quinn@example.com',
+          limit: 4,
+          cursor,
+        });
+        seen.push(...page.items.map((r) => r.id));
+        cursor = page.nextCursor;
+        pages++;
+      } while (cursor);
+      assert.equal(pages, 2);
+      assert.equal(seen.length, 6);
+      assert.equal(new Set(seen).size, 6);
+      const all = (await tg.logins.list({ username: 'quinn@example.com' })).items.map((r) => r.id);
+      assert.deepEqual(seen, all);
+    });
+  });
+
+  describe('bad input is rejected with the field named, and nothing is written', () => {
+    const bad: [string, unknown, string][] = [
+      ['missing username', { success: true }, 'username'],
+      ['empty username', { username: '', success: true }, 'username'],
+      ['blank username', { username: '   ', success: true }, 'username'],
+      ['success not a boolean', { username: 'x', success: 'true' }, 'success'],
+      ['unknown loginType', { username: 'x', success: true, loginType: 'telepathy' }, 'loginType'],
+      ['unparseable ip', { username: 'x', success: true, ip: '999.1.1.1' }, 'ip'],
+      ['metadata not an object', { username: 'x', success: true, metadata: ['a'] }, 'metadata'],
+      ['metadata a string', { username: 'x', success: true, metadata: 'a=b' }, 'metadata'],
+      ['occurredAt not a date', { username: 'x', success: true, occurredAt: 'last tuesday' }, 'occurredAt'],
+      [
+        'occurredAt an invalid Date',
+        { username: 'x', success: true, occurredAt: new Date('nope') },
+        'occurredAt',
+      ],
+      ['unknown field', { username: 'x', success: true, pasword: 'hunter2' }, 'pasword'],
+      [
+        'oversized metadata',
+        { username: 'x', success: true, metadata: { blob: 'x'.repeat(20_000) } },
+        'metadata',
+      ],
+    ];
+    for (const [name, input, field] of bad) {
+      it(`rejects ${name}`, async () => {
+        const before = await count(tg);
+        await rejects(tg.logins.record(input as RecordLoginInput), field);
+        await tg.logins.flush();
+        assert.equal(await count(tg), before);
+      });
+    }
+
+    it('rejects bad query arguments', async () => {
+      await rejects(tg.logins.list({ ip: 'not-an-ip/8' }), 'ip');
+      await rejects(tg.logins.list({ ip: '10.0.0.0/33' }), 'ip');
+      await rejects(tg.logins.list({ cursor: 'garbage' }), 'cursor');
+      await rejects(tg.logins.list({ limit: 0 }), 'limit');
+      await rejects(tg.logins.list({ deviceType: 'phone' as never }), 'deviceType');
+      await rejects(tg.logins.failed({ hours: -1 }), 'hours');
+      await rejects(tg.logins.recordLogout({ userId: '' }), 'userId');
+    });
+  });
+});
+
+describe('trusted proxies', () => {
+  let tg: Trailguard;
+  before(async () => {
+    tg = await createTrailguard({
+      dataDir: 'memory://',
+      logger: quiet,
+      trustProxy: ['10.0.0.0/8', 'loopback'],
+    });
+  });
+  after(() => tg.close());
+
+  it('walks X-Forwarded-For through a chain of two trusted proxies', async () => {
+    const rec = await tg.logins.record({
+      username: 'chain',
+      success: true,
+      request: fakeRequest('10.0.0.2', { 'x-forwarded-for': '81.2.69.160, 10.0.0.1' }),
+    });
+    assert.equal(rec.ipAddress, '81.2.69.160');
+    assert.equal(rec.country, 'GB');
+  });
+
+  it('stops at the first untrusted hop, so a client cannot prepend a fake address', async () => {
+    const rec = await tg.logins.record({
+      username: 'prepend',
+      success: true,
+      request: fakeRequest('10.0.0.2', { 'x-forwarded-for': '1.1.1.1, 198.51.100.20, 10.0.0.1' }),
+    });
+    assert.equal(rec.ipAddress, '198.51.100.20');
+  });
+
+  it('ignores the header when the peer itself is not trusted', async () => {
+    const rec = await tg.logins.record({
+      username: 'untrusted',
+      success: true,
+      request: fakeRequest('198.51.100.30', { 'x-forwarded-for': '1.1.1.1' }),
+    });
+    assert.equal(rec.ipAddress, '198.51.100.30');
+  });
+
+  it('trusts an IPv4-mapped loopback peer and resolves an IPv6 client', async () => {
+    const rec = await tg.logins.record({
+      username: 'v6client',
+      success: true,
+      request: fakeRequest('::ffff:127.0.0.1', { 'x-forwarded-for': '2a00:1450:4001:82b::200e' }),
+    });
+    assert.equal(rec.ipAddress, '2a00:1450:4001:82b::200e');
+    assert.equal(rec.country, 'DE');
+  });
+
+  it('accepts a hop count', async () => {
+    const one = await createTrailguard({ dataDir: 'memory://', logger: quiet, trustProxy: 1, geo: false });
+    try {
+      const rec = await one.logins.record({
+        username: 'hops',
+        success: true,
+        request: fakeRequest('203.0.113.1', { 'x-forwarded-for': '198.51.100.1, 198.51.100.2' }),
+      });
+      assert.equal(rec.ipAddress, '198.51.100.2');
+    } finally {
+      await one.close();
+    }
+  });
+
+  it('refuses a trustProxy entry that is not an address, CIDR or keyword', async () => {
+    await assert.rejects(
+      createTrailguard({ dataDir: 'memory://', logger: quiet, trustProxy: ['10.0.0.0/8', 'nginx'] }),
+      {
+        code: 'CONFIG_INVALID',
+        field: 'trustProxy[1]',
+      },
+    );
+  });
+});
+
+describe('embedded database on disk', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'trailguard-test-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('keeps every row across a restart on the same data directory', async () => {
+    const first = await createTrailguard({ dataDir: dir, logger: quiet });
+    const written = await Promise.all(
+      Array.from({ length: 25 }, (_, i) =>
+        first.logins.record({ username: `persist${i}`, userId: 'p', success: true }),
+      ),
+    );
+    await first.close();
+    const second = await createTrailguard({ dataDir: dir, logger: quiet });
+    try {
+      const page = await second.logins.list({ userId: 'p', limit: 100 });
+      assert.deepEqual(page.items.map((r) => r.id).sort(), written.map((r) => r.id).sort());
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('refuses to open a data directory another instance holds', async () => {
+    const holder = await createTrailguard({ dataDir: dir, logger: quiet });
+    try {
+      await assert.rejects(createTrailguard({ dataDir: dir, logger: quiet }), {
+        code: 'DATABASE_UNREACHABLE',
+        field: 'dataDir',
+      });
+    } finally {
+      await holder.close();
+    }
+  });
+});
+
+describe('unreachable PostgreSQL', () => {
+  it('fails at start with an error naming the URL, password redacted', async () => {
+    await assert.rejects(
+      createTrailguard({ databaseUrl: 'postgres://auditor:s3cret-pw@127.0.0.1:1/trail', logger: quiet }),
+      (err: unknown) => {
+        assert.ok(err instanceof TrailguardError);
+        assert.equal(err.code, 'DATABASE_UNREACHABLE');
+        assert.match(err.message, /127\.0\.0\.1:1/);
+        assert.ok(!err.message.includes('s3cret-pw'));
+        return true;
+      },
+    );
+  });
+});

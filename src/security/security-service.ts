@@ -1,0 +1,623 @@
+/**
+ * `tg.security`: security events (stored and logged as one JSON line each) and attack detection.
+ * @module
+ */
+import { uuidv7 } from 'uuidv7';
+import type { Clock } from '../domain/clock.ts';
+import { invalid } from '../domain/errors.ts';
+import type { LoginRecord, Page, RequestLike } from '../domain/login.ts';
+import {
+  EVENT_CATEGORY,
+  EVENT_LIMITS,
+  SECURITY_CATEGORIES,
+  SECURITY_EVENT_TYPES,
+  SEVERITIES,
+  isSecurityEventType,
+  isSeverity,
+  severityFor,
+  travelSpeedKmh,
+} from '../domain/security-event.ts';
+import type {
+  DetectionPattern,
+  DetectionResult,
+  DetectionSettings,
+  SecurityEvent,
+  SecurityEventQuery,
+  SecurityEventType,
+  Severity,
+  Signal,
+} from '../domain/security-event.ts';
+import { cleanJson, cleanText, isPlainObject, parseDate, parseIpFilter } from '../domain/validation.ts';
+import type { Detector } from '../detect/detector.ts';
+import type { ClientContext, Enricher } from '../enrich/enricher.ts';
+import { createGroupCommitter } from '../store/group-commit.ts';
+import type { GroupCommitter } from '../store/group-commit.ts';
+import type { PartitionManager } from '../store/partitions.ts';
+import { callSiteOf, captureTrace } from './call-site.ts';
+import type { SecurityLog } from './security-log.ts';
+import type { EventFilter, SecurityRepository } from './security-repository.ts';
+
+export interface SecurityServiceDeps {
+  repository: SecurityRepository;
+  partitions: PartitionManager;
+  enricher: Enricher;
+  clock: Clock;
+  /** Null when detection is turned off. */
+  detector: Detector | null;
+  settings: DetectionSettings;
+  log: SecurityLog;
+  /** Parallel insert batches. @default 1 */
+  maxInFlight?: number | undefined;
+}
+
+/** Who and where, common to every event. */
+export interface EventSubject {
+  /** What the user typed as their identifier (email or username). Cut to 256 characters. */
+  username?: string | undefined;
+  /** The application's user id. */
+  userId?: string | number | undefined;
+  /** The incoming request; the client IP and user agent are read from it (through trusted proxies only). */
+  request?: RequestLike | undefined;
+  /** Client IP when no request is given. An IP (or a request that yields one) is required. */
+  ip?: string | undefined;
+  /** User agent when no request is given. */
+  userAgent?: string | undefined;
+  /** Request headers when no request object is given. */
+  headers?: Record<string, string | string[] | undefined> | undefined;
+  /** Why it happened (`invalid_password`, `too_many_failed_attempts` …). */
+  reason?: string | undefined;
+  /** When it happened. @default now */
+  occurredAt?: Date | string | number | undefined;
+  /** Any JSON object (at most 16 KiB); keys that look like secrets are redacted. */
+  context?: Record<string, unknown> | undefined;
+}
+
+/** Options of `security.log()`. */
+export interface LogEventOptions extends EventSubject {
+  /** Overrides the computed severity. */
+  severity?: Severity | undefined;
+}
+
+/** Input of `security.loginFailed()`. */
+export interface LoginFailedInput extends EventSubject {
+  username: string;
+}
+
+/** Input of `security.permissionDenied()`. */
+export interface PermissionDeniedInput extends LogEventOptions {
+  userId: string | number;
+  /** What was accessed (`invoice:42`, `/admin/users`). */
+  resource: string;
+  /** What was attempted (`read`, `delete`). */
+  action: string;
+}
+
+/** The answer of `security.check()`. */
+export interface CheckResult {
+  /** False only in `enforce` mode, for a pattern listed in `detection.blockOn`. */
+  allowed: boolean;
+  /** When refused: seconds until the window releases the IP. */
+  retryAfterSeconds?: number;
+  /** Every pattern currently over its threshold for this IP or account. */
+  reasons: DetectionPattern[];
+}
+
+/** `tg.security`. */
+export interface SecurityService {
+  /** Records a failed login: runs detection, stores and logs `login_failed` (and `suspicious_activity`). */
+  loginFailed(input: LoginFailedInput): Promise<DetectionResult>;
+  /** Stores and logs one event of any type. */
+  log(type: SecurityEventType, options: LogEventOptions): Promise<SecurityEvent>;
+  accountLocked(options: LogEventOptions): Promise<SecurityEvent>;
+  accountUnlocked(options: LogEventOptions): Promise<SecurityEvent>;
+  passwordChanged(options: LogEventOptions): Promise<SecurityEvent>;
+  twoFactorEnabled(options: LogEventOptions): Promise<SecurityEvent>;
+  permissionDenied(options: PermissionDeniedInput): Promise<SecurityEvent>;
+  /** True when any failure pattern is over its threshold for the IP or the account. */
+  isSuspicious(input: { ip?: string | undefined; username?: string | undefined }): Promise<boolean>;
+  /** Failed logins from `ip` in the brute-force window. */
+  failedLoginCount(ip: string): Promise<number>;
+  /** Call before verifying a password. `monitor` mode never refuses; `enforce` refuses flagged IPs. */
+  check(input: { ip?: string | undefined; username?: string | undefined }): Promise<CheckResult>;
+  /** Forgets the failures of an IP and/or account (an admin lockout reset); logged as `account_unlocked`. */
+  resetCounters(input: {
+    ip?: string | undefined;
+    username?: string | undefined;
+    /** Who reset them (an admin's id), for the audit trail. */
+    by?: string | undefined;
+  }): Promise<void>;
+  /** Stored events, newest first, keyset-paginated. */
+  events(query?: SecurityEventQuery): Promise<Page<SecurityEvent>>;
+  /** The detector (null when detection is off). */
+  readonly detector: Detector | null;
+  /** Login-history hook: emits `login_failed` / `login_success` and runs detection. */
+  onLogin(record: LoginRecord, client: ClientContext, trace?: Error): Promise<void>;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const SECRET_KEY =
+  /pass(word|wd|phrase)?$|^pwd$|token|secret|session.?(key|id)|authorization|cookie|api.?key|otp|credential|private.?key/i;
+
+/** Replaces the values of keys that look like secrets, at any depth. */
+export function redactSecrets(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redactSecrets);
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEY.test(k) ? '[REDACTED]' : redactSecrets(v);
+    return out;
+  }
+  return value;
+}
+
+const EMPTY_RESULT: DetectionResult = {
+  suspicious: false,
+  signals: [],
+  newSignals: [],
+  counts: { failedAttemptsFromIp: 0, uniqueIpsForAccount: 0, uniqueAccountsFromIp: 0 },
+};
+
+function message(type: SecurityEventType, who: string, extra: Record<string, unknown>): string {
+  switch (type) {
+    case 'login_success':
+      return `Successful login for ${who}`;
+    case 'login_failed':
+      return `Failed login attempt for ${who}`;
+    case 'account_locked':
+      return `Account locked for ${who}`;
+    case 'account_unlocked':
+      return `Account unlocked for ${who}`;
+    case 'password_changed':
+      return `Password changed for ${who}`;
+    case 'password_reset_requested':
+      return `Password reset requested for ${who}`;
+    case '2fa_enabled':
+      return `Two-factor authentication enabled for ${who}`;
+    case '2fa_disabled':
+      return `Two-factor authentication disabled for ${who}`;
+    case 'permission_denied':
+      return `Permission denied for ${who}: ${String(extra['action'] ?? '')} ${String(extra['resource'] ?? '')}`.trim();
+    case 'suspicious_activity':
+      return `Suspicious activity detected: ${String(extra['pattern'] ?? 'manual')} (${String(extra['key'] ?? who)})`;
+  }
+}
+
+interface Subject {
+  username: string | null;
+  userId: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  reason: string | null;
+  occurredAt: Date;
+  context: Record<string, unknown>;
+}
+
+function userIdOf(value: unknown, field = 'userId'): string {
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+  if (typeof value !== 'string' || value.trim() === '')
+    throw invalid(field, 'must be a non-empty string or a whole number');
+  return cleanText(value.trim(), EVENT_LIMITS.userId);
+}
+
+function usernameOf(value: unknown): string {
+  if (typeof value !== 'string') throw invalid('username', 'must be a non-empty string');
+  const u = cleanText(value.trim(), EVENT_LIMITS.username);
+  if (u === '') throw invalid('username', 'must not be empty');
+  return u;
+}
+
+export function createSecurityService(deps: SecurityServiceDeps): SecurityService {
+  const { repository, partitions, enricher, clock, detector, settings, log } = deps;
+  const committer: GroupCommitter<SecurityEvent> = createGroupCommitter<SecurityEvent>({
+    maxInFlight: deps.maxInFlight,
+    flush: async (rows) => {
+      await partitions.ensure(
+        'security_events',
+        rows.map((r) => r.occurredAt),
+      );
+      await repository.insertBatch(rows);
+    },
+  });
+
+  /** Validates and enriches the common fields; throws before anything is stored. */
+  function subject(input: unknown, requireIp: boolean, requireUsername: boolean): Subject {
+    if (!isPlainObject(input)) throw invalid('input', 'expected an options object');
+    const o = input as EventSubject;
+    const username =
+      o.username === undefined || o.username === null
+        ? requireUsername
+          ? usernameOf(o.username)
+          : null
+        : usernameOf(o.username);
+    const userId = o.userId === undefined || o.userId === null ? null : userIdOf(o.userId);
+    const client = enricher.client({
+      request: o.request,
+      headers: o.headers,
+      ip: o.ip,
+      userAgent: o.userAgent,
+    });
+    if (requireIp && client.ip === null)
+      throw invalid('ip', 'is required (give ip or a request with a client address)');
+    let reason: string | null = null;
+    if (o.reason !== undefined && o.reason !== null) {
+      if (typeof o.reason !== 'string') throw invalid('reason', 'must be a string');
+      reason = cleanText(o.reason, EVENT_LIMITS.reason) || null;
+    }
+    const occurredAt = o.occurredAt === undefined ? clock.now() : parseDate(o.occurredAt, 'occurredAt');
+    let context: Record<string, unknown> = {};
+    if (o.context !== undefined) {
+      if (!isPlainObject(o.context)) throw invalid('context', 'must be a JSON object');
+      context = redactSecrets(cleanJson(o.context, 'context')) as Record<string, unknown>;
+      if (Buffer.byteLength(JSON.stringify(context)) > EVENT_LIMITS.contextBytes) {
+        throw invalid('context', `must be at most ${EVENT_LIMITS.contextBytes} bytes as JSON`);
+      }
+    }
+    return { username, userId, ip: client.ip, userAgent: client.userAgent, reason, occurredAt, context };
+  }
+
+  function severityOption(v: unknown): Severity | undefined {
+    if (v === undefined) return undefined;
+    if (!isSeverity(v)) throw invalid('severity', `must be one of: ${SEVERITIES.join(', ')}`);
+    return v;
+  }
+
+  /** Stores one event and writes its line; resolves once the row is committed. */
+  async function emit(
+    type: SecurityEventType,
+    s: Subject,
+    severity: Severity,
+    extra: Record<string, unknown>,
+    trace: Error | undefined,
+  ): Promise<SecurityEvent> {
+    const event: SecurityEvent = {
+      id: uuidv7(),
+      type,
+      category: EVENT_CATEGORY[type],
+      severity,
+      occurredAt: s.occurredAt,
+      username: s.username,
+      userId: s.userId,
+      ipAddress: s.ip,
+      userAgent: s.userAgent,
+      reason: s.reason,
+      context: { ...s.context, ...extra },
+    };
+    const who = s.username ?? (s.userId !== null ? `user ${s.userId}` : (s.ip ?? 'unknown'));
+    const identity: Record<string, unknown> =
+      s.username !== null && s.username.includes('@') ? { email: s.username } : { username: s.username };
+    log.write({
+      timestamp: event.occurredAt,
+      severity,
+      message: message(type, who, event.context),
+      location: callSiteOf(trace),
+      context: {
+        event_type: type,
+        category: event.category,
+        severity,
+        ...identity,
+        ...(s.userId !== null ? { user_id: s.userId } : {}),
+        ip_address: s.ip,
+        user_agent: s.userAgent,
+        reason: s.reason,
+        ...event.context,
+        event_id: event.id,
+      },
+    });
+    await committer.submit(event);
+    return event;
+  }
+
+  function countsContext(r: DetectionResult): Record<string, unknown> {
+    return {
+      failed_attempts_from_ip: r.counts.failedAttemptsFromIp,
+      unique_ips_for_email: r.counts.uniqueIpsForAccount,
+      unique_emails_from_ip: r.counts.uniqueAccountsFromIp,
+      is_suspicious: r.suspicious,
+      ...(r.signals.length ? { signals: r.signals.map((x) => x.pattern) } : {}),
+    };
+  }
+
+  function signalContext(sig: Signal): Record<string, unknown> {
+    return {
+      pattern: sig.pattern,
+      key: sig.key,
+      count: sig.count,
+      threshold: sig.threshold,
+      window_seconds: sig.windowSeconds,
+      first_seen_at: sig.firstSeenAt.toISOString(),
+    };
+  }
+
+  /** Detection, then `login_failed`, then one `suspicious_activity` per new signal. */
+  async function failure(
+    s: Subject & { username: string },
+    trace: Error | undefined,
+    extra: Record<string, unknown> = {},
+  ): Promise<{ result: DetectionResult; event: SecurityEvent }> {
+    const result =
+      detector && s.ip !== null
+        ? await detector.recordFailure({ ip: s.ip, username: s.username, at: s.occurredAt })
+        : EMPTY_RESULT;
+    const counts = countsContext(result);
+    const writes: Promise<SecurityEvent>[] = [
+      emit(
+        'login_failed',
+        s,
+        severityFor('login_failed', { suspicious: result.suspicious }),
+        { ...extra, ...counts },
+        trace,
+      ),
+    ];
+    for (const sig of result.newSignals) {
+      writes.push(emit('suspicious_activity', s, 'critical', { ...signalContext(sig), ...counts }, trace));
+    }
+    const [event] = await Promise.all(writes);
+    return { result, event: event as SecurityEvent };
+  }
+
+  async function geoSignals(record: LoginRecord, client: ClientContext): Promise<Signal[]> {
+    const signals: Signal[] = [];
+    if (settings.newCountry === false && settings.impossibleTravel === false) return signals;
+    const geo = client.geo;
+    if (!geo) return signals;
+    const user = { userId: record.userId, username: record.username };
+    const key = record.userId ?? record.username;
+    const prev = await repository.previousSuccess(user, record.loginAt, record.id);
+    if (!prev) return signals; // the first login teaches, it does not alarm
+    if (settings.newCountry !== false && geo.country) {
+      const lookbackMs = settings.newCountry.lookbackDays * 86_400_000;
+      const since = new Date(record.loginAt.getTime() - lookbackMs);
+      if (
+        prev.loginAt >= since &&
+        !(await repository.seenCountry(user, geo.country, since, record.loginAt, record.id))
+      ) {
+        signals.push({
+          pattern: 'new_country',
+          key,
+          count: 1,
+          threshold: 1,
+          windowSeconds: lookbackMs / 1000,
+          firstSeenAt: record.loginAt,
+        });
+      }
+    }
+    if (
+      settings.impossibleTravel !== false &&
+      geo.latitude !== null &&
+      geo.longitude !== null &&
+      prev.latitude !== null &&
+      prev.longitude !== null
+    ) {
+      const speed = travelSpeedKmh(
+        { lat: prev.latitude, lon: prev.longitude, accuracyKm: prev.accuracyKm, at: prev.loginAt },
+        { lat: geo.latitude, lon: geo.longitude, accuracyKm: geo.accuracyKm, at: record.loginAt },
+      );
+      if (speed > settings.impossibleTravel.maxSpeedKmh) {
+        signals.push({
+          pattern: 'impossible_travel',
+          key,
+          count: Number.isFinite(speed) ? Math.round(speed) : Number.MAX_SAFE_INTEGER,
+          threshold: settings.impossibleTravel.maxSpeedKmh,
+          windowSeconds: Math.round((record.loginAt.getTime() - prev.loginAt.getTime()) / 1000),
+          firstSeenAt: prev.loginAt,
+        });
+      }
+    }
+    return signals;
+  }
+
+  async function logTyped(
+    type: SecurityEventType,
+    options: LogEventOptions,
+    trace: Error,
+    extra: Record<string, unknown> = {},
+  ): Promise<SecurityEvent> {
+    const severity = severityOption(isPlainObject(options) ? options.severity : undefined);
+    if (type === 'login_failed') {
+      const s = subject(options, true, true) as Subject & { username: string };
+      const { event } = await failure(s, trace, extra);
+      return event;
+    }
+    const s = subject(options, true, false);
+    return emit(type, s, severity ?? severityFor(type), extra, trace);
+  }
+
+  const service: SecurityService = {
+    detector,
+
+    async loginFailed(input) {
+      const trace = captureTrace();
+      const s = subject(input, true, true) as Subject & { username: string };
+      return (await failure(s, trace)).result;
+    },
+
+    async log(type, options) {
+      const trace = captureTrace();
+      if (!isSecurityEventType(type))
+        throw invalid('type', `must be one of: ${SECURITY_EVENT_TYPES.join(', ')}`);
+      return logTyped(type, options, trace);
+    },
+
+    accountLocked(options) {
+      return logTyped('account_locked', options, captureTrace());
+    },
+    accountUnlocked(options) {
+      return logTyped('account_unlocked', options, captureTrace());
+    },
+    passwordChanged(options) {
+      return logTyped('password_changed', options, captureTrace());
+    },
+    twoFactorEnabled(options) {
+      return logTyped('2fa_enabled', options, captureTrace());
+    },
+    async permissionDenied(options) {
+      const trace = captureTrace();
+      if (!isPlainObject(options)) throw invalid('input', 'permissionDenied() takes an options object');
+      if (options.userId === undefined || options.userId === null) throw invalid('userId', 'is required');
+      const field = (name: 'resource' | 'action', max: number): string => {
+        const v = options[name];
+        if (typeof v !== 'string' || v.trim() === '') throw invalid(name, 'must be a non-empty string');
+        return cleanText(v.trim(), max);
+      };
+      const extra = {
+        resource: field('resource', EVENT_LIMITS.resource),
+        action: field('action', EVENT_LIMITS.action),
+      };
+      const { resource: _r, action: _a, ...rest } = options;
+      return logTyped('permission_denied', rest, trace, extra);
+    },
+
+    async isSuspicious(input) {
+      if (!detector) return false;
+      return (await detector.check(input)).suspicious;
+    },
+
+    async failedLoginCount(ip) {
+      if (!detector) return 0;
+      return (await detector.check({ ip })).counts.failedAttemptsFromIp;
+    },
+
+    async check(input) {
+      if (!detector) return { allowed: true, reasons: [] };
+      const c = await detector.check(input);
+      const reasons = [...new Set(c.signals.map((x) => x.pattern))];
+      const blocking = reasons.filter((r) => settings.blockOn.includes(r));
+      if (settings.mode === 'monitor' || blocking.length === 0) return { allowed: true, reasons };
+      const now = clock.now().getTime();
+      let retry = 1;
+      for (const p of blocking) {
+        const at = c.releaseAt[p];
+        if (at) retry = Math.max(retry, Math.ceil((at.getTime() - now) / 1000));
+      }
+      return { allowed: false, retryAfterSeconds: retry, reasons };
+    },
+
+    async resetCounters(input) {
+      const trace = captureTrace();
+      if (!isPlainObject(input)) throw invalid('input', 'resetCounters() takes { ip?, username?, by? }');
+      if (input.by !== undefined && (typeof input.by !== 'string' || input.by === ''))
+        throw invalid('by', 'must be a non-empty string');
+      if (detector) await detector.reset(input);
+      else if (input.ip === undefined && input.username === undefined)
+        throw invalid('ip', 'give an ip, a username or both');
+      const s = subject({ ip: input.ip, username: input.username }, false, false);
+      await emit(
+        'account_unlocked',
+        { ...s, reason: 'counters_reset' },
+        'info',
+        { action: 'reset_counters', ...(input.by ? { by: cleanText(input.by, EVENT_LIMITS.userId) } : {}) },
+        trace,
+      );
+    },
+
+    async events(query = {}) {
+      if (!isPlainObject(query)) throw invalid('query', 'events() takes an object');
+      const filter: EventFilter = {};
+      const oneOf = (v: unknown, allowed: readonly string[], field: string): string | undefined => {
+        if (v === undefined) return undefined;
+        if (typeof v !== 'string' || !allowed.includes(v))
+          throw invalid(field, `must be one of: ${allowed.join(', ')}`);
+        return v;
+      };
+      filter.type = oneOf(query.type, SECURITY_EVENT_TYPES, 'type');
+      filter.category = oneOf(query.category, SECURITY_CATEGORIES, 'category');
+      filter.severity = oneOf(query.severity, SEVERITIES, 'severity');
+      if (query.ip !== undefined) filter.ip = parseIpFilter(query.ip, 'ip');
+      if (query.username !== undefined) filter.username = usernameOf(query.username);
+      if (query.userId !== undefined) filter.userId = userIdOf(query.userId);
+      if (query.from !== undefined) filter.from = parseDate(query.from, 'from');
+      if (query.to !== undefined) filter.to = parseDate(query.to, 'to');
+      if (query.cursor !== undefined && query.cursor !== null)
+        filter.before = decodeEventCursor(query.cursor);
+      const limit = query.limit ?? 50;
+      if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > 1000)
+        throw invalid('limit', 'must be a whole number from 1 to 1000');
+      if (committer.pending > 0) await committer.drain();
+      const rows = await repository.find(filter, limit + 1);
+      const items = rows.slice(0, limit);
+      const last = items[items.length - 1];
+      return {
+        items,
+        nextCursor: rows.length > limit && last ? encodeEventCursor(last.occurredAt, last.id) : null,
+      };
+    },
+
+    async onLogin(record, client, trace) {
+      const s: Subject = {
+        username: record.username,
+        userId: record.userId,
+        ip: record.ipAddress,
+        userAgent: record.userAgent,
+        reason: record.failureReason,
+        occurredAt: record.loginAt,
+        context: {},
+      };
+      const base = { login_id: record.id, login_type: record.loginType };
+      if (!record.success) {
+        await failure(s as Subject & { username: string }, trace, base);
+        return;
+      }
+      const signals = await geoSignals(record, client);
+      const geo = record.country
+        ? { country: record.country, ...(record.city ? { city: record.city } : {}) }
+        : {};
+      const writes = [
+        emit(
+          'login_success',
+          s,
+          severityFor('login_success', { signals }),
+          { ...base, ...geo, ...(signals.length ? { signals: signals.map(signalContext) } : {}) },
+          trace,
+        ),
+      ];
+      // A new country is worth a warning on the login; impossible travel is an attack signal.
+      for (const sig of signals) {
+        if (sig.pattern === 'impossible_travel') {
+          writes.push(
+            emit('suspicious_activity', s, 'critical', { ...signalContext(sig), login_id: record.id }, trace),
+          );
+        }
+      }
+      await Promise.all(writes);
+    },
+
+    flush: () => committer.drain(),
+    async close() {
+      try {
+        await committer.close();
+      } finally {
+        try {
+          await detector?.close();
+        } finally {
+          await log.close();
+        }
+      }
+    },
+  };
+  return service;
+}
+
+/** Opaque keyset cursor: the last row's (occurredAt, id). */
+export function encodeEventCursor(at: Date, id: string): string {
+  return Buffer.from(JSON.stringify([at.toISOString(), id])).toString('base64url');
+}
+
+export function decodeEventCursor(cursor: unknown): { occurredAt: Date; id: string } {
+  if (typeof cursor === 'string') {
+    try {
+      const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+      if (
+        Array.isArray(parsed) &&
+        typeof parsed[0] === 'string' &&
+        typeof parsed[1] === 'string' &&
+        /^[0-9a-f-]{36}$/i.test(parsed[1])
+      ) {
+        const occurredAt = new Date(parsed[0]);
+        if (!Number.isNaN(occurredAt.getTime())) return { occurredAt, id: parsed[1] };
+      }
+    } catch {
+      /* fall through */
+    }
+  }
+  throw invalid('cursor', 'is not a cursor returned by a previous page');
+}
