@@ -159,7 +159,8 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
   // Rules run beside the login, never in its way: a slow database query or sink cannot delay record().
   // Runs after the security observer, so the signals of this login are already stored.
   logins.observe(async (record) => alerts.background('login rules', () => alerts.onLogin(record)));
-  onDetectionDegraded = (err) => alerts.background('detection degraded', () => alerts.onDetectionDegraded(err));
+  onDetectionDegraded = (err) =>
+    alerts.background('detection degraded', () => alerts.onDetectionDegraded(err));
   const exporter = createExportService({ db: database.db });
 
   let closing: Promise<void> | null = null;

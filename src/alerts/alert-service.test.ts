@@ -77,6 +77,8 @@ forEachBackend('alerts', (backend) => {
             },
             { type: 'log' },
           ],
+          // Detection signals (brute force from the one test IP) are covered in their own suite.
+          rules: { detectionSignal: { enabled: false } },
           delivery: { pollIntervalMs: 60_000, initialDelayMs: 1000 },
         },
       });
@@ -287,3 +289,22 @@ async function persistentLocation(
   const dir = mkdtempSync(join(tmpdir(), 'tg-alerts-'));
   return { options: { dataDir: dir }, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
 }
+
+forEachBackend('detection alerts', (backend) => {
+  let tg: Trailguard;
+  before(async () => {
+    tg = await openTrailguard(backend, { geo: false, alerts: { delivery: { enabled: false } } });
+  });
+  after(() => tg.close());
+
+  it('raises a detection_signal alert when a login trips brute-force detection', async () => {
+    for (let i = 0; i < 5; i++) {
+      await tg.logins.record({ username: `user${i}@example.test`, success: false, ip: '192.0.2.66' });
+    }
+    await tg.alerts.flush();
+    const alerts = await tg.alerts.list({ rule: 'detection_signal' });
+    assert.equal(alerts.length, 1);
+    assert.equal(alerts[0]?.severity, 'critical');
+    assert.match(alerts[0]?.key ?? '', /^brute_force:/);
+  });
+});

@@ -66,7 +66,8 @@ forEachBackend('privacy export and erasure', (backend) => {
   it('erases the user’s logins and alerts naming them, keeps other users and the aggregates, and writes a receipt', async () => {
     assert.equal((await tg.alerts.list()).length, 1);
     const receipt = await tg.privacy.erase(42, { requestedBy: 'dpo@example.test', reason: 'GDPR-123' });
-    assert.deepEqual(receipt.removed, { logins: 4, securityEvents: 0, alerts: 1 });
+    // Security events: the login_success and three login_failed events of her logins.
+    assert.deepEqual(receipt.removed, { logins: 4, securityEvents: 4, alerts: 1 });
     assert.equal(receipt.subject, subjectHash('42'));
     assert.equal(receipt.nothingLeft, false);
     assert.equal((await tg.privacy.export(42)).logins.length, 0);
@@ -91,5 +92,36 @@ forEachBackend('privacy export and erasure', (backend) => {
   it('erasing an unknown user is not an error', async () => {
     const receipt = await tg.privacy.erase('ghost', { requestedBy: 'dpo', reason: 'request' });
     assert.equal(receipt.nothingLeft, true);
+  });
+});
+
+forEachBackend('privacy of security events', (backend) => {
+  let tg: Trailguard;
+  before(async () => {
+    tg = await openTrailguard(backend, { geo: false, alerts: { delivery: { enabled: false } } });
+    await tg.logins.record({ username: 'eve@example.test', userId: 'e1', success: true, ip: '203.0.113.1' });
+    await tg.security.permissionDenied({
+      userId: 'e1',
+      resource: 'invoice:1',
+      action: 'read',
+      ip: '203.0.113.1',
+    });
+    await tg.security.log('password_changed', { username: 'eve@example.test', ip: '203.0.113.1' });
+    await tg.security.log('password_changed', { username: 'other@example.test', ip: '203.0.113.2' });
+  });
+  after(() => tg.close());
+
+  it('exports and erases the user’s security events, by id and by username', async () => {
+    const doc = await tg.privacy.export('e1');
+    // login_success (from the login), permission_denied, password_changed
+    assert.equal(doc.securityEvents.length, 3);
+    const receipt = await tg.privacy.erase('e1', { requestedBy: 'dpo', reason: 'request' });
+    assert.equal(receipt.removed.securityEvents, 3);
+    assert.deepEqual((await tg.privacy.export('e1')).securityEvents, []);
+    const rest = await tg.database.db.selectFrom('security_events').select('username').execute();
+    assert.deepEqual(
+      rest.map((r) => r.username),
+      ['other@example.test'],
+    );
   });
 });

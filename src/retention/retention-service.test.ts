@@ -70,6 +70,9 @@ forEachBackend('retention of login history', (backend) => {
     rmSync(archiveDir, { recursive: true, force: true });
   });
 
+  const loginRows = (receipt: { items: { table: string; rows: number }[] }) =>
+    receipt.items.filter((i) => i.table === 'login_history').reduce((n, i) => n + i.rows, 0);
+
   async function remaining(): Promise<string[]> {
     const r = await tg.database.db
       .selectFrom('login_history')
@@ -82,7 +85,7 @@ forEachBackend('retention of login history', (backend) => {
   it('counts in a dry run without removing anything or writing a receipt', async () => {
     const receipt = await tg.retention.run({ dryRun: true });
     assert.equal(receipt.dryRun, true);
-    assert.equal(receipt.totalRows, 5);
+    assert.equal(loginRows(receipt), 5);
     assert.equal((await remaining()).length, 8);
     assert.deepEqual(readdirSync(archiveDir), []);
     assert.deepEqual(await tg.retention.receipts(), []);
@@ -90,13 +93,15 @@ forEachBackend('retention of login history', (backend) => {
 
   it('drops the fully expired month and trims partly expired months by outcome-specific periods', async () => {
     const receipt = await tg.retention.run();
-    assert.equal(receipt.totalRows, 5);
+    assert.equal(loginRows(receipt), 5);
     assert.deepEqual(await remaining(), [
       '2026-01-20T10:00:00.000Z failed',
       '2026-03-01T11:00:00.000Z failed',
       '2026-05-01T10:00:00.000Z ok',
     ]);
-    const byPeriod = Object.fromEntries(receipt.items.map((i) => [i.period, [i.method, i.rows]]));
+    const byPeriod = Object.fromEntries(
+      receipt.items.filter((i) => i.table === 'login_history').map((i) => [i.period, [i.method, i.rows]]),
+    );
     assert.deepEqual(byPeriod, {
       '2025-12': ['drop_partition', 2],
       '2026-01': ['batch_delete', 2],
@@ -112,7 +117,7 @@ forEachBackend('retention of login history', (backend) => {
     const [receipt] = await tg.retention.receipts();
     assert.ok(receipt);
     const archived: { username: string; login_at: string; success: boolean }[] = [];
-    for (const item of receipt.items) {
+    for (const item of receipt.items.filter((i) => i.table === 'login_history')) {
       assert.ok(item.archive, `archive for ${item.period}`);
       const bytes = readFileSync(item.archive.file);
       assert.equal(createHash('sha256').update(bytes).digest('hex'), item.archive.sha256);
@@ -174,5 +179,50 @@ describe('retention schedule', () => {
     } finally {
       await off.close();
     }
+  });
+});
+
+forEachBackend('retention of security events', (backend) => {
+  const clock = manualClock('2026-07-15T12:00:00Z');
+  let tg: Trailguard;
+  before(async () => {
+    tg = await openTrailguard(backend, { clock, geo: false });
+    const events: [string, 'info' | 'warning' | 'error' | 'critical'][] = [
+      ['2024-06-01T00:00:00Z', 'critical'], // older than 2 years: its month is dropped
+      ['2025-12-01T00:00:00Z', 'warning'], // older than 180 days: removed
+      ['2025-12-01T00:00:00Z', 'error'], // within 2 years: kept
+      ['2026-06-01T00:00:00Z', 'info'], // kept
+    ];
+    for (const [at, severity] of events) {
+      await tg.security.log('permission_denied', {
+        userId: 'u1',
+        ip: '203.0.113.5',
+        occurredAt: at,
+        severity,
+      });
+    }
+    await tg.security.flush();
+  });
+  after(() => tg.close());
+
+  it('keeps error and critical events two years and the rest 180 days', async () => {
+    const receipt = await tg.retention.run();
+    const items = receipt.items.filter((i) => i.table === 'security_events');
+    assert.deepEqual(
+      items.map((i) => [i.period, i.method, i.rows]),
+      [
+        ['2024-06', 'drop_partition', 1],
+        ['2025-12', 'batch_delete', 1],
+      ],
+    );
+    const left = await tg.database.db
+      .selectFrom('security_events')
+      .select(['severity'])
+      .orderBy('occurred_at')
+      .execute();
+    assert.deepEqual(
+      left.map((r) => r.severity),
+      ['error', 'info'],
+    );
   });
 });
