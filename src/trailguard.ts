@@ -34,6 +34,9 @@ import type { AlertService } from './alerts/alert-service.ts';
 import { createExportService } from './export/export-service.ts';
 import type { ExportService } from './export/export-service.ts';
 
+/** Called after each group-committed batch. */
+export type BatchListener = (table: string, size: number, durationMs: number) => void;
+
 /** A running Trailguard instance. */
 export interface Trailguard {
   /** Login history. */
@@ -57,6 +60,8 @@ export interface Trailguard {
     enricher: Enricher;
     partitions: PartitionManager;
     logger: Logger;
+    /** Subscribes to group-commit batches (table, rows, milliseconds), for metrics. */
+    onBatch(listener: BatchListener): () => void;
   };
   /** Commits pending writes and closes the database. Safe to call twice. */
   close(): Promise<void>;
@@ -118,6 +123,7 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
     await database.close();
     throw err;
   }
+  const batchListeners = new Set<BatchListener>();
   const logins = createLoginService({
     repository: createLoginRepository(database.db),
     stats: createLoginStatsRepository(database.db),
@@ -125,6 +131,9 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
     enricher,
     clock: config.clock,
     maxInFlight: database.maxConcurrentWrites,
+    onBatch: (size, ms) => {
+      for (const listener of batchListeners) listener('login_history', size, ms);
+    },
   });
   const security = createSecurityService({
     repository: securityRepository,
@@ -173,7 +182,15 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
     export: exporter,
     config,
     database,
-    internals: { enricher, partitions, logger },
+    internals: {
+      enricher,
+      partitions,
+      logger,
+      onBatch(listener) {
+        batchListeners.add(listener);
+        return () => batchListeners.delete(listener);
+      },
+    },
     close() {
       closing ??= (async () => {
         try {

@@ -110,7 +110,10 @@ describe('trailguard bin', () => {
     assert.match(stdout, /Recorded \d+ login attempts/);
     assert.match(stdout, /failed\(\{ username: 'admin', hours: 24 \}\)\s+— 12 failed attempts/);
     assert.match(stdout, /Success rate, last 7 days: \d+\.\d%/);
-    assert.match(stdout, /Top IPs by failed logins, last hour: 185\.220\.101\.1 \(20\)/);
+    assert.match(stdout, /Top IPs by failed logins, last hour: 185\.220\.101\.1 \(34\)/);
+    assert.match(stdout, /CRITICAL account_enumeration on 185\.220\.101\.1/);
+    assert.match(stdout, /CRITICAL brute_force on 185\.220\.101\.1/);
+    assert.ok(!stdout.includes('"logger":"security.events"'), 'event lines go to the file, not the report');
   });
 
   it('exits non-zero with the redacted URL when PostgreSQL is unreachable', async () => {

@@ -158,12 +158,12 @@ export async function recordDemoLogins(tg: Trailguard, now: Date, days = 7): Pro
         failureReason: 'invalid_password',
         ip: ATTACKER_IP,
         userAgent: DEMO_USER_AGENTS.curl,
-        occurredAt: new Date(now.getTime() - 40 * 60_000 + i * 45_000),
+        occurredAt: new Date(now.getTime() - 12 * 60_000 + i * 30_000),
       }),
     );
     count++;
   }
-  for (let i = 0; i < 8; i++) {
+  for (let i = 0; i < 22; i++) {
     writes.push(
       tg.logins.record({
         username: `user${i}@example.com`,
@@ -171,7 +171,7 @@ export async function recordDemoLogins(tg: Trailguard, now: Date, days = 7): Pro
         failureReason: 'unknown_user',
         ip: ATTACKER_IP,
         userAgent: DEMO_USER_AGENTS.curl,
-        occurredAt: new Date(now.getTime() - 20 * 60_000 + i * 30_000),
+        occurredAt: new Date(now.getTime() - 5 * 60_000 + i * 10_000),
       }),
     );
     count++;
@@ -206,7 +206,11 @@ export function formatDuration(seconds: number): string {
 }
 
 /** `trailguard demo`: record the sample, then print the seed's queries and their answers. */
-export async function runDemo(tg: Trailguard, out: { write(s: string): unknown }): Promise<void> {
+export async function runDemo(
+  tg: Trailguard,
+  out: { write(s: string): unknown },
+  options: { securityLogFile?: string } = {},
+): Promise<void> {
   const now = tg.config.clock.now();
   const started = performance.now();
   const n = await recordDemoLogins(tg, now);
@@ -264,5 +268,76 @@ export async function runDemo(tg: Trailguard, out: { write(s: string): unknown }
   const countries = [...new Set(recent.items.map((r) => r.country).filter(Boolean))];
   if (countries.length > 1)
     out.write(`Alert: alice logged in from more than one country recently: ${countries.join(', ')}\n`);
+
+  const signals = await tg.security.events({
+    type: 'suspicious_activity',
+    from: new Date(now.getTime() - 3_600_000),
+    limit: 20,
+  });
+  out.write(`\nDetection, last hour — tg.security.events({ type: 'suspicious_activity' }):\n`);
+  for (const e of signals.items) {
+    out.write(
+      `  ${e.occurredAt.toISOString()}  ${e.severity.toUpperCase()} ${String(e.context['pattern'])} on ${String(e.context['key'])} (${String(e.context['count'])} ≥ ${String(e.context['threshold'])} in ${Number(e.context['window_seconds']) / 60} min)\n`,
+    );
+  }
+  if (!signals.items.length) out.write('  none\n');
+  out.write(
+    `tg.security.isSuspicious({ ip: '${ATTACKER_IP}' }) → ${String(await tg.security.isSuspicious({ ip: ATTACKER_IP }))}\n`,
+  );
+  if (options.securityLogFile) out.write(`Security event JSON lines: ${options.securityLogFile}\n`);
   out.write('\nIP geolocation by DB-IP (https://db-ip.com), CC BY 4.0.\n');
+}
+
+/**
+ * The attacks the server demo shows besides the brute force in `recordDemoLogins`: a distributed attack
+ * (many addresses against one account) and an enumeration (one address trying many accounts), both
+ * within the last few hours. Returns how many attempts it wrote.
+ */
+export async function recordDemoAttacks(tg: Trailguard, now: Date): Promise<number> {
+  const writes: Promise<LoginRecord>[] = [];
+  // Distributed: 14 addresses from a botnet, 3 tries each, against bob within 25 minutes.
+  for (let i = 0; i < 14; i++) {
+    for (let t = 0; t < 3; t++) {
+      writes.push(
+        tg.logins.record({
+          username: 'bob@example.com',
+          success: false,
+          failureReason: 'invalid_password',
+          ip: `45.155.${20 + i}.${10 + t * 7}`,
+          userAgent: DEMO_USER_AGENTS.chromeWindows,
+          occurredAt: new Date(now.getTime() - 3 * 3_600_000 + (i * 3 + t) * 35_000),
+        }),
+      );
+    }
+  }
+  // Enumeration: one address tries 26 different accounts in 8 minutes.
+  const names = [
+    'info',
+    'sales',
+    'support',
+    'test',
+    'root',
+    'jdoe',
+    'admin1',
+    'ops',
+    'dev',
+    'hr',
+    'it',
+    'ceo',
+    'cfo',
+  ];
+  for (let i = 0; i < 26; i++) {
+    writes.push(
+      tg.logins.record({
+        username: `${names[i % names.length] ?? 'user'}${i >= names.length ? '2' : ''}@example.com`,
+        success: false,
+        failureReason: 'unknown_user',
+        ip: '193.32.162.7',
+        userAgent: DEMO_USER_AGENTS.curl,
+        occurredAt: new Date(now.getTime() - 6 * 3_600_000 + i * 18_000),
+      }),
+    );
+  }
+  await Promise.all(writes);
+  return writes.length;
 }

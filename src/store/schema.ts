@@ -99,6 +99,57 @@ export interface ComplianceReceiptTable {
   body: Json;
 }
 
+/** Server API keys; only the SHA-256 of the key is stored. */
+export interface ApiKeysTable {
+  id: string;
+  name: string;
+  scope: string;
+  key_hash: string;
+  key_prefix: string;
+  created_at: Timestamp;
+  created_by: string | null;
+  last_used_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+}
+
+/** Admin users of the server and UI; passwords are scrypt hashes. */
+export interface AdminUsersTable {
+  id: string;
+  username: string;
+  password_hash: string;
+  created_at: Timestamp;
+  password_changed_at: Timestamp;
+  disabled_at: Timestamp | null;
+}
+
+/** Admin cookie sessions, keyed by the SHA-256 of the session key. */
+export interface AdminSessionsTable {
+  id_hash: string;
+  user_id: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  last_seen_at: Timestamp;
+}
+
+/** Short-lived tokens that let one end user read their own login history. */
+export interface ViewerTokensTable {
+  token_hash: string;
+  user_id: string;
+  issued_by: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+}
+
+/** Stored first results of requests sent with an Idempotency-Key. */
+export interface IdempotencyKeysTable {
+  principal: string;
+  key: string;
+  request_hash: string;
+  status_code: number | null;
+  response: ColumnType<unknown, string | null, string | null> | null;
+  created_at: Timestamp;
+}
+
 /** One security event (partitioned by month on occurred_at). */
 export interface SecurityEventsTable {
   id: string;
@@ -130,6 +181,11 @@ export interface Database {
   alert_outbox: AlertOutboxTable;
   alert_throttle: AlertThrottleTable;
   compliance_receipt: ComplianceReceiptTable;
+  api_keys: ApiKeysTable;
+  admin_users: AdminUsersTable;
+  admin_sessions: AdminSessionsTable;
+  viewer_tokens: ViewerTokensTable;
+  idempotency_keys: IdempotencyKeysTable;
   security_events: SecurityEventsTable;
   security_secret: SecuritySecretTable;
 }

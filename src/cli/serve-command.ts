@@ -1,0 +1,133 @@
+/**
+ * `trailguard serve`: the REST API, ingestion, /docs, /metrics and the admin UI, on the embedded
+ * database by default. Prints the admin URL and, on first run, an admin credential.
+ * @module
+ */
+import type { Command } from 'commander';
+import { sql } from 'kysely';
+import { createAuthService } from '../auth/auth-service.ts';
+import { createServer } from '../http/server.ts';
+import type { Trailguard } from '../trailguard.ts';
+import { openFromCli } from './context.ts';
+import { recordDemoAttacks, recordDemoLogins } from './demo.ts';
+
+interface ServeOptions {
+  port: string;
+  host: string;
+  demo?: boolean;
+  rateLimitKey?: string;
+  rateLimitIp?: string;
+  log?: boolean;
+}
+
+/** Seeds a month of demo data, only into an empty database. Returns false when it was not empty. */
+export async function seedDemo(tg: Trailguard, out: { write(s: string): unknown }): Promise<boolean> {
+  const existing = await sql<{ one: number }>`SELECT 1 AS one FROM login_history LIMIT 1`.execute(
+    tg.database.db,
+  );
+  if (existing.rows.length > 0) {
+    out.write('--demo: the database already holds data; no demo data was added.\n');
+    return false;
+  }
+  const now = tg.config.clock.now();
+  const started = performance.now();
+  const logins = await recordDemoLogins(tg, now, 30);
+  const attacks = await recordDemoAttacks(tg, now);
+  await tg.logins.flush();
+  out.write(
+    `--demo: recorded ${logins + attacks} login attempts over 30 days (a brute force, a distributed attack and an account enumeration among them) in ${Math.round(performance.now() - started)} ms.\n`,
+  );
+  return true;
+}
+
+function parsePort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--port must be 0–65535, got ${value}`);
+  return n;
+}
+
+function parseRate(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a whole number ≥ 1, got ${value}`);
+  return n;
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('run the Trailguard server: REST API, ingestion, admin UI, /docs and /metrics')
+    .option('--port <port>', 'port to listen on (env PORT)', process.env['PORT'] ?? '8080')
+    .option('--host <host>', 'address to bind (env HOST)', process.env['HOST'] ?? '127.0.0.1')
+    .option('--demo', 'seed a realistic month of demo data into an empty database')
+    .option('--rate-limit-key <n>', 'requests per minute per API key or session (default 60000)')
+    .option('--rate-limit-ip <n>', 'requests per minute per address without credentials (default 300)')
+    .option('--log', 'log every request as JSON to stdout')
+    .action(async (opts: ServeOptions, cmd: Command) => {
+      const port = parsePort(opts.port);
+      const out = process.stdout;
+      const tg = await openFromCli(cmd);
+      let app: Awaited<ReturnType<typeof createServer>> | null = null;
+      let firstRun: { username: string; password: string } | null = null;
+      try {
+        if (opts.demo) await seedDemo(tg, out);
+        const auth = createAuthService({ db: tg.database.db, clock: tg.config.clock });
+        if ((await auth.users.count()) === 0) {
+          const created = await auth.users.create({ username: 'admin' }).catch(() => null);
+          if (created?.password) firstRun = { username: created.user.username, password: created.password };
+        }
+        app = await createServer(tg, {
+          auth,
+          logger: opts.log ? { level: 'info' } : false,
+          rateLimit: {
+            perKey: parseRate(opts.rateLimitKey, '--rate-limit-key'),
+            perIp: parseRate(opts.rateLimitIp, '--rate-limit-ip'),
+          },
+        });
+        await app.listen({ port, host: opts.host });
+      } catch (err) {
+        await app?.close().catch(() => undefined);
+        await tg.close();
+        throw err;
+      }
+      const address = app.server.address();
+      const actualPort = typeof address === 'object' && address ? address.port : port;
+      const shownHost = opts.host === '0.0.0.0' || opts.host === '::' ? 'localhost' : opts.host;
+      const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${actualPort}`;
+      out.write(
+        `\nTrailguard ${tg.database.backend === 'pglite' ? `(embedded database at ${tg.database.location})` : `(PostgreSQL ${tg.database.location})`}\n`,
+      );
+      out.write(
+        `  Admin:   ${url}/\n  API:     ${url}/api/v1\n  Docs:    ${url}/docs\n  Health:  ${url}/healthz\n`,
+      );
+      if (firstRun) {
+        out.write(
+          `\nFirst run: an admin user was created.\n  username: ${firstRun.username}\n  password: ${firstRun.password}\n` +
+            '  (shown once; change it with "trailguard users set-password admin")\n',
+        );
+      }
+      out.write('\nCreate an API key with: trailguard keys create --name my-service --scope ingest\n');
+
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        out.write(`\n${signal}: stopping (finishing in-flight requests, committing pending writes)…\n`);
+        const current = app;
+        void (async () => {
+          try {
+            await current?.close();
+          } finally {
+            await tg.close();
+          }
+          out.write('stopped\n');
+          process.exit(0);
+        })().catch((err: unknown) => {
+          process.stderr.write(`trailguard: shutdown failed: ${(err as Error).message}\n`);
+          process.exit(1);
+        });
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    });
+}

@@ -1,0 +1,78 @@
+/**
+ * Prometheus metrics in the server's own registry (never prom-client's global one, so an application
+ * embedding the server keeps its metrics apart).
+ * @module
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface ServerMetrics {
+  registry: Registry;
+  httpRequests: Counter<'method' | 'route' | 'status'>;
+  httpDuration: Histogram<'method' | 'route'>;
+  logins: Counter<'outcome'>;
+  ingestLatency: Histogram<'kind'>;
+  batchSize: Histogram<'table'>;
+  securityEvents: Counter<'type' | 'severity'>;
+  signals: Counter<'pattern'>;
+  detectionDegraded: Gauge;
+}
+
+/** Creates the registry and every metric the server exports. */
+export function createMetrics(options: { defaultMetrics?: boolean } = {}): ServerMetrics {
+  const registry = new Registry();
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'trailguard_' });
+  const registers = [registry];
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: 'trailguard_http_requests_total',
+      help: 'HTTP requests by method, route and status.',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    }),
+    httpDuration: new Histogram({
+      name: 'trailguard_http_request_duration_seconds',
+      help: 'HTTP request duration by route.',
+      labelNames: ['method', 'route'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    logins: new Counter({
+      name: 'trailguard_logins_total',
+      help: 'Login attempts recorded, by outcome.',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    ingestLatency: new Histogram({
+      name: 'trailguard_ingest_latency_seconds',
+      help: 'Time from receiving an ingestion request to its rows being committed.',
+      labelNames: ['kind'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    batchSize: new Histogram({
+      name: 'trailguard_group_commit_batch_size',
+      help: 'Rows per group-committed INSERT.',
+      labelNames: ['table'],
+      buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000],
+      registers,
+    }),
+    securityEvents: new Counter({
+      name: 'trailguard_security_events_total',
+      help: 'Security events recorded, by type and severity.',
+      labelNames: ['type', 'severity'],
+      registers,
+    }),
+    signals: new Counter({
+      name: 'trailguard_signals_total',
+      help: 'Detection signals raised, by pattern.',
+      labelNames: ['pattern'],
+      registers,
+    }),
+    detectionDegraded: new Gauge({
+      name: 'trailguard_detection_degraded',
+      help: '1 while detection runs on the in-process fallback because Redis is unavailable.',
+      registers,
+    }),
+  };
+}

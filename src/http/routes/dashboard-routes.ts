@@ -1,0 +1,72 @@
+/**
+ * `GET /dashboard`: the seed's dashboard metrics in one response, read from the hourly rollups.
+ * @module
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Trailguard } from '../../trailguard.ts';
+import { DateTime, Nullable, Type, errorResponses } from '../schemas.ts';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+const KeyCount = Type.Object({ key: Type.String(), count: Type.Integer() });
+
+export const DashboardSchema = Type.Object({
+  generatedAt: DateTime,
+  loginsPerHour: Type.Array(
+    Type.Object({ hour: DateTime, success: Type.Integer(), failure: Type.Integer() }),
+    {
+      description: 'Last 24 hours.',
+    },
+  ),
+  successRate: Type.Object(
+    {
+      total: Type.Integer(),
+      success: Type.Integer(),
+      failure: Type.Integer(),
+      rate: Nullable(Type.Number()),
+    },
+    { description: 'Last 7 days; rate in percent, null without attempts.' },
+  ),
+  deviceTypes: Type.Array(KeyCount, { description: 'Last 30 days.' }),
+  topFailingIps: Type.Array(Type.Object({ ip: Type.String(), count: Type.Integer() }), {
+    description: 'Last hour, most failures first.',
+  }),
+});
+
+export function dashboardRoutes(app: FastifyInstance, tg: Trailguard): void {
+  app.get(
+    '/api/v1/dashboard',
+    {
+      config: { scope: 'read' },
+      schema: {
+        summary:
+          'Dashboard metrics: logins per hour (24 h), success rate (7 d), devices (30 d), top failing IPs (1 h)',
+        tags: ['dashboard'],
+        response: { 200: DashboardSchema, ...errorResponses(401, 403, 429) },
+      },
+    },
+    async () => {
+      const now = tg.config.clock.now();
+      const end = new Date(now.getTime() + 1);
+      const [day, week, month, top] = await Promise.all([
+        tg.logins.stats({ from: new Date(now.getTime() - DAY), to: end }),
+        tg.logins.stats({ from: new Date(now.getTime() - 7 * DAY), to: end }),
+        tg.logins.stats({ from: new Date(now.getTime() - 30 * DAY), to: end }),
+        tg.logins.topFailingIps({ from: new Date(now.getTime() - HOUR), to: end, limit: 10 }),
+      ]);
+      return {
+        generatedAt: now,
+        loginsPerHour: day.perHour,
+        successRate: {
+          total: week.total,
+          success: week.success,
+          failure: week.failure,
+          rate: week.successRate,
+        },
+        deviceTypes: month.deviceTypes,
+        topFailingIps: top,
+      };
+    },
+  );
+}

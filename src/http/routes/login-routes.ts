@@ -1,0 +1,183 @@
+/**
+ * Login history over HTTP: ingestion (one or a batch, logouts) and the read queries.
+ * @module
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { invalid } from '../../domain/errors.ts';
+import type { LoginRecord, RecordLoginInput } from '../../domain/login.ts';
+import { LIMITS } from '../../domain/login.ts';
+import { cleanJson, normalizeIp, parseDate, truncate } from '../../domain/validation.ts';
+import { clientIp, compileTrust } from '../../enrich/client-ip.ts';
+import type { Trailguard } from '../../trailguard.ts';
+import {
+  FailedLoginsQuerySchema,
+  IngestLoginsBody,
+  IngestLogoutBody,
+  ListLoginsQuerySchema,
+  LoginPage,
+  LoginRecordSchema,
+  MAX_BATCH,
+  Nullable,
+  Type,
+  errorResponses,
+} from '../schemas.ts';
+import type { IngestLogin } from '../schemas.ts';
+import type { ServerMetrics } from '../metrics.ts';
+
+export interface LoginRouteOptions {
+  tg: Trailguard;
+  metrics: ServerMetrics;
+  /** Body limit for `POST /logins` (batches are larger than other bodies). */
+  batchBodyLimit: number;
+}
+
+/**
+ * Everything `record()` would reject, checked for every item before any is written, so a bad item in
+ * a batch leaves nothing stored.
+ */
+function precheck(item: IngestLogin, prefix: string): void {
+  if (item.username.trim() === '') throw invalid(`${prefix}username`, 'must not be empty');
+  if (typeof item.userId === 'number' && !Number.isSafeInteger(item.userId))
+    throw invalid(`${prefix}userId`, 'must be a string or a whole number');
+  if (typeof item.userId === 'string' && item.userId.trim() === '')
+    throw invalid(`${prefix}userId`, 'must not be empty');
+  if (item.ip !== undefined && normalizeIp(item.ip) === null)
+    throw invalid(`${prefix}ip`, `'${truncate(item.ip, 64)}' is not an IP address`);
+  if (item.occurredAt !== undefined) parseDate(item.occurredAt, `${prefix}occurredAt`);
+  if (item.metadata !== undefined) {
+    const clean = cleanJson(item.metadata, `${prefix}metadata`);
+    if (Buffer.byteLength(JSON.stringify(clean)) > LIMITS.metadataBytes)
+      throw invalid(`${prefix}metadata`, `must be at most ${LIMITS.metadataBytes} bytes as JSON`);
+  }
+}
+
+export function loginRoutes(app: FastifyInstance, opts: LoginRouteOptions): void {
+  const { tg, metrics } = opts;
+  const trusted = compileTrust(tg.config.trustProxy);
+
+  /**
+   * The end user's address and user agent come in the body. Only when the caller is a trusted proxy
+   * forwarding the end user's own request do the request's forwarded headers stand in for them.
+   */
+  function fromTrustedProxy(request: FastifyRequest): { ip?: string; userAgent?: string } {
+    const peer = request.raw.socket.remoteAddress;
+    if (!peer || !trusted(normalizeIp(peer) ?? peer, 0) || request.headers['x-forwarded-for'] === undefined)
+      return {};
+    const ip = clientIp(request.raw, trusted);
+    const ua = request.headers['user-agent'];
+    return { ...(ip ? { ip } : {}), ...(typeof ua === 'string' ? { userAgent: ua } : {}) };
+  }
+
+  function toInput(item: IngestLogin, request: FastifyRequest): RecordLoginInput {
+    const { occurredAt, ...rest } = item;
+    const forwarded = item.ip === undefined || item.userAgent === undefined ? fromTrustedProxy(request) : {};
+    return {
+      ...rest,
+      ...(item.ip === undefined && forwarded.ip ? { ip: forwarded.ip } : {}),
+      ...(item.userAgent === undefined && forwarded.userAgent ? { userAgent: forwarded.userAgent } : {}),
+      ...(occurredAt !== undefined ? { occurredAt } : {}),
+    };
+  }
+
+  app.post(
+    '/api/v1/logins',
+    {
+      bodyLimit: opts.batchBodyLimit,
+      config: { scope: 'ingest', idempotent: true },
+      schema: {
+        summary: 'Record one login attempt, or a batch of up to 1,000',
+        description:
+          'Send one object or an array. The whole batch is validated before anything is written. ' +
+          "`ip` and `userAgent` are the end user's; the server never reads them from this request's headers " +
+          'unless the caller is a configured trusted proxy.',
+        tags: ['logins'],
+        body: IngestLoginsBody,
+        response: {
+          201: Type.Union([
+            LoginRecordSchema,
+            Type.Object({ count: Type.Integer(), ids: Type.Array(Type.String({ format: 'uuid' })) }),
+          ]),
+          ...errorResponses(400, 401, 403, 413, 415, 422, 429),
+        },
+      },
+    },
+    async (request, reply) => {
+      const started = performance.now();
+      const body = request.body as IngestLogin | IngestLogin[];
+      if (Array.isArray(body)) {
+        if (body.length > MAX_BATCH) throw invalid('body', `a batch holds at most ${MAX_BATCH} logins`);
+        body.forEach((item, i) => precheck(item, `${i}.`));
+        const records = await Promise.all(body.map((item) => tg.logins.record(toInput(item, request))));
+        metrics.ingestLatency.observe({ kind: 'logins_batch' }, (performance.now() - started) / 1000);
+        return reply.code(201).send({ count: records.length, ids: records.map((r) => r.id) });
+      }
+      precheck(body, '');
+      const record = await tg.logins.record(toInput(body, request));
+      metrics.ingestLatency.observe({ kind: 'login' }, (performance.now() - started) / 1000);
+      return reply.code(201).send(record);
+    },
+  );
+
+  app.post(
+    '/api/v1/logouts',
+    {
+      config: { scope: 'ingest', idempotent: true },
+      schema: {
+        summary: "Close a user's session and record its duration",
+        description: "Without `sessionKey`, the user's latest open successful login is closed.",
+        tags: ['logins'],
+        body: IngestLogoutBody,
+        response: {
+          200: Type.Object({ login: Nullable(LoginRecordSchema) }),
+          ...errorResponses(400, 401, 403, 413, 415, 422, 429),
+        },
+      },
+    },
+    async (request) => {
+      const started = performance.now();
+      const body = request.body as {
+        userId: string | number;
+        sessionKey?: string;
+        occurredAt?: string | number;
+      };
+      const login = await tg.logins.recordLogout(body);
+      metrics.ingestLatency.observe({ kind: 'logout' }, (performance.now() - started) / 1000);
+      return { login };
+    },
+  );
+
+  app.get(
+    '/api/v1/logins',
+    {
+      config: { scope: 'read' },
+      schema: {
+        summary: 'List login history, newest first, with filters and cursor pagination',
+        tags: ['logins'],
+        querystring: ListLoginsQuerySchema,
+        response: { 200: LoginPage, ...errorResponses(400, 401, 403, 429) },
+      },
+    },
+    async (request) => tg.logins.list(request.query as ListLoginsQuerySchema),
+  );
+
+  app.get(
+    '/api/v1/logins/failed',
+    {
+      config: { scope: 'read' },
+      schema: {
+        summary: 'Failed attempts in the last `hours` (default 24), newest first',
+        tags: ['logins'],
+        querystring: FailedLoginsQuerySchema,
+        response: {
+          200: Type.Object({ items: Type.Array(LoginRecordSchema) }),
+          ...errorResponses(400, 401, 403, 429),
+        },
+      },
+    },
+    async (request) => {
+      const q = request.query as FailedLoginsQuerySchema;
+      const items: LoginRecord[] = await tg.logins.failed({ ...q, hours: q.hours ?? 24 });
+      return { items };
+    },
+  );
+}

@@ -1,0 +1,252 @@
+/**
+ * `createServer(tg, options)`: the Fastify application behind `trailguard serve` — REST API, ingestion,
+ * authentication, OpenAPI at /docs, Prometheus at /metrics, and the admin UI's static build at /.
+ * @module
+ */
+import Fastify from 'fastify';
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import cookie from '@fastify/cookie';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import fastifyStatic from '@fastify/static';
+import { Redis } from 'ioredis';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Value } from 'typebox/value';
+import { TrailguardError } from '../domain/errors.ts';
+import { validator } from '../domain/validation.ts';
+import type { TSchema } from '../domain/validation.ts';
+import { compileTrust } from '../enrich/client-ip.ts';
+import { createAuthService } from '../auth/auth-service.ts';
+import type { AuthService } from '../auth/auth-service.ts';
+import type { Trailguard } from '../trailguard.ts';
+import { principalId, registerAuth } from './auth.ts';
+import type { RouteScope } from './auth.ts';
+import { handleError } from './errors.ts';
+import { purgeIdempotencyKeys, registerIdempotency } from './idempotency.ts';
+import { createMetrics } from './metrics.ts';
+import type { ServerMetrics } from './metrics.ts';
+import { adminRoutes } from './routes/admin-routes.ts';
+import { dashboardRoutes } from './routes/dashboard-routes.ts';
+import { loginRoutes } from './routes/login-routes.ts';
+import { sessionRoutes } from './routes/session-routes.ts';
+import { systemRoutes } from './routes/system-routes.ts';
+import { viewerRoutes } from './routes/viewer-routes.ts';
+
+/** Rate limits, per minute. */
+export interface RateLimitOptions {
+  /** Requests per minute per API key, session or viewer token. @default 60000 */
+  perKey?: number | undefined;
+  /** Requests per minute per client address without credentials. @default 300 */
+  perIp?: number | undefined;
+  /** Prefix of the Redis keys. @default 'trailguard:rl:' */
+  redisPrefix?: string | undefined;
+}
+
+/** Options for `createServer()`. */
+export interface ServerOptions {
+  /** Credentials service. @default one over `tg.database` */
+  auth?: AuthService | undefined;
+  /** Fastify's logger (pino options), or false. @default false */
+  logger?: FastifyServerOptions['logger'];
+  /** Rate limits, or false to turn rate limiting off. Redis-backed when `redisUrl` is set. */
+  rateLimit?: RateLimitOptions | false | undefined;
+  /** Redis for shared rate-limit state and readiness. @default `tg.config.redisUrl` */
+  redisUrl?: string | undefined;
+  /** Largest request body, bytes. @default 1 MiB */
+  bodyLimit?: number | undefined;
+  /** Largest `POST /api/v1/logins` body (a batch of 1,000), bytes. @default 8 MiB */
+  batchBodyLimit?: number | undefined;
+  /** Directory of the admin UI's static build, or false. @default `dist/web` of the package, if present */
+  webRoot?: string | false | undefined;
+  /** Admin sign-in lockout: failures per address or account within the window. @default 5 in 15 min */
+  lockout?: { threshold?: number | undefined; windowMs?: number | undefined } | undefined;
+  /** Collect Node process metrics into /metrics. @default true */
+  processMetrics?: boolean | undefined;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The server's metrics registry. */
+    trailguardMetrics: ServerMetrics;
+    /** Every API route with its required scope (for tests and docs). */
+    trailguardRoutes: { method: string; url: string; scope: RouteScope }[];
+  }
+}
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../dist/web', import.meta.url));
+
+/** Builds the server (not yet listening). `app.close()` stops it; the caller closes `tg`. */
+export async function createServer(tg: Trailguard, options: ServerOptions = {}): Promise<FastifyInstance> {
+  const auth = options.auth ?? createAuthService({ db: tg.database.db, clock: tg.config.clock });
+  const metrics = createMetrics({ defaultMetrics: options.processMetrics !== false });
+  const redisUrl = options.redisUrl ?? tg.config.redisUrl;
+  const redis = redisUrl
+    ? new Redis(redisUrl, {
+        // Never queue or stall a request behind a Redis outage.
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        connectTimeout: 2000,
+        commandTimeout: 500,
+        lazyConnect: false,
+      })
+    : null;
+  redis?.on('error', () => undefined);
+
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    trustProxy: compileTrust(tg.config.trustProxy),
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    ajv: { customOptions: { removeAdditional: false } },
+  });
+  app.decorate('trailguardMetrics', metrics);
+  app.decorate('trailguardRoutes', [] as { method: string; url: string; scope: RouteScope }[]);
+
+  // One schema library end to end: TypeBox checks bodies, queries and params, and its failures are
+  // TrailguardErrors naming the field. Query strings and params arrive as text and are converted first.
+  app.setValidatorCompiler(({ schema, httpPart }) => {
+    const check = validator(schema as TSchema);
+    const convert = httpPart === 'querystring' || httpPart === 'params';
+    return (data: unknown) => {
+      try {
+        // Query objects have a null prototype; the core expects plain objects.
+        const input = convert ? { ...(Value.Convert(schema as TSchema, data ?? {}) as object) } : data;
+        return { value: check(input) };
+      } catch (err) {
+        return { error: err as Error };
+      }
+    };
+  });
+  app.setErrorHandler(handleError);
+  // JSON only: a text/plain body is a 415, not a string handed to the routes.
+  app.removeContentTypeParser('text/plain');
+  app.setNotFoundHandler((request, reply) =>
+    handleError(
+      new TrailguardError('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`),
+      request,
+      reply,
+    ),
+  );
+
+  app.addHook('onRoute', (route) => {
+    const scope = (route.config as { scope?: RouteScope } | undefined)?.scope;
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (scope !== undefined)
+      for (const method of methods)
+        if (method !== 'HEAD') app.trailguardRoutes.push({ method, url: route.url, scope });
+  });
+
+  await app.register(cookie);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Trailguard API',
+        version: pkg.version,
+        description:
+          'Login history, security events and the production change log. Errors are `{ error: { code, message, field? } }`.',
+      },
+      components: {
+        securitySchemes: {
+          apiKey: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'An API key (`tg_<scope>_…`) or a viewer token (`tgv_…`).',
+          },
+          session: { type: 'apiKey', in: 'cookie', name: 'tg_session' },
+        },
+      },
+      security: [{ apiKey: [] }, { session: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  registerAuth(app, auth);
+
+  if (options.rateLimit !== false) {
+    const perKey = options.rateLimit?.perKey ?? 60_000;
+    const perIp = options.rateLimit?.perIp ?? 300;
+    await app.register(rateLimit, {
+      global: true,
+      timeWindow: 60_000,
+      max: (request) => (request.principal ? perKey : perIp),
+      keyGenerator: (request) => (request.principal ? principalId(request.principal) : `ip:${request.ip}`),
+      ...(redis
+        ? { redis, nameSpace: options.rateLimit?.redisPrefix ?? 'trailguard:rl:', skipOnError: true }
+        : {}),
+      errorResponseBuilder: (_request, context) =>
+        Object.assign(
+          new TrailguardError(
+            'RATE_LIMITED',
+            `rate limit exceeded; retry in ${Math.ceil(context.ttl / 1000)} s`,
+          ),
+          { statusCode: context.statusCode },
+        ),
+    });
+  }
+
+  registerIdempotency(app, tg.database.db, tg.config.clock);
+
+  // Metrics: count by route template, not by raw URL (bounded label values).
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  });
+  tg.logins.observe(async (record) => {
+    metrics.logins.inc({ outcome: record.success ? 'success' : 'failure' });
+  });
+  const unsubscribe = tg.internals.onBatch((table, size) => metrics.batchSize.observe({ table }, size));
+
+  systemRoutes(app, { tg, metrics, redis });
+  loginRoutes(app, { tg, metrics, batchBodyLimit: options.batchBodyLimit ?? 8 * 1024 * 1024 });
+  viewerRoutes(app, tg, auth);
+  sessionRoutes(app, {
+    tg,
+    auth,
+    lockoutThreshold: options.lockout?.threshold ?? 5,
+    lockoutWindowMs: options.lockout?.windowMs ?? 15 * 60_000,
+  });
+  adminRoutes(app, auth);
+  dashboardRoutes(app, tg);
+
+  // The admin UI (issue 6) is a static build; it talks to the API above with the session cookie + CSRF.
+  const webRoot = options.webRoot === undefined ? DEFAULT_WEB_ROOT : options.webRoot;
+  if (webRoot !== false && existsSync(webRoot)) {
+    await app.register(fastifyStatic, { root: webRoot, prefix: '/', wildcard: false, index: 'index.html' });
+    // Client-side routes fall back to index.html; API paths keep their JSON 404.
+    app.get('/*', { config: { scope: 'public' }, schema: { hide: true } }, (request, reply) => {
+      if (request.url.startsWith('/api/')) {
+        return handleError(
+          new TrailguardError('ROUTE_NOT_FOUND', `no route GET ${request.url.split('?')[0] ?? ''}`),
+          request,
+          reply,
+        );
+      }
+      return reply.sendFile('index.html');
+    });
+  } else {
+    app.get('/', { config: { scope: 'public' }, schema: { hide: true } }, async (_request, reply) =>
+      reply.redirect('/docs'),
+    );
+  }
+
+  const purge = setInterval(() => {
+    void purgeIdempotencyKeys(tg.database.db, tg.config.clock.now()).catch(() => undefined);
+  }, 3_600_000);
+  purge.unref();
+  app.addHook('onClose', async () => {
+    clearInterval(purge);
+    unsubscribe();
+    if (redis) redis.disconnect();
+  });
+  return app;
+}
