@@ -108,16 +108,35 @@ async function benchRecord(tg: Trailguard, n: number, total: number): Promise<Re
   return r;
 }
 
-async function benchPlainInsert(tg: Trailguard, pool: pg.Pool | null, n: number, total: number): Promise<Result> {
+async function benchPlainInsert(
+  tg: Trailguard,
+  pool: pg.Pool | null,
+  n: number,
+  total: number,
+): Promise<Result> {
   await truncate(tg);
   const now = new Date();
   const r = await closedLoop(total, n, async (i) => {
     const v = input(i);
-    const params = [randomUuid(), v.userId, v.username, 'password', v.success, v.ip, v.userAgent, 'desktop', now, JSON.stringify(v.metadata)];
+    const params = [
+      randomUuid(),
+      v.userId,
+      v.username,
+      'password',
+      v.success,
+      v.ip,
+      v.userAgent,
+      'desktop',
+      now,
+      JSON.stringify(v.metadata),
+    ];
     const text = `INSERT INTO login_history (id, user_id, username, login_type, success, ip_address, user_agent, device_type, login_at, metadata)
       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`;
     if (pool) await pool.query(text, params);
-    else await sql.raw(text.replace(/\$(\d+)/g, (_m, k: string) => lit(params[Number(k) - 1]))).execute(tg.database.db);
+    else
+      await sql
+        .raw(text.replace(/\$(\d+)/g, (_m, k: string) => lit(params[Number(k) - 1])))
+        .execute(tg.database.db);
   });
   return r;
 }
@@ -172,7 +191,8 @@ async function scratchDatabase(): Promise<{ url: string; drop(): Promise<void> }
   };
 }
 
-const fmt = (r: number) => (Number.isNaN(r) ? '—' : r >= 100 ? Math.round(r).toLocaleString('en-US') : r.toFixed(1));
+const fmt = (r: number) =>
+  Number.isNaN(r) ? '—' : r >= 100 ? Math.round(r).toLocaleString('en-US') : r.toFixed(1);
 
 async function runBackend(backend: 'postgres' | 'pglite'): Promise<void> {
   const total = backend === 'pglite' ? Math.min(RECORDS, 20_000) : RECORDS;
@@ -206,7 +226,11 @@ async function runBackend(backend: 'postgres' | 'pglite'): Promise<void> {
         `| (a) one plain INSERT per call | ${n} | ${fmt(m(plain, 'rps'))} | ${fmt(m(plain, 'p50'))} | ${fmt(m(plain, 'p99'))} | ${((m(plain, 'rps') / ceiling) * 100).toFixed(0)}% |`,
       );
     }
-    console.log(`\n### ${backend} — pipeline "${String(args.pipeline)}", ${total} records per run, median of ${RUNS} runs, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
+    console.log(
+      `\n### ${backend} — pipeline "${String(args.pipeline)}", ${total} records per run, median of ${RUNS} runs, load average ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}\n`,
+    );
     console.log('| writer | concurrent callers | committed records/s | p50 ms | p99 ms | of ceiling (b) |');
     console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
     for (const row of rows) console.log(row);
@@ -217,5 +241,6 @@ async function runBackend(backend: 'postgres' | 'pglite'): Promise<void> {
   }
 }
 
-const backends = args.backend === 'both' ? (['postgres', 'pglite'] as const) : ([args.backend] as ('postgres' | 'pglite')[]);
+const backends =
+  args.backend === 'both' ? (['postgres', 'pglite'] as const) : ([args.backend] as ('postgres' | 'pglite')[]);
 for (const b of backends) await runBackend(b);
