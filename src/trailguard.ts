@@ -6,6 +6,9 @@ import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { resolveConfig } from './config.ts';
 import type { Logger, ResolvedConfig, TrailguardOptions } from './config.ts';
+import { createChangeRepository } from './changes/change-repository.ts';
+import { createChangeService } from './changes/change-service.ts';
+import type { ChangeService } from './changes/change-service.ts';
 import { createEnricher } from './enrich/enricher.ts';
 import type { Enricher } from './enrich/enricher.ts';
 import { createGeoLookup } from './enrich/geo.ts';
@@ -43,6 +46,8 @@ export interface Trailguard {
   readonly logins: LoginService;
   /** Security events and attack detection. */
   readonly security: SecurityService;
+  /** The production change log. */
+  readonly changes: ChangeService;
   /** Retention runs and their receipts. */
   readonly retention: RetentionService;
   /** GDPR export and erasure. */
@@ -146,6 +151,10 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
     maxInFlight: database.maxConcurrentWrites,
   });
   logins.observe((record, client, trace) => security.onLogin(record, client, trace));
+  const changes = createChangeService({
+    repository: createChangeRepository(database.db),
+    clock: config.clock,
+  });
   const retention = createRetentionService({
     db: database.db,
     backend: database.backend,
@@ -153,6 +162,37 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
     clock: config.clock,
     logger,
     policy: config.retention,
+    // The receipt of each run becomes a `data_retention` change, so auditors find it with the changes.
+    recordReceipt: async (receipt) => {
+      const change = await changes.log({
+        changeType: 'data_retention',
+        title: `Retention run removed ${receipt.totalRows} record(s)`,
+        description:
+          receipt.items
+            .map(
+              (i) =>
+                `${i.table} ${i.period}: ${i.method} ${i.rows} [${i.range.from} – ${i.range.to})${i.archive ? ` archive ${i.archive.file} sha256 ${i.archive.sha256}` : ''}`,
+            )
+            .join('\n') || 'nothing was due',
+        performedBy: { id: 'trailguard:retention', name: 'Trailguard retention' },
+        impactLevel: 'low',
+        affectedSystems: [...new Set(receipt.items.map((i) => i.table))],
+        deployedAt: receipt.startedAt,
+        metadata: {
+          receiptId: receipt.id,
+          totalRows: receipt.totalRows,
+          items: receipt.items.slice(0, 50).map((i) => ({
+            table: i.table,
+            period: i.period,
+            method: i.method,
+            rows: i.rows,
+            range: i.range,
+            archive: i.archive ? { file: i.archive.file, sha256: i.archive.sha256 } : null,
+          })),
+        },
+      });
+      return change.id;
+    },
   });
   const privacy = createPrivacyService({
     db: database.db,
@@ -176,6 +216,7 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
   return {
     logins,
     security,
+    changes,
     retention,
     privacy,
     alerts,

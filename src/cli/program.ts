@@ -10,6 +10,7 @@ import { registerDemo } from './demo-command.ts';
 import { registerServe } from './serve-command.ts';
 import { registerKeys } from './keys-command.ts';
 import { registerUsers } from './users-command.ts';
+import { registerChange } from './change-command.ts';
 import { registerRetention } from './retention-command.ts';
 import { registerPrivacy } from './privacy-command.ts';
 import { registerExport } from './export-command.ts';
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerKeys(program);
   registerUsers(program);
+  registerChange(program);
   registerRetention(program);
   registerPrivacy(program);
   registerExport(program);

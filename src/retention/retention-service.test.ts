@@ -107,6 +107,10 @@ forEachBackend('retention of login history', (backend) => {
       '2026-01': ['batch_delete', 2],
       '2026-03': ['batch_delete', 1],
     });
+    assert.ok(receipt.changeId);
+    const change = await tg.changes.get(receipt.changeId);
+    assert.equal(change.changeType, 'data_retention');
+    assert.equal((change.metadata as { receiptId?: string }).receiptId, receipt.id);
     const gone = await sql<{
       r: string | null;
     }>`SELECT to_regclass('login_history_p2025_12')::text AS r`.execute(tg.database.db);
