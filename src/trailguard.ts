@@ -130,6 +130,7 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
   }
   const batchListeners = new Set<BatchListener>();
   const logins = createLoginService({
+    db: database.db,
     repository: createLoginRepository(database.db),
     stats: createLoginStatsRepository(database.db),
     partitions,
@@ -150,7 +151,7 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
     log: securityLog,
     maxInFlight: database.maxConcurrentWrites,
   });
-  logins.observe((record, client, trace) => security.onLogin(record, client, trace));
+  logins.attach(security.loginCompanion);
   const changes = createChangeService({
     repository: createChangeRepository(database.db),
     clock: config.clock,

@@ -37,7 +37,7 @@ export interface LocatedLogin {
 }
 
 export interface SecurityRepository {
-  insertBatch(rows: SecurityEvent[]): Promise<void>;
+  insertBatch(rows: SecurityEvent[], executor?: Kysely<Database>): Promise<void>;
   find(filter: EventFilter, limit: number): Promise<SecurityEvent[]>;
   /** The user's latest successful login before `before` (excluding `excludeId`). */
   previousSuccess(
@@ -80,7 +80,7 @@ export function createSecurityRepository(db: Kysely<Database>): SecurityReposito
     return user.userId !== null ? sql`user_id = ${user.userId}` : sql`username = ${user.username}`;
   }
   return {
-    async insertBatch(rows) {
+    async insertBatch(rows, executor = db) {
       const payload = JSON.stringify(
         rows.map((r) => ({
           id: r.id,
@@ -103,7 +103,7 @@ export function createSecurityRepository(db: Kysely<Database>): SecurityReposito
           reason, coalesce(context, '{}'::jsonb)
         FROM jsonb_to_recordset(${payload}::jsonb) AS r(
           id uuid, event_type text, category text, severity text, occurred_at timestamptz, username text,
-          user_id text, ip_address inet, user_agent text, reason text, context jsonb)`.execute(db);
+          user_id text, ip_address inet, user_agent text, reason text, context jsonb)`.execute(executor);
     },
 
     async find(f, limit) {
