@@ -4,6 +4,7 @@
  */
 import { uuidv7 } from 'uuidv7';
 import type { Clock } from '../domain/clock.ts';
+import { decodeKeysetCursor, encodeKeysetCursor } from '../domain/cursor.ts';
 import { invalid } from '../domain/errors.ts';
 import type { LoginRecord, Page, RequestLike } from '../domain/login.ts';
 import {
@@ -670,25 +671,10 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
 
 /** Opaque keyset cursor: the last row's (occurredAt, id). */
 export function encodeEventCursor(at: Date, id: string): string {
-  return Buffer.from(JSON.stringify([at.toISOString(), id])).toString('base64url');
+  return encodeKeysetCursor(at, id);
 }
 
 export function decodeEventCursor(cursor: unknown): { occurredAt: Date; id: string } {
-  if (typeof cursor === 'string') {
-    try {
-      const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-      if (
-        Array.isArray(parsed) &&
-        typeof parsed[0] === 'string' &&
-        typeof parsed[1] === 'string' &&
-        /^[0-9a-f-]{36}$/i.test(parsed[1])
-      ) {
-        const occurredAt = new Date(parsed[0]);
-        if (!Number.isNaN(occurredAt.getTime())) return { occurredAt, id: parsed[1] };
-      }
-    } catch {
-      /* fall through */
-    }
-  }
-  throw invalid('cursor', 'is not a cursor returned by a previous page');
+  const { at, id } = decodeKeysetCursor(cursor);
+  return { occurredAt: at, id };
 }
