@@ -5,6 +5,7 @@
  */
 import { sql } from 'kysely';
 import type { Kysely, Selectable } from 'kysely';
+import { beforeKeyset, ipMatches } from '../store/sql-filters.ts';
 import type { Database, LoginHistoryTable } from '../store/schema.ts';
 import type { DeviceType, LoginRecord, LoginType } from '../domain/login.ts';
 
@@ -75,7 +76,8 @@ export function toLoginRecord(r: Row): LoginRecord {
 }
 
 export interface LoginRepository {
-  insertBatch(rows: LoginRow[]): Promise<void>;
+  /** Inserts the batch (and its rollup counts) in one statement, on `executor` (a transaction) when given. */
+  insertBatch(rows: LoginRow[], executor?: Kysely<Database>): Promise<void>;
   /** Closes the matching open successful login; returns the updated row or null. */
   closeSession(userId: string, sessionKeyHash: string | null, at: Date): Promise<LoginRecord | null>;
   lastSuccessful(userId: string): Promise<LoginRecord | null>;
@@ -91,7 +93,7 @@ function likeSubstring(text: string): string {
 
 export function createLoginRepository(db: Kysely<Database>): LoginRepository {
   return {
-    async insertBatch(rows) {
+    async insertBatch(rows, executor = db) {
       const payload = JSON.stringify(
         rows.map((r) => ({
           id: r.id,
@@ -139,7 +141,7 @@ export function createLoginRepository(db: Kysely<Database>): LoginRepository {
         GROUP BY 1, 2, 3, 4, 5
         ORDER BY 1, 2, 3, 4, 5
         ON CONFLICT (hour, success, login_type, device_type, country)
-        DO UPDATE SET count = r.count + excluded.count`.execute(db);
+        DO UPDATE SET count = r.count + excluded.count`.execute(executor);
     },
 
     async closeSession(userId, sessionKeyHash, at) {
@@ -194,16 +196,8 @@ export function createLoginRepository(db: Kysely<Database>): LoginRepository {
       }
       if (f.from !== undefined) q = q.where('login_at', '>=', f.from);
       if (f.to !== undefined) q = q.where('login_at', '<', f.to);
-      if (f.ip !== undefined) {
-        const { address, prefix } = f.ip;
-        q =
-          prefix === null
-            ? q.where(sql<boolean>`ip_address = ${address}::inet`)
-            : q.where(sql<boolean>`ip_address <<= ${`${address}/${prefix}`}::inet`);
-      }
-      if (f.before !== undefined) {
-        q = q.where(sql<boolean>`(login_at, id) < (${f.before.loginAt}::timestamptz, ${f.before.id}::uuid)`);
-      }
+      if (f.ip !== undefined) q = q.where(ipMatches(f.ip));
+      if (f.before !== undefined) q = q.where(beforeKeyset('login_at', f.before.loginAt, f.before.id));
       const rows = await q.orderBy('login_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
       return rows.map(toLoginRecord);
     },

@@ -4,6 +4,7 @@
  */
 import { uuidv7 } from 'uuidv7';
 import type { Clock } from '../domain/clock.ts';
+import { decodeKeysetCursor, encodeKeysetCursor } from '../domain/cursor.ts';
 import { invalid } from '../domain/errors.ts';
 import type { LoginRecord, Page, RequestLike } from '../domain/login.ts';
 import {
@@ -34,8 +35,10 @@ import { createGroupCommitter } from '../store/group-commit.ts';
 import type { GroupCommitter } from '../store/group-commit.ts';
 import type { PartitionManager } from '../store/partitions.ts';
 import { callSiteOf, captureTrace } from './call-site.ts';
-import type { SecurityLog } from './security-log.ts';
-import type { EventFilter, SecurityRepository } from './security-repository.ts';
+import type { SecurityLog, SecurityLogLine } from './security-log.ts';
+import type { LoginCompanion } from '../logins/login-service.ts';
+import type { EventFilter, LoginContextRequest, SecurityRepository } from './security-repository.ts';
+import { createBatchLoader } from '../store/batch-loader.ts';
 
 export interface SecurityServiceDeps {
   repository: SecurityRepository;
@@ -131,7 +134,11 @@ export interface SecurityService {
   /** The detector (null when detection is off). */
   readonly detector: Detector | null;
   /** Login-history hook: emits `login_failed` / `login_success` and runs detection. */
-  onLogin(record: LoginRecord, client: ClientContext, trace?: Error): Promise<void>;
+  /**
+   * Login-history hook: for each `logins.record()`, runs detection and builds `login_failed` /
+   * `login_success` (and any `suspicious_activity`), stored in the same transaction as the login.
+   */
+  readonly loginCompanion: LoginCompanion<PreparedEvent>;
   flush(): Promise<void>;
   close(): Promise<void>;
 }
@@ -182,6 +189,12 @@ function message(type: SecurityEventType, who: string, extra: Record<string, unk
   }
 }
 
+/** An event ready to store, with its log line built on demand. */
+export interface PreparedEvent {
+  event: SecurityEvent;
+  line: () => SecurityLogLine;
+}
+
 interface Subject {
   username: string | null;
   userId: string | null;
@@ -218,6 +231,11 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
       await repository.insertBatch(rows);
     },
   });
+
+  // Logins recorded together share one query for their history context.
+  const loadLoginContext = createBatchLoader((requests: LoginContextRequest[]) =>
+    repository.loginContext(requests),
+  );
 
   /** Validates and enriches the common fields; throws before anything is stored. */
   function subject(input: unknown, requireIp: boolean, requireUsername: boolean): Subject {
@@ -261,14 +279,14 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
     return v;
   }
 
-  /** Stores one event and writes its line; resolves once the row is committed. */
-  async function emit(
+  /** Builds one event and, lazily, its log line (the line is only built when the log is on). */
+  function build(
     type: SecurityEventType,
     s: Subject,
     severity: Severity,
     extra: Record<string, unknown>,
     trace: Error | undefined,
-  ): Promise<SecurityEvent> {
+  ): PreparedEvent {
     const event: SecurityEvent = {
       id: uuidv7(),
       type,
@@ -282,29 +300,48 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
       reason: s.reason,
       context: { ...s.context, ...extra },
     };
-    const who = s.username ?? (s.userId !== null ? `user ${s.userId}` : (s.ip ?? 'unknown'));
-    const identity: Record<string, unknown> =
-      s.username !== null && s.username.includes('@') ? { email: s.username } : { username: s.username };
-    log.write({
-      timestamp: event.occurredAt,
-      severity,
-      message: message(type, who, event.context),
-      location: callSiteOf(trace),
-      context: {
-        event_type: type,
-        category: event.category,
+    const line = (): SecurityLogLine => {
+      const who = s.username ?? (s.userId !== null ? `user ${s.userId}` : (s.ip ?? 'unknown'));
+      const identity: Record<string, unknown> =
+        s.username !== null && s.username.includes('@') ? { email: s.username } : { username: s.username };
+      return {
+        timestamp: event.occurredAt,
         severity,
-        ...identity,
-        ...(s.userId !== null ? { user_id: s.userId } : {}),
-        ip_address: s.ip,
-        user_agent: s.userAgent,
-        reason: s.reason,
-        ...event.context,
-        event_id: event.id,
-      },
-    });
-    await committer.submit(event);
-    return event;
+        message: message(type, who, event.context),
+        location: callSiteOf(trace),
+        context: {
+          event_type: type,
+          category: event.category,
+          severity,
+          ...identity,
+          ...(s.userId !== null ? { user_id: s.userId } : {}),
+          ip_address: s.ip,
+          user_agent: s.userAgent,
+          reason: s.reason,
+          ...event.context,
+          event_id: event.id,
+        },
+      };
+    };
+    return { event, line };
+  }
+
+  function writeLine(p: PreparedEvent): void {
+    if (log.enabled) log.write(p.line());
+  }
+
+  /** Stores one event and writes its line; resolves once the row is committed. */
+  async function emit(
+    type: SecurityEventType,
+    s: Subject,
+    severity: Severity,
+    extra: Record<string, unknown>,
+    trace: Error | undefined,
+  ): Promise<SecurityEvent> {
+    const p = build(type, s, severity, extra, trace);
+    writeLine(p);
+    await committer.submit(p.event);
+    return p.event;
   }
 
   function countsContext(r: DetectionResult): Record<string, unknown> {
@@ -328,19 +365,19 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
     };
   }
 
-  /** Detection, then `login_failed`, then one `suspicious_activity` per new signal. */
-  async function failure(
+  /** Detection, then `login_failed` and one `suspicious_activity` per new signal, built but not stored. */
+  async function failureEvents(
     s: Subject & { username: string },
     trace: Error | undefined,
     extra: Record<string, unknown> = {},
-  ): Promise<{ result: DetectionResult; event: SecurityEvent }> {
+  ): Promise<{ result: DetectionResult; prepared: PreparedEvent[] }> {
     const result =
       detector && s.ip !== null
         ? await detector.recordFailure({ ip: s.ip, username: s.username, at: s.occurredAt })
         : EMPTY_RESULT;
     const counts = countsContext(result);
-    const writes: Promise<SecurityEvent>[] = [
-      emit(
+    const prepared = [
+      build(
         'login_failed',
         s,
         severityFor('login_failed', { suspicious: result.suspicious }),
@@ -349,10 +386,21 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
       ),
     ];
     for (const sig of result.newSignals) {
-      writes.push(emit('suspicious_activity', s, 'critical', { ...signalContext(sig), ...counts }, trace));
+      prepared.push(build('suspicious_activity', s, 'critical', { ...signalContext(sig), ...counts }, trace));
     }
-    const [event] = await Promise.all(writes);
-    return { result, event: event as SecurityEvent };
+    return { result, prepared };
+  }
+
+  /** Detection, then `login_failed`, then one `suspicious_activity` per new signal; stored and logged. */
+  async function failure(
+    s: Subject & { username: string },
+    trace: Error | undefined,
+    extra: Record<string, unknown> = {},
+  ): Promise<{ result: DetectionResult; event: SecurityEvent }> {
+    const { result, prepared } = await failureEvents(s, trace, extra);
+    for (const p of prepared) writeLine(p);
+    await Promise.all(prepared.map((p) => committer.submit(p.event)));
+    return { result, event: (prepared[0] as PreparedEvent).event };
   }
 
   async function geoSignals(record: LoginRecord, client: ClientContext): Promise<Signal[]> {
@@ -360,17 +408,21 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
     if (settings.newCountry === false && settings.impossibleTravel === false) return signals;
     const geo = client.geo;
     if (!geo) return signals;
-    const user = { userId: record.userId, username: record.username };
     const key = record.userId ?? record.username;
-    const prev = await repository.previousSuccess(user, record.loginAt, record.id);
+    const lookbackMs = settings.newCountry === false ? 0 : settings.newCountry.lookbackDays * 86_400_000;
+    const since = new Date(record.loginAt.getTime() - lookbackMs);
+    const context = await loadLoginContext({
+      userId: record.userId,
+      username: record.username,
+      before: record.loginAt,
+      excludeId: record.id,
+      country: settings.newCountry === false ? null : geo.country,
+      since,
+    });
+    const prev = context.previous;
     if (!prev) return signals; // the first login teaches, it does not alarm
     if (settings.newCountry !== false && geo.country) {
-      const lookbackMs = settings.newCountry.lookbackDays * 86_400_000;
-      const since = new Date(record.loginAt.getTime() - lookbackMs);
-      if (
-        prev.loginAt >= since &&
-        !(await repository.seenCountry(user, geo.country, since, record.loginAt, record.id))
-      ) {
+      if (prev.loginAt >= since && !context.seenCountry) {
         signals.push({
           pattern: 'new_country',
           key,
@@ -542,43 +594,63 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
       };
     },
 
-    async onLogin(record, client, trace) {
-      const s: Subject = {
-        username: record.username,
-        userId: record.userId,
-        ip: record.ipAddress,
-        userAgent: record.userAgent,
-        reason: record.failureReason,
-        occurredAt: record.loginAt,
-        context: {},
-      };
-      const base = { login_id: record.id, login_type: record.loginType };
-      if (!record.success) {
-        await failure(s as Subject & { username: string }, trace, base);
-        return;
-      }
-      const signals = await geoSignals(record, client);
-      const geo = record.country
-        ? { country: record.country, ...(record.city ? { city: record.city } : {}) }
-        : {};
-      const writes = [
-        emit(
-          'login_success',
-          s,
-          severityFor('login_success', { signals }),
-          { ...base, ...geo, ...(signals.length ? { signals: signals.map(signalContext) } : {}) },
-          trace,
-        ),
-      ];
-      // A new country is worth a warning on the login; impossible travel is an attack signal.
-      for (const sig of signals) {
-        if (sig.pattern === 'impossible_travel') {
-          writes.push(
-            emit('suspicious_activity', s, 'critical', { ...signalContext(sig), login_id: record.id }, trace),
-          );
+    loginCompanion: {
+      async prepare(record, client, trace) {
+        const s: Subject = {
+          username: record.username,
+          userId: record.userId,
+          ip: record.ipAddress,
+          userAgent: record.userAgent,
+          reason: record.failureReason,
+          occurredAt: record.loginAt,
+          context: {},
+        };
+        const base = { login_id: record.id, login_type: record.loginType };
+        if (!record.success) {
+          return (await failureEvents(s as Subject & { username: string }, trace, base)).prepared;
         }
-      }
-      await Promise.all(writes);
+        const signals = await geoSignals(record, client);
+        const geo = record.country
+          ? { country: record.country, ...(record.city ? { city: record.city } : {}) }
+          : {};
+        const prepared = [
+          build(
+            'login_success',
+            s,
+            severityFor('login_success', { signals }),
+            { ...base, ...geo, ...(signals.length ? { signals: signals.map(signalContext) } : {}) },
+            trace,
+          ),
+        ];
+        // A new country is worth a warning on the login; impossible travel is an attack signal.
+        for (const sig of signals) {
+          if (sig.pattern === 'impossible_travel') {
+            prepared.push(
+              build(
+                'suspicious_activity',
+                s,
+                'critical',
+                { ...signalContext(sig), login_id: record.id },
+                trace,
+              ),
+            );
+          }
+        }
+        return prepared;
+      },
+      beforeWrite: (items) =>
+        partitions.ensure(
+          'security_events',
+          items.map((p) => p.event.occurredAt),
+        ),
+      write: (db, items) =>
+        repository.insertBatch(
+          items.map((p) => p.event),
+          db,
+        ),
+      committed(items) {
+        for (const p of items) writeLine(p);
+      },
     },
 
     flush: () => committer.drain(),
@@ -599,25 +671,10 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
 
 /** Opaque keyset cursor: the last row's (occurredAt, id). */
 export function encodeEventCursor(at: Date, id: string): string {
-  return Buffer.from(JSON.stringify([at.toISOString(), id])).toString('base64url');
+  return encodeKeysetCursor(at, id);
 }
 
 export function decodeEventCursor(cursor: unknown): { occurredAt: Date; id: string } {
-  if (typeof cursor === 'string') {
-    try {
-      const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-      if (
-        Array.isArray(parsed) &&
-        typeof parsed[0] === 'string' &&
-        typeof parsed[1] === 'string' &&
-        /^[0-9a-f-]{36}$/i.test(parsed[1])
-      ) {
-        const occurredAt = new Date(parsed[0]);
-        if (!Number.isNaN(occurredAt.getTime())) return { occurredAt, id: parsed[1] };
-      }
-    } catch {
-      /* fall through */
-    }
-  }
-  throw invalid('cursor', 'is not a cursor returned by a previous page');
+  const { at, id } = decodeKeysetCursor(cursor);
+  return { occurredAt: at, id };
 }
