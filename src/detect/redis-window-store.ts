@@ -82,7 +82,25 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
     return id;
   }
   const commands = new Map<string, string>();
+  // The detector sends the same two shapes over and over: remember the last one by reference.
+  let lastOps: KeyOp[] = [];
+  let lastName = '';
+  function sameShape(ops: KeyOp[]): boolean {
+    if (ops.length !== lastOps.length) return false;
+    for (let i = 0; i < ops.length; i++) {
+      const a = ops[i] as KeyOp;
+      const b = lastOps[i] as KeyOp;
+      if (a.windows !== b.windows || a.retentionMs !== b.retentionMs) return false;
+    }
+    return true;
+  }
   function commandFor(ops: KeyOp[]): string {
+    if (lastName !== '' && sameShape(ops)) return lastName;
+    lastOps = ops;
+    lastName = shapeCommand(ops);
+    return lastName;
+  }
+  function shapeCommand(ops: KeyOp[]): string {
     let shape = '';
     for (const op of ops) shape += `${specId(op.windows)}@${op.retentionMs};`;
     let name = commands.get(shape);
