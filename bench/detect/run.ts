@@ -189,7 +189,10 @@ const results: Record<
   string,
   { seq: Result[]; conc: Result[]; mem: { perIp: number; ipKeyOnly: number }[]; fallbacks: number }
 > = {};
+// Load from other jobs swings from run to run: each run's ratio is taken against the anchor of that run.
+const ratios: Record<string, { conc: number[]; seq: number[] }> = {};
 for (let run = 0; run < RUNS; run++) {
+  const thisRun: Record<string, { conc: number; seq: number }> = {};
   for (const s of scenarios) {
     const prefix = `tgbench:${randomBytes(4).toString('hex')}:`;
     const { op, close, ipKey } = await s.setup(prefix);
@@ -203,10 +206,17 @@ for (let run = 0; run < RUNS; run++) {
     (results[s.name] as { fallbacks: number }).fallbacks += fallbacks;
     results[s.name]?.conc.push(conc);
     results[s.name]?.mem.push(mem);
+    thisRun[s.name] = { conc: conc.opsPerSec, seq: seq.opsPerSec };
     console.error(
       `run ${run + 1} ${s.name}: seq ${seq.opsPerSec.toFixed(0)}/s p50 ${seq.p50us.toFixed(0)}µs p99 ${seq.p99us.toFixed(0)}µs | ` +
         `64x ${conc.opsPerSec.toFixed(0)}/s p50 ${conc.p50us.toFixed(0)}µs p99 ${conc.p99us.toFixed(0)}µs | ${mem.perIp.toFixed(0)} B/IP | fallbacks ${fallbacks}`,
     );
+  }
+  const a = thisRun[scenarios[1]!.name]!;
+  for (const s of scenarios) {
+    const r = (ratios[s.name] ??= { conc: [], seq: [] });
+    r.conc.push(thisRun[s.name]!.conc / a.conc);
+    r.seq.push(thisRun[s.name]!.seq / a.seq);
   }
 }
 
@@ -221,16 +231,16 @@ console.log(
     )}; ${SEQ_OPS} sequential ops, ${OPS} ops at ${CONCURRENCY} concurrent; ${IPS} random IPs × ${ACCOUNTS} accounts\n`,
 );
 console.log(
-  '| scenario | seq ops/s | seq p50 | seq p99 | 64× ops/s | 64× p50 | 64× p99 | vs RLF consume (64× / seq) | Redis bytes per tracked IP | fallbacks |',
+  '| scenario | seq ops/s | seq p50 | seq p99 | 64× ops/s | 64× p50 | 64× p99 | vs RLF consume (64× / seq) | per-run ratio, median (64× / seq) | Redis bytes per tracked IP | fallbacks |',
 );
-console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const s of scenarios) {
   const r = results[s.name]!;
   const m = (xs: Result[], k: keyof Result) => median(xs.map((x) => x[k]));
   console.log(
     `| ${s.name} | ${m(r.seq, 'opsPerSec').toFixed(0)} | ${m(r.seq, 'p50us').toFixed(0)} µs | ${m(r.seq, 'p99us').toFixed(0)} µs | ` +
       `${m(r.conc, 'opsPerSec').toFixed(0)} | ${m(r.conc, 'p50us').toFixed(0)} µs | ${m(r.conc, 'p99us').toFixed(0)} µs | ` +
-      `${(m(r.conc, 'opsPerSec') / anchor).toFixed(2)}× / ${(m(r.seq, 'opsPerSec') / anchorSeq).toFixed(2)}× | ${median(r.mem.map((x) => x.perIp)).toFixed(0)} | ${r.fallbacks} |`,
+      `${(m(r.conc, 'opsPerSec') / anchor).toFixed(2)}× / ${(m(r.seq, 'opsPerSec') / anchorSeq).toFixed(2)}× | ${median(ratios[s.name]!.conc).toFixed(2)}× / ${median(ratios[s.name]!.seq).toFixed(2)}× | ${median(r.mem.map((x) => x.perIp)).toFixed(0)} | ${r.fallbacks} |`,
   );
 }
 admin.disconnect();

@@ -32,7 +32,7 @@ function luaString(s: string): string {
 }
 
 // Shared helpers. `load` adds the event, trims the set (retention, then cap: one ZREMRANGEBYRANK at
-// most) and returns the raw reply, the scores and the index of the first live entry. The window
+// most; a key it has just created is neither read nor trimmed) and returns the raw reply, the scores and the index of the first live entry. The window
 // functions return count, firstSeenMs, releaseMs for the windows of length W that contain `at` and start
 // at an event — in order (no event after `at`) only the trailing window `(at − W, at]`, which holds every
 // other candidate; out of order a two-pointer sweep over the starts (O(n), not O(n²)).
@@ -43,7 +43,14 @@ local uniq = ARGV[3]
 local find, sub = string.find, string.sub
 
 local function load(key, entity, ret, cap)
-  if rec then redis.call('ZADD', key, at, entity .. '|' .. uniq) end
+  if rec then
+    local member = entity .. '|' .. uniq
+    redis.call('ZADD', key, at, member)
+    -- Every key gets its expiry in the call that creates it, so "had no expiry" means "did not exist":
+    -- the set holds only this event and needs no read. (PEXPIRE NX needs Redis 7; on older servers
+    -- pcall returns an error and the full path below runs.)
+    if redis.pcall('PEXPIRE', key, ret, 'NX') == 1 then return { member, '' }, { at }, 1, 1, true end
+  end
   local raw = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
   local n = #raw / 2
   local sc = {}
