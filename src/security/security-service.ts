@@ -128,6 +128,11 @@ export interface SecurityService {
   }): Promise<void>;
   /** Stored events, newest first, keyset-paginated. */
   events(query?: SecurityEventQuery): Promise<Page<SecurityEvent>>;
+  /**
+   * Calls `listener` with every event once its row is committed (for metrics). Listeners run
+   * synchronously and must not throw; returns the unsubscribe function.
+   */
+  onEvent(listener: (event: SecurityEvent) => void): () => void;
   /** The detector (null when detection is off). */
   readonly detector: Detector | null;
   /** Login-history hook: emits `login_failed` / `login_success` and runs detection. */
@@ -208,6 +213,7 @@ function usernameOf(value: unknown): string {
 
 export function createSecurityService(deps: SecurityServiceDeps): SecurityService {
   const { repository, partitions, enricher, clock, detector, settings, log } = deps;
+  const listeners = new Set<(event: SecurityEvent) => void>();
   const committer: GroupCommitter<SecurityEvent> = createGroupCommitter<SecurityEvent>({
     maxInFlight: deps.maxInFlight,
     flush: async (rows) => {
@@ -304,6 +310,7 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
       },
     });
     await committer.submit(event);
+    for (const listener of listeners) listener(event);
     return event;
   }
 
@@ -579,6 +586,11 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
         }
       }
       await Promise.all(writes);
+    },
+
+    onEvent(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
     },
 
     flush: () => committer.drain(),

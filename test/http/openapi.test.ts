@@ -52,6 +52,9 @@ describe('OpenAPI document and error codes', () => {
       '/api/v1/logouts',
       '/api/v1/me/logins',
       '/api/v1/dashboard',
+      '/api/v1/security-events',
+      '/api/v1/signals',
+      '/api/v1/security/reset',
       '/readyz',
     ])
       assert.ok(doc.paths[path], `${path} is documented`);

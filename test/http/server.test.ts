@@ -31,6 +31,13 @@ const SAMPLES: Record<string, { scope: string; json?: unknown; path?: string }> 
   'POST /api/v1/viewer-tokens': { scope: 'read', json: { userId: 'u1' } },
   'GET /api/v1/me/logins': { scope: 'viewer' },
   'GET /api/v1/dashboard': { scope: 'read' },
+  'POST /api/v1/security-events': {
+    scope: 'ingest',
+    json: { type: 'password_changed', username: 'matrix', ip: '192.0.2.1' },
+  },
+  'GET /api/v1/security-events': { scope: 'read' },
+  'GET /api/v1/signals': { scope: 'read' },
+  'POST /api/v1/security/reset': { scope: 'admin', json: { ip: '192.0.2.1' } },
   'POST /api/v1/auth/login': { scope: 'public', json: { username: 'nobody', password: 'wrong-password' } },
   'GET /api/v1/auth/session': { scope: 'admin' },
   'POST /api/v1/auth/logout': { scope: 'admin' },

@@ -5,6 +5,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Trailguard } from '../../trailguard.ts';
 import { DateTime, Nullable, Type, errorResponses } from '../schemas.ts';
+import { activeSignals } from '../signals.ts';
+import { ActiveSignalSchema } from './security-routes.ts';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -32,6 +34,9 @@ export const DashboardSchema = Type.Object({
   topFailingIps: Type.Array(Type.Object({ ip: Type.String(), count: Type.Integer() }), {
     description: 'Last hour, most failures first.',
   }),
+  activeSignals: Type.Array(ActiveSignalSchema, {
+    description: 'Detection signals still inside their window, newest first (at most 20).',
+  }),
 });
 
 export function dashboardRoutes(app: FastifyInstance, tg: Trailguard): void {
@@ -41,7 +46,7 @@ export function dashboardRoutes(app: FastifyInstance, tg: Trailguard): void {
       config: { scope: 'read' },
       schema: {
         summary:
-          'Dashboard metrics: logins per hour (24 h), success rate (7 d), devices (30 d), top failing IPs (1 h)',
+          'Dashboard metrics: logins per hour (24 h), success rate (7 d), devices (30 d), top failing IPs (1 h), active signals',
         tags: ['dashboard'],
         response: { 200: DashboardSchema, ...errorResponses(401, 403, 429) },
       },
@@ -49,11 +54,12 @@ export function dashboardRoutes(app: FastifyInstance, tg: Trailguard): void {
     async () => {
       const now = tg.config.clock.now();
       const end = new Date(now.getTime() + 1);
-      const [day, week, month, top] = await Promise.all([
+      const [day, week, month, top, signals] = await Promise.all([
         tg.logins.stats({ from: new Date(now.getTime() - DAY), to: end }),
         tg.logins.stats({ from: new Date(now.getTime() - 7 * DAY), to: end }),
         tg.logins.stats({ from: new Date(now.getTime() - 30 * DAY), to: end }),
         tg.logins.topFailingIps({ from: new Date(now.getTime() - HOUR), to: end, limit: 10 }),
+        activeSignals(tg, now, 20),
       ]);
       return {
         generatedAt: now,
@@ -66,6 +72,7 @@ export function dashboardRoutes(app: FastifyInstance, tg: Trailguard): void {
         },
         deviceTypes: month.deviceTypes,
         topFailingIps: top,
+        activeSignals: signals,
       };
     },
   );
