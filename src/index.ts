@@ -61,3 +61,34 @@ export type {
 export { createDetector } from './detect/detector.ts';
 export type { Detector, DetectorOptions, DetectionCheck } from './detect/detector.ts';
 export type { GeoLookup, GeoResult } from './enrich/geo.ts';
+export {
+  CHANGE_TYPES,
+  IMPACT_LEVELS,
+  VALIDATION_STATUSES,
+  APPROVAL_STATUSES,
+  EDITABLE_FIELDS,
+  DEFAULT_ENVIRONMENT,
+} from './domain/change.ts';
+export type {
+  Change,
+  ChangeType,
+  ImpactLevel,
+  ValidationStatus,
+  ApprovalStatus,
+  ChangeAction,
+  ChangeHistoryEntry,
+  ChangeWithHistory,
+  ChangePatch,
+  ChangeReport,
+  DoraMetrics,
+  EditableField,
+  ListChangesQuery,
+  LogChangeInput,
+  Person,
+  PersonInput,
+} from './domain/change.ts';
+export { APPROVAL_TRANSITIONS, nextApprovalStatus } from './domain/change-state.ts';
+export type { ApprovalEvent } from './domain/change-state.ts';
+export type { ChangeService, Actor } from './changes/change-service.ts';
+export { CHANGE_ERROR_CODES } from './changes/error-codes.ts';
+export type { ChangeErrorCode } from './changes/error-codes.ts';

@@ -6,6 +6,9 @@ import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { resolveConfig } from './config.ts';
 import type { Logger, ResolvedConfig, TrailguardOptions } from './config.ts';
+import { createChangeRepository } from './changes/change-repository.ts';
+import { createChangeService } from './changes/change-service.ts';
+import type { ChangeService } from './changes/change-service.ts';
 import { createEnricher } from './enrich/enricher.ts';
 import type { Enricher } from './enrich/enricher.ts';
 import { createGeoLookup } from './enrich/geo.ts';
@@ -34,6 +37,8 @@ export interface Trailguard {
   readonly logins: LoginService;
   /** Security events and attack detection. */
   readonly security: SecurityService;
+  /** The production change log. */
+  readonly changes: ChangeService;
   /** The resolved configuration (secrets redacted in `database.location`). */
   readonly config: Readonly<ResolvedConfig>;
   /** The open database (for the server, CLI and tests; applications should not need it). */
@@ -126,11 +131,16 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
     maxInFlight: database.maxConcurrentWrites,
   });
   logins.observe((record, client, trace) => security.onLogin(record, client, trace));
+  const changes = createChangeService({
+    repository: createChangeRepository(database.db),
+    clock: config.clock,
+  });
 
   let closing: Promise<void> | null = null;
   return {
     logins,
     security,
+    changes,
     config,
     database,
     internals: {

@@ -37,7 +37,7 @@ const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const PIPELINE: TrailguardOptions =
   args.pipeline === 'full'
     ? { securityLog: { destination: '/dev/null' } }
-    : { securityLog: { enabled: false }, detection: { enabled: false } };
+    : { securityLog: { enabled: false }, detection: { enabled: false, newCountry: false, impossibleTravel: false } };
 
 const UAS = [
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',

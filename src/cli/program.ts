@@ -10,6 +10,7 @@ import { registerDemo } from './demo-command.ts';
 import { registerServe } from './serve-command.ts';
 import { registerKeys } from './keys-command.ts';
 import { registerUsers } from './users-command.ts';
+import { registerChange } from './change-command.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerKeys(program);
   registerUsers(program);
+  registerChange(program);
   return program;
 }
 

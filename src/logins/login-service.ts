@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { uuidv7 } from 'uuidv7';
 import type { Clock } from '../domain/clock.ts';
+import { decodeKeysetCursor, encodeKeysetCursor } from '../domain/cursor.ts';
 import { invalid } from '../domain/errors.ts';
 import { DEVICE_TYPES, LIMITS, LOGIN_TYPES, RecordLoginFields } from '../domain/login.ts';
 import type {
@@ -337,25 +338,10 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
 
 /** Opaque keyset cursor: the last row's (loginAt, id). */
 export function encodeCursor(at: Date, id: string): string {
-  return Buffer.from(JSON.stringify([at.toISOString(), id])).toString('base64url');
+  return encodeKeysetCursor(at, id);
 }
 
 export function decodeCursor(cursor: unknown): { loginAt: Date; id: string } {
-  if (typeof cursor === 'string') {
-    try {
-      const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-      if (
-        Array.isArray(parsed) &&
-        typeof parsed[0] === 'string' &&
-        typeof parsed[1] === 'string' &&
-        /^[0-9a-f-]{36}$/i.test(parsed[1])
-      ) {
-        const loginAt = new Date(parsed[0]);
-        if (!Number.isNaN(loginAt.getTime())) return { loginAt, id: parsed[1] };
-      }
-    } catch {
-      /* fall through */
-    }
-  }
-  throw invalid('cursor', 'is not a cursor returned by a previous page');
+  const { at, id } = decodeKeysetCursor(cursor);
+  return { loginAt: at, id };
 }

@@ -53,13 +53,20 @@ export function createGroupCommitter<T>(options: GroupCommitOptions<T>): GroupCo
   let closed = false;
   let idleWaiters: (() => void)[] = [];
 
+  // A batch starts at once when nothing is in flight. While one is, another starts only when a full
+  // batch is waiting: overlapping small batches would cost more round trips than they save.
+  function ready(): boolean {
+    if (queue.length === 0 || inFlight >= maxInFlight) return false;
+    return inFlight === 0 || queue.length >= maxBatch;
+  }
+
   function schedule(): void {
-    if (scheduled || queue.length === 0 || inFlight >= maxInFlight) return;
+    if (scheduled || !ready()) return;
     scheduled = true;
     // setImmediate lets every record() issued in the same tick join the batch.
     setImmediate(() => {
       scheduled = false;
-      while (queue.length > 0 && inFlight < maxInFlight) {
+      while (ready()) {
         const batch = queue.length <= maxBatch ? queue : queue.slice(0, maxBatch);
         queue = queue.length <= maxBatch ? [] : queue.slice(maxBatch);
         void run(batch);

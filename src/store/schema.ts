@@ -117,6 +117,59 @@ export interface SecuritySecretTable {
   created_at: ColumnType<Date, Date | string | undefined, never>;
 }
 
+/** One production change (see src/domain/change.ts for the meaning of each column). */
+export interface ChangeLogTable {
+  id: string;
+  change_type: string;
+  title: string;
+  description: string | null;
+  version: string | null;
+  impact_level: string;
+  affected_systems: ColumnType<string[], string, string>;
+  change_request_id: string | null;
+  approval_status: string;
+  approved_by_id: string | null;
+  approved_by_name: string | null;
+  approved_at: Timestamp | null;
+  performed_by_id: string;
+  performed_by_name: string;
+  deployed_at: Timestamp;
+  can_rollback: boolean;
+  rollback_instructions: string | null;
+  rolled_back: boolean;
+  rolled_back_at: Timestamp | null;
+  rolled_back_by_id: string | null;
+  rolled_back_by_name: string | null;
+  rollback_notes: string | null;
+  rollback_forced: boolean;
+  testing_notes: string | null;
+  validation_status: string;
+  documentation_url: string | null;
+  ticket: string | null;
+  git_commit: string | null;
+  git_branch: string | null;
+  git_committed_at: Timestamp | null;
+  environment: string;
+  metadata: Json;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+/** Append-only: one row per created change, transition or edited field. */
+export interface ChangeLogHistoryTable {
+  id: string;
+  seq: ColumnType<number, never, never>;
+  change_id: string;
+  at: Timestamp;
+  actor_id: string;
+  actor_name: string;
+  action: string;
+  field: string | null;
+  old_value: ColumnType<unknown, string | null, never>;
+  new_value: ColumnType<unknown, string | null, never>;
+  note: string | null;
+}
+
 /** All tables. Feature modules add theirs here. */
 export interface Database {
   login_history: LoginHistoryTable;
@@ -128,4 +181,6 @@ export interface Database {
   idempotency_keys: IdempotencyKeysTable;
   security_events: SecurityEventsTable;
   security_secret: SecuritySecretTable;
+  change_log: ChangeLogTable;
+  change_log_history: ChangeLogHistoryTable;
 }

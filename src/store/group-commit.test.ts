@@ -1,0 +1,89 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createGroupCommitter } from './group-commit.ts';
+import { TrailguardError } from '../domain/errors.ts';
+
+describe('group commit', () => {
+  it('gathers calls made together into one batch and resolves each only after the flush committed', async () => {
+    const batches: number[][] = [];
+    let committed = false;
+    const gc = createGroupCommitter<number>({
+      flush: async (items) => {
+        batches.push(items);
+        await new Promise((r) => setTimeout(r, 5));
+        committed = true;
+      },
+    });
+    const results = await Promise.all([1, 2, 3, 4].map((n) => gc.submit(n).then(() => committed)));
+    assert.deepEqual(batches, [[1, 2, 3, 4]]);
+    assert.deepEqual(results, [true, true, true, true]);
+  });
+
+  it('rejects every call in a batch the database did not commit', async () => {
+    const gc = createGroupCommitter<number>({
+      flush: async () => {
+        throw Object.assign(new Error('connection reset'), { code: '08006' });
+      },
+    });
+    const outcomes = await Promise.allSettled([gc.submit(1), gc.submit(2)]);
+    for (const o of outcomes) {
+      assert.equal(o.status, 'rejected');
+      assert.ok(o.status === 'rejected' && o.reason instanceof TrailguardError);
+      assert.equal(o.status === 'rejected' && (o.reason as TrailguardError).code, 'WRITE_FAILED');
+    }
+  });
+
+  it('retries row by row after a data error, so one bad row does not sink its neighbours', async () => {
+    const stored: number[] = [];
+    const gc = createGroupCommitter<number>({
+      flush: async (items) => {
+        if (items.includes(13)) throw Object.assign(new Error('bad row'), { code: '22P02' });
+        stored.push(...items);
+      },
+    });
+    const outcomes = await Promise.allSettled([12, 13, 14].map((n) => gc.submit(n)));
+    assert.deepEqual(
+      outcomes.map((o) => o.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+    );
+    assert.deepEqual(stored.sort(), [12, 14]);
+  });
+
+  it('keeps batches large while one is in flight, and caps them at maxBatch', async () => {
+    const sizes: number[] = [];
+    const gc = createGroupCommitter<number>({
+      maxBatch: 100,
+      maxInFlight: 4,
+      flush: async (items) => {
+        sizes.push(items.length);
+        await new Promise((r) => setTimeout(r, 10));
+      },
+    });
+    const first = gc.submit(0);
+    await new Promise((r) => setImmediate(r));
+    // While the first batch is in flight, 250 more arrive one by one.
+    const rest: Promise<void>[] = [];
+    for (let i = 1; i <= 250; i++) {
+      rest.push(gc.submit(i));
+      if (i % 10 === 0) await new Promise((r) => setImmediate(r));
+    }
+    await Promise.all([first, ...rest]);
+    assert.equal(sizes[0], 1);
+    assert.ok(Math.max(...sizes) <= 100);
+    assert.ok(sizes.length <= 5, `expected few large batches, got ${sizes.join(',')}`);
+    assert.equal(
+      sizes.reduce((a, b) => a + b, 0),
+      251,
+    );
+  });
+
+  it('refuses writes after close and drains what was queued', async () => {
+    const stored: number[] = [];
+    const gc = createGroupCommitter<number>({ flush: async (items) => void stored.push(...items) });
+    const p = gc.submit(1);
+    await gc.close();
+    await p;
+    assert.deepEqual(stored, [1]);
+    await assert.rejects(gc.submit(2), { code: 'CLOSED' });
+  });
+});
