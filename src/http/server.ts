@@ -28,6 +28,7 @@ import { purgeIdempotencyKeys, registerIdempotency } from './idempotency.ts';
 import { createMetrics, observeSecurityEvents } from './metrics.ts';
 import type { ServerMetrics } from './metrics.ts';
 import { adminRoutes } from './routes/admin-routes.ts';
+import { changeRoutes } from './routes/change-routes.ts';
 import { dashboardRoutes } from './routes/dashboard-routes.ts';
 import { loginRoutes } from './routes/login-routes.ts';
 import { securityRoutes } from './routes/security-routes.ts';
@@ -226,6 +227,7 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
     lockoutWindowMs: options.lockout?.windowMs ?? 15 * 60_000,
   });
   adminRoutes(app, auth);
+  changeRoutes(app, tg);
   dashboardRoutes(app, tg);
 
   // The admin UI (issue 6) is a static build; it talks to the API above with the session cookie + CSRF.
