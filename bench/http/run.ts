@@ -10,6 +10,7 @@ import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
 
@@ -50,6 +51,8 @@ async function rowCount(url: string): Promise<number> {
 }
 
 async function main(): Promise<void> {
+  if (!existsSync(new URL('../../dist/http/server.js', import.meta.url)))
+    throw new Error('bench/http runs the built server: run `npm run build` first');
   const name = `tg_bench_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: BASE_URL });
   await admin.connect();
@@ -58,14 +61,10 @@ async function main(): Promise<void> {
   url.pathname = `/${name}`;
   const dbUrl = url.toString();
 
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', new URL('./server.ts', import.meta.url).pathname],
-    {
-      env: { ...process.env, BENCH_DATABASE_URL: dbUrl, TRAILGUARD_LOG_LEVEL: 'error' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
+  const child = spawn(process.execPath, [new URL('./server.mjs', import.meta.url).pathname], {
+    env: { ...process.env, BENCH_DATABASE_URL: dbUrl, TRAILGUARD_LOG_LEVEL: 'error' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const lines = createInterface({ input: child.stdout });
   const [ready] = (await once(lines, 'line')) as [string];
   const [, port, key] = ready.split(' ');
