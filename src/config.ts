@@ -16,6 +16,10 @@ import { resolveDetectionSettings } from './domain/security-event.ts';
 import type { DetectionSettings } from './domain/security-event.ts';
 import type { SecurityLogConfig } from './security/security-log.ts';
 import { DEFAULT_DATA_DIR } from './store/database.ts';
+import { resolveRetentionPolicy } from './retention/retention-policy.ts';
+import type { RetentionOptions, RetentionPolicy } from './retention/retention-policy.ts';
+import { resolveAlertsConfig } from './alerts/alert-config.ts';
+import type { AlertsOptions, ResolvedAlertsConfig } from './alerts/alert-config.ts';
 
 /** The logger interface Trailguard writes its own diagnostics to (pino's shape). */
 export interface Logger {
@@ -56,6 +60,10 @@ export interface TrailguardOptions {
   migrate?: boolean | undefined;
   /** A JSON config file to read options from (explicit options and env win). Env: `TRAILGUARD_CONFIG`. */
   configFile?: string | undefined;
+  /** Retention periods, archive folder and schedule (see docs/compliance.md). */
+  retention?: RetentionOptions | undefined;
+  /** Alert rules, sinks, throttling and delivery (see docs/compliance.md). */
+  alerts?: AlertsOptions | undefined;
 }
 
 /** The resolved configuration. */
@@ -71,6 +79,8 @@ export interface ResolvedConfig {
   logger: Logger | undefined;
   poolSize: number;
   migrate: boolean;
+  retention: RetentionPolicy;
+  alerts: ResolvedAlertsConfig;
 }
 
 const FILE_KEYS = [
@@ -83,6 +93,8 @@ const FILE_KEYS = [
   'securityLog',
   'poolSize',
   'migrate',
+  'retention',
+  'alerts',
 ] as const;
 
 function configError(field: string, message: string): TrailguardError {
@@ -191,6 +203,8 @@ export function resolveConfig(
     logger,
     poolSize,
     migrate: pick<boolean>('migrate') ?? true,
+    retention: resolveRetentionPolicy(pick('retention')),
+    alerts: resolveAlertsConfig(pick('alerts')),
   };
 }
 

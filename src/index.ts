@@ -92,3 +92,35 @@ export type { ApprovalEvent } from './domain/change-state.ts';
 export type { ChangeService, Actor } from './changes/change-service.ts';
 export { CHANGE_ERROR_CODES } from './changes/error-codes.ts';
 export type { ChangeErrorCode } from './changes/error-codes.ts';
+export type {
+  RetentionService,
+  RetentionReceipt,
+  RetentionItem,
+  RetentionRunOptions,
+} from './retention/retention-service.ts';
+export type { RetentionOptions, RetentionPolicy } from './retention/retention-policy.ts';
+export { DEFAULT_RETENTION } from './retention/retention-policy.ts';
+export { startRetentionSchedule } from './retention/retention-schedule.ts';
+export type { RetentionSchedule } from './retention/retention-schedule.ts';
+export type { ArchiveFile } from './retention/archive.ts';
+export type {
+  PrivacyService,
+  PrivacyExport,
+  ErasureReceipt,
+  EraseOptions,
+} from './privacy/privacy-service.ts';
+export type { AlertService, RaiseAlertInput, AlertDelivery } from './alerts/alert-service.ts';
+export type { Alert } from './alerts/sinks.ts';
+export { verifyWebhookSignature, signWebhook, SIGNATURE_HEADER } from './alerts/sinks.ts';
+export type {
+  AlertsOptions,
+  AlertRulesOptions,
+  RuleOptions,
+  SinkOptions,
+  WebhookSinkOptions,
+  SlackSinkOptions,
+  EmailSinkOptions,
+  LogSinkOptions,
+} from './alerts/alert-config.ts';
+export type { ExportService, ExportOptions, ExportTable, ExportFormat } from './export/export-service.ts';
+export { EXPORT_TABLES, EXPORT_FORMATS } from './export/export-service.ts';

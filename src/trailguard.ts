@@ -27,6 +27,15 @@ import type { SecurityLog } from './security/security-log.ts';
 import { createSecurityRepository } from './security/security-repository.ts';
 import { createSecurityService } from './security/security-service.ts';
 import type { SecurityService } from './security/security-service.ts';
+import { createRetentionService } from './retention/retention-service.ts';
+import type { RetentionService } from './retention/retention-service.ts';
+import { createPrivacyService } from './privacy/privacy-service.ts';
+import { securityEventsPrivacy } from './privacy/security-events-privacy.ts';
+import type { PrivacyService } from './privacy/privacy-service.ts';
+import { createAlertService } from './alerts/alert-service.ts';
+import type { AlertService } from './alerts/alert-service.ts';
+import { createExportService } from './export/export-service.ts';
+import type { ExportService } from './export/export-service.ts';
 
 /** Called after each group-committed batch. */
 export type BatchListener = (table: string, size: number, durationMs: number) => void;
@@ -39,6 +48,14 @@ export interface Trailguard {
   readonly security: SecurityService;
   /** The production change log. */
   readonly changes: ChangeService;
+  /** Retention runs and their receipts. */
+  readonly retention: RetentionService;
+  /** GDPR export and erasure. */
+  readonly privacy: PrivacyService;
+  /** Alert rules, sinks and the delivery outbox. */
+  readonly alerts: AlertService;
+  /** SIEM export (JSON lines, CSV, OCSF, ECS). */
+  readonly export: ExportService;
   /** The resolved configuration (secrets redacted in `database.location`). */
   readonly config: Readonly<ResolvedConfig>;
   /** The open database (for the server, CLI and tests; applications should not need it). */
@@ -82,6 +99,8 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
   const partitions = createPartitionManager(database.db);
   const securityRepository = createSecurityRepository(database.db);
   let detector: Detector | null = null;
+  // Bound once the alert service exists (it is created after the detector).
+  let onDetectionDegraded: ((err: unknown) => void) | null = null;
   let securityLog: SecurityLog;
   try {
     securityLog = createSecurityLog(config.securityLog);
@@ -102,6 +121,7 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
         redisTimeoutMs: d.redisTimeoutMs,
         maxKeys: d.maxKeys,
         logger,
+        onDegraded: (err) => onDetectionDegraded?.(err),
       });
     }
   } catch (err) {
@@ -110,6 +130,7 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
   }
   const batchListeners = new Set<BatchListener>();
   const logins = createLoginService({
+    db: database.db,
     repository: createLoginRepository(database.db),
     stats: createLoginStatsRepository(database.db),
     partitions,
@@ -130,17 +151,77 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
     log: securityLog,
     maxInFlight: database.maxConcurrentWrites,
   });
-  logins.observe((record, client, trace) => security.onLogin(record, client, trace));
+  logins.attach(security.loginCompanion);
   const changes = createChangeService({
     repository: createChangeRepository(database.db),
     clock: config.clock,
   });
+  const retention = createRetentionService({
+    db: database.db,
+    backend: database.backend,
+    partitions,
+    clock: config.clock,
+    logger,
+    policy: config.retention,
+    // The receipt of each run becomes a `data_retention` change, so auditors find it with the changes.
+    recordReceipt: async (receipt) => {
+      const change = await changes.log({
+        changeType: 'data_retention',
+        title: `Retention run removed ${receipt.totalRows} record(s)`,
+        description:
+          receipt.items
+            .map(
+              (i) =>
+                `${i.table} ${i.period}: ${i.method} ${i.rows} [${i.range.from} – ${i.range.to})${i.archive ? ` archive ${i.archive.file} sha256 ${i.archive.sha256}` : ''}`,
+            )
+            .join('\n') || 'nothing was due',
+        performedBy: { id: 'trailguard:retention', name: 'Trailguard retention' },
+        impactLevel: 'low',
+        affectedSystems: [...new Set(receipt.items.map((i) => i.table))],
+        deployedAt: receipt.startedAt,
+        metadata: {
+          receiptId: receipt.id,
+          totalRows: receipt.totalRows,
+          items: receipt.items.slice(0, 50).map((i) => ({
+            table: i.table,
+            period: i.period,
+            method: i.method,
+            rows: i.rows,
+            range: i.range,
+            archive: i.archive ? { file: i.archive.file, sha256: i.archive.sha256 } : null,
+          })),
+        },
+      });
+      return change.id;
+    },
+  });
+  const privacy = createPrivacyService({
+    db: database.db,
+    clock: config.clock,
+    logger,
+    flushWrites: async () => {
+      await logins.flush();
+      await security.flush();
+    },
+    contributors: [securityEventsPrivacy(database.db)],
+  });
+  const alerts = createAlertService({ db: database.db, clock: config.clock, logger, config: config.alerts });
+  // Rules run beside the login, never in its way: a slow database query or sink cannot delay record().
+  // Runs after the security observer, so the signals of this login are already stored.
+  logins.observe(async (record) => alerts.background('login rules', () => alerts.onLogin(record)));
+  onDetectionDegraded = (err) =>
+    alerts.background('detection degraded', () => alerts.onDetectionDegraded(err));
+  const exporter = createExportService({ db: database.db });
 
   let closing: Promise<void> | null = null;
   return {
     logins,
     security,
     changes,
+    retention,
+    privacy,
+    alerts,
+    export: exporter,
     config,
     database,
     internals: {
@@ -157,6 +238,7 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
         try {
           await logins.close();
           await security.close();
+          await alerts.close();
         } finally {
           await database.close();
         }

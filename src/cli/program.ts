@@ -11,6 +11,9 @@ import { registerServe } from './serve-command.ts';
 import { registerKeys } from './keys-command.ts';
 import { registerUsers } from './users-command.ts';
 import { registerChange } from './change-command.ts';
+import { registerRetention } from './retention-command.ts';
+import { registerPrivacy } from './privacy-command.ts';
+import { registerExport } from './export-command.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -34,6 +37,9 @@ export function buildProgram(): Command {
   registerKeys(program);
   registerUsers(program);
   registerChange(program);
+  registerRetention(program);
+  registerPrivacy(program);
+  registerExport(program);
   return program;
 }
 

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { sql } from 'kysely';
 import { createAuthService } from '../auth/auth-service.ts';
 import { createServer } from '../http/server.ts';
+import { startRetentionSchedule } from '../retention/retention-schedule.ts';
 import type { Trailguard } from '../trailguard.ts';
 import { openFromCli } from './context.ts';
 import { recordDemoAttacks, recordDemoChanges, recordDemoLogins } from './demo.ts';
@@ -91,6 +92,7 @@ export function registerServe(program: Command): void {
         await tg.close();
         throw err;
       }
+      const retentionSchedule = startRetentionSchedule(tg.retention, tg.internals.logger);
       const address = app.server.address();
       const actualPort = typeof address === 'object' && address ? address.port : port;
       const shownHost = opts.host === '0.0.0.0' || opts.host === '::' ? 'localhost' : opts.host;
@@ -115,6 +117,7 @@ export function registerServe(program: Command): void {
         stopping = true;
         out.write(`\n${signal}: stopping (finishing in-flight requests, committing pending writes)…\n`);
         const current = app;
+        retentionSchedule.stop();
         void (async () => {
           try {
             await current?.close();

@@ -73,7 +73,8 @@ export function toLoginRecord(r: Row): LoginRecord {
 }
 
 export interface LoginRepository {
-  insertBatch(rows: LoginRow[]): Promise<void>;
+  /** Inserts the batch (and its rollup counts) in one statement, on `executor` (a transaction) when given. */
+  insertBatch(rows: LoginRow[], executor?: Kysely<Database>): Promise<void>;
   /** Closes the matching open successful login; returns the updated row or null. */
   closeSession(userId: string, sessionKeyHash: string | null, at: Date): Promise<LoginRecord | null>;
   lastSuccessful(userId: string): Promise<LoginRecord | null>;
@@ -82,7 +83,7 @@ export interface LoginRepository {
 
 export function createLoginRepository(db: Kysely<Database>): LoginRepository {
   return {
-    async insertBatch(rows) {
+    async insertBatch(rows, executor = db) {
       const payload = JSON.stringify(
         rows.map((r) => ({
           id: r.id,
@@ -130,7 +131,7 @@ export function createLoginRepository(db: Kysely<Database>): LoginRepository {
         GROUP BY 1, 2, 3, 4, 5
         ORDER BY 1, 2, 3, 4, 5
         ON CONFLICT (hour, success, login_type, device_type, country)
-        DO UPDATE SET count = r.count + excluded.count`.execute(db);
+        DO UPDATE SET count = r.count + excluded.count`.execute(executor);
     },
 
     async closeSession(userId, sessionKeyHash, at) {

@@ -28,6 +28,8 @@ import type { ClientContext, Enricher } from '../enrich/enricher.ts';
 import { createGroupCommitter } from '../store/group-commit.ts';
 import type { GroupCommitter } from '../store/group-commit.ts';
 import type { PartitionManager } from '../store/partitions.ts';
+import type { Kysely } from 'kysely';
+import type { Database } from '../store/schema.ts';
 import type { LoginFilter, LoginRepository, LoginRow } from './login-repository.ts';
 import type { HourlyCount, LoginStatsRepository } from './login-stats-repository.ts';
 
@@ -37,7 +39,31 @@ import type { HourlyCount, LoginStatsRepository } from './login-stats-repository
  */
 export type LoginObserver = (record: LoginRecord, client: ClientContext, trace?: Error) => Promise<void>;
 
+/**
+ * Rows another feature attaches to each login (security events): prepared before the login is written
+ * (detection runs there), committed in the same transaction as the login row, so a login and its
+ * events are stored together or not at all, at the cost of one commit.
+ */
+export interface LoginCompanion<E> {
+  /** Runs before the login row is written; the rows it returns are committed with it. */
+  prepare(record: LoginRecord, client: ClientContext, trace: Error | undefined): Promise<E[]>;
+  /** Runs before the transaction (e.g. creating partitions). */
+  beforeWrite(items: E[]): Promise<void>;
+  /** Writes the rows inside the login batch's transaction. */
+  write(db: Kysely<Database>, items: E[]): Promise<void>;
+  /** Runs once the transaction has committed (e.g. writing log lines). */
+  committed(items: E[]): void;
+}
+
+interface PendingLogin {
+  row: LoginRow;
+  /** Rows of each attached companion, by companion index. */
+  extras: unknown[][];
+}
+
 export interface LoginServiceDeps {
+  /** For the transaction that writes a batch of logins with their companion rows. */
+  db: Kysely<Database>;
   repository: LoginRepository;
   stats: LoginStatsRepository;
   partitions: PartitionManager;
@@ -73,6 +99,8 @@ export interface LoginService {
   }): Promise<{ ip: string; count: number }[]>;
   /** Adds a hook run after each committed record. */
   observe(observer: LoginObserver): void;
+  /** Attaches rows committed together with each login (see LoginCompanion). */
+  attach<E>(companion: LoginCompanion<E>): void;
   /** Waits for queued writes to commit. */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -114,15 +142,29 @@ export function normalizeUserId(value: unknown, field = 'userId'): string {
 export function createLoginService(deps: LoginServiceDeps): LoginService {
   const { repository, partitions, enricher, clock } = deps;
   const observers: LoginObserver[] = [];
-  const committer: GroupCommitter<LoginRow> = createGroupCommitter<LoginRow>({
+  const companions: LoginCompanion<unknown>[] = [];
+  // record() calls between validation and commit (companions may still be preparing).
+  const writing = new Set<Promise<void>>();
+  const committer: GroupCommitter<PendingLogin> = createGroupCommitter<PendingLogin>({
     maxInFlight: deps.maxInFlight,
     onBatch: deps.onBatch,
-    flush: async (rows) => {
+    flush: async (pending) => {
+      const rows = pending.map((p) => p.row);
       await partitions.ensure(
         'login_history',
         rows.map((r) => r.loginAt),
       );
-      await repository.insertBatch(rows);
+      const extras = companions.map((_, i) => pending.flatMap((p) => p.extras[i] ?? []));
+      if (extras.every((e) => e.length === 0)) {
+        await repository.insertBatch(rows, deps.db);
+      } else {
+        for (const [i, c] of companions.entries()) if (extras[i]?.length) await c.beforeWrite(extras[i]);
+        await deps.db.transaction().execute(async (trx) => {
+          await repository.insertBatch(rows, trx);
+          for (const [i, c] of companions.entries()) if (extras[i]?.length) await c.write(trx, extras[i]);
+        });
+      }
+      for (const [i, c] of companions.entries()) if (extras[i]?.length) c.committed(extras[i]);
     },
   });
 
@@ -219,10 +261,20 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
   return {
     async record(input) {
       // Captured before the first await, while the caller is still on the stack (formatted lazily).
-      const trace = observers.length > 0 ? new Error('call site') : undefined;
+      const trace = observers.length + companions.length > 0 ? new Error('call site') : undefined;
       const { row, client } = prepare(input);
-      await committer.submit(row);
       const record = toRecord(row);
+      const write = (async () => {
+        const extras: unknown[][] = [];
+        for (const c of companions) extras.push(await c.prepare(record, client, trace));
+        await committer.submit({ row, extras });
+      })();
+      writing.add(write);
+      try {
+        await write;
+      } finally {
+        writing.delete(write);
+      }
       for (const observer of observers) await observer(record, client, trace);
       return record;
     },
@@ -239,6 +291,7 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
       }
       const at = input.occurredAt === undefined ? clock.now() : parseDate(input.occurredAt, 'occurredAt');
       // A login still waiting in the batch must be committed before we look for it.
+      if (writing.size > 0) await Promise.allSettled([...writing]);
       if (committer.pending > 0) await committer.drain();
       return repository.closeSession(userId, input.sessionKey ? hashSessionKey(input.sessionKey) : null, at);
     },
@@ -331,8 +384,18 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
       observers.push(observer);
     },
 
-    flush: () => committer.drain(),
-    close: () => committer.close(),
+    attach(companion) {
+      companions.push(companion as LoginCompanion<unknown>);
+    },
+
+    async flush() {
+      if (writing.size > 0) await Promise.allSettled([...writing]);
+      await committer.drain();
+    },
+    async close() {
+      if (writing.size > 0) await Promise.allSettled([...writing]);
+      await committer.close();
+    },
   };
 }
 

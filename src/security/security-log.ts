@@ -28,6 +28,8 @@ export interface SecurityLogLine {
 }
 
 export interface SecurityLog {
+  /** False when lines are discarded, so callers can skip building them. */
+  readonly enabled: boolean;
   write(line: SecurityLogLine): void;
   close(): Promise<void>;
 }
@@ -42,7 +44,7 @@ const LABEL: Record<string, string> = { info: 'INFO', warn: 'WARNING', error: 'E
 
 /** Opens the security log. */
 export function createSecurityLog(config: SecurityLogConfig = {}): SecurityLog {
-  if (config.enabled === false) return { write() {}, close: async () => {} };
+  if (config.enabled === false) return { enabled: false, write() {}, close: async () => {} };
   const dest = config.destination ?? 1;
   let stream: DestinationStream;
   let boom: ReturnType<typeof pino.destination> | null = null;
@@ -83,6 +85,7 @@ export function createSecurityLog(config: SecurityLogConfig = {}): SecurityLog {
     stream,
   );
   return {
+    enabled: true,
     write(line) {
       logger[LEVEL_OF[line.severity]](
         {

@@ -37,22 +37,13 @@ export interface LocatedLogin {
 }
 
 export interface SecurityRepository {
-  insertBatch(rows: SecurityEvent[]): Promise<void>;
+  insertBatch(rows: SecurityEvent[], executor?: Kysely<Database>): Promise<void>;
   find(filter: EventFilter, limit: number): Promise<SecurityEvent[]>;
-  /** The user's latest successful login before `before` (excluding `excludeId`). */
-  previousSuccess(
-    user: { userId: string | null; username: string },
-    before: Date,
-    excludeId: string,
-  ): Promise<LocatedLogin | null>;
-  /** Whether the user logged in successfully from `country` in [since, before), excluding `excludeId`. */
-  seenCountry(
-    user: { userId: string | null; username: string },
-    country: string,
-    since: Date,
-    before: Date,
-    excludeId: string,
-  ): Promise<boolean>;
+  /**
+   * For each login being recorded: the user's previous successful login and whether `country` was
+   * seen in [since, before]. One query per batch (by user id, and by username for unknown ids).
+   */
+  loginContext(requests: LoginContextRequest[]): Promise<LoginContext[]>;
   /** Returns the stored secret `name`, creating it with `candidate` the first time (race-safe). */
   secret(name: string, candidate: string): Promise<string>;
 }
@@ -75,12 +66,23 @@ function toEvent(r: Row): SecurityEvent {
   };
 }
 
+export interface LoginContextRequest {
+  userId: string | null;
+  username: string;
+  before: Date;
+  excludeId: string;
+  country: string | null;
+  since: Date;
+}
+
+export interface LoginContext {
+  previous: LocatedLogin | null;
+  seenCountry: boolean;
+}
+
 export function createSecurityRepository(db: Kysely<Database>): SecurityRepository {
-  function userMatch(user: { userId: string | null; username: string }) {
-    return user.userId !== null ? sql`user_id = ${user.userId}` : sql`username = ${user.username}`;
-  }
   return {
-    async insertBatch(rows) {
+    async insertBatch(rows, executor = db) {
       const payload = JSON.stringify(
         rows.map((r) => ({
           id: r.id,
@@ -103,7 +105,7 @@ export function createSecurityRepository(db: Kysely<Database>): SecurityReposito
           reason, coalesce(context, '{}'::jsonb)
         FROM jsonb_to_recordset(${payload}::jsonb) AS r(
           id uuid, event_type text, category text, severity text, occurred_at timestamptz, username text,
-          user_id text, ip_address inet, user_agent text, reason text, context jsonb)`.execute(db);
+          user_id text, ip_address inet, user_agent text, reason text, context jsonb)`.execute(executor);
     },
 
     async find(f, limit) {
@@ -131,38 +133,58 @@ export function createSecurityRepository(db: Kysely<Database>): SecurityReposito
       return rows.map(toEvent);
     },
 
-    async previousSuccess(user, before, excludeId) {
-      const r = await sql<{
-        id: string;
-        login_at: Date;
-        country: string | null;
-        latitude: number | null;
-        longitude: number | null;
-        geo_accuracy_km: number | null;
-      }>`
-        SELECT id, login_at, country, latitude, longitude, geo_accuracy_km FROM login_history
-        WHERE ${userMatch(user)} AND success AND login_at <= ${before} AND id <> ${excludeId}::uuid
-        ORDER BY login_at DESC, id DESC LIMIT 1`.execute(db);
-      const row = r.rows[0];
-      return row
-        ? {
-            id: row.id,
-            loginAt: new Date(row.login_at),
-            country: row.country,
-            latitude: row.latitude,
-            longitude: row.longitude,
-            accuracyKm: row.geo_accuracy_km,
-          }
-        : null;
-    },
-
-    async seenCountry(user, country, since, before, excludeId) {
-      const r = await sql<{ one: number }>`
-        SELECT 1 AS one FROM login_history
-        WHERE ${userMatch(user)} AND success AND country = ${country} AND login_at >= ${since}
-          AND login_at <= ${before} AND id <> ${excludeId}::uuid
-        LIMIT 1`.execute(db);
-      return r.rows.length > 0;
+    async loginContext(requests) {
+      const out: LoginContext[] = requests.map(() => ({ previous: null, seenCountry: false }));
+      const byKey = { user_id: [] as number[], username: [] as number[] };
+      requests.forEach((r, i) => (r.userId !== null ? byKey.user_id : byKey.username).push(i));
+      for (const column of ['user_id', 'username'] as const) {
+        const idx = byKey[column];
+        if (idx.length === 0) continue;
+        const pick = <T>(f: (r: LoginContextRequest) => T) =>
+          idx.map((i) => f(requests[i] as LoginContextRequest));
+        const col = sql.ref(`h.${column}`);
+        const rows = await sql<{
+          i: number;
+          id: string | null;
+          login_at: Date | null;
+          country: string | null;
+          latitude: number | null;
+          longitude: number | null;
+          geo_accuracy_km: number | null;
+          seen: boolean;
+        }>`
+          SELECT q.i, p.id, p.login_at, p.country, p.latitude, p.longitude, p.geo_accuracy_km,
+            (q.country IS NOT NULL AND EXISTS (
+              SELECT 1 FROM login_history h
+              WHERE ${col} = q.k AND h.success AND h.country = q.country
+                AND h.login_at >= q.since AND h.login_at <= q.before AND h.id <> q.exclude)) AS seen
+          FROM unnest(${idx}::int[], ${pick((r) => (column === 'user_id' ? r.userId : r.username))}::text[],
+            ${pick((r) => r.before.toISOString())}::timestamptz[], ${pick((r) => r.excludeId)}::uuid[],
+            ${pick((r) => r.country)}::text[], ${pick((r) => r.since.toISOString())}::timestamptz[])
+            AS q(i, k, before, exclude, country, since)
+          LEFT JOIN LATERAL (
+            SELECT h.id, h.login_at, h.country, h.latitude, h.longitude, h.geo_accuracy_km
+            FROM login_history h
+            WHERE ${col} = q.k AND h.success AND h.login_at <= q.before AND h.id <> q.exclude
+            ORDER BY h.login_at DESC, h.id DESC LIMIT 1) p ON TRUE`.execute(db);
+        for (const row of rows.rows) {
+          out[row.i] = {
+            previous:
+              row.id !== null && row.login_at !== null
+                ? {
+                    id: row.id,
+                    loginAt: new Date(row.login_at),
+                    country: row.country,
+                    latitude: row.latitude,
+                    longitude: row.longitude,
+                    accuracyKm: row.geo_accuracy_km,
+                  }
+                : null,
+            seenCountry: row.seen,
+          };
+        }
+      }
+      return out;
     },
 
     async secret(name, candidate) {

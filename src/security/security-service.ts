@@ -34,8 +34,10 @@ import { createGroupCommitter } from '../store/group-commit.ts';
 import type { GroupCommitter } from '../store/group-commit.ts';
 import type { PartitionManager } from '../store/partitions.ts';
 import { callSiteOf, captureTrace } from './call-site.ts';
-import type { SecurityLog } from './security-log.ts';
-import type { EventFilter, SecurityRepository } from './security-repository.ts';
+import type { SecurityLog, SecurityLogLine } from './security-log.ts';
+import type { LoginCompanion } from '../logins/login-service.ts';
+import type { EventFilter, LoginContextRequest, SecurityRepository } from './security-repository.ts';
+import { createBatchLoader } from '../store/batch-loader.ts';
 
 export interface SecurityServiceDeps {
   repository: SecurityRepository;
@@ -136,7 +138,11 @@ export interface SecurityService {
   /** The detector (null when detection is off). */
   readonly detector: Detector | null;
   /** Login-history hook: emits `login_failed` / `login_success` and runs detection. */
-  onLogin(record: LoginRecord, client: ClientContext, trace?: Error): Promise<void>;
+  /**
+   * Login-history hook: for each `logins.record()`, runs detection and builds `login_failed` /
+   * `login_success` (and any `suspicious_activity`), stored in the same transaction as the login.
+   */
+  readonly loginCompanion: LoginCompanion<PreparedEvent>;
   flush(): Promise<void>;
   close(): Promise<void>;
 }
@@ -187,6 +193,12 @@ function message(type: SecurityEventType, who: string, extra: Record<string, unk
   }
 }
 
+/** An event ready to store, with its log line built on demand. */
+export interface PreparedEvent {
+  event: SecurityEvent;
+  line: () => SecurityLogLine;
+}
+
 interface Subject {
   username: string | null;
   userId: string | null;
@@ -214,6 +226,9 @@ function usernameOf(value: unknown): string {
 export function createSecurityService(deps: SecurityServiceDeps): SecurityService {
   const { repository, partitions, enricher, clock, detector, settings, log } = deps;
   const listeners = new Set<(event: SecurityEvent) => void>();
+  function committed(event: SecurityEvent): void {
+    for (const listener of listeners) listener(event);
+  }
   const committer: GroupCommitter<SecurityEvent> = createGroupCommitter<SecurityEvent>({
     maxInFlight: deps.maxInFlight,
     flush: async (rows) => {
@@ -224,6 +239,11 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
       await repository.insertBatch(rows);
     },
   });
+
+  // Logins recorded together share one query for their history context.
+  const loadLoginContext = createBatchLoader((requests: LoginContextRequest[]) =>
+    repository.loginContext(requests),
+  );
 
   /** Validates and enriches the common fields; throws before anything is stored. */
   function subject(input: unknown, requireIp: boolean, requireUsername: boolean): Subject {
@@ -267,14 +287,14 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
     return v;
   }
 
-  /** Stores one event and writes its line; resolves once the row is committed. */
-  async function emit(
+  /** Builds one event and, lazily, its log line (the line is only built when the log is on). */
+  function build(
     type: SecurityEventType,
     s: Subject,
     severity: Severity,
     extra: Record<string, unknown>,
     trace: Error | undefined,
-  ): Promise<SecurityEvent> {
+  ): PreparedEvent {
     const event: SecurityEvent = {
       id: uuidv7(),
       type,
@@ -288,30 +308,49 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
       reason: s.reason,
       context: { ...s.context, ...extra },
     };
-    const who = s.username ?? (s.userId !== null ? `user ${s.userId}` : (s.ip ?? 'unknown'));
-    const identity: Record<string, unknown> =
-      s.username !== null && s.username.includes('@') ? { email: s.username } : { username: s.username };
-    log.write({
-      timestamp: event.occurredAt,
-      severity,
-      message: message(type, who, event.context),
-      location: callSiteOf(trace),
-      context: {
-        event_type: type,
-        category: event.category,
+    const line = (): SecurityLogLine => {
+      const who = s.username ?? (s.userId !== null ? `user ${s.userId}` : (s.ip ?? 'unknown'));
+      const identity: Record<string, unknown> =
+        s.username !== null && s.username.includes('@') ? { email: s.username } : { username: s.username };
+      return {
+        timestamp: event.occurredAt,
         severity,
-        ...identity,
-        ...(s.userId !== null ? { user_id: s.userId } : {}),
-        ip_address: s.ip,
-        user_agent: s.userAgent,
-        reason: s.reason,
-        ...event.context,
-        event_id: event.id,
-      },
-    });
-    await committer.submit(event);
-    for (const listener of listeners) listener(event);
-    return event;
+        message: message(type, who, event.context),
+        location: callSiteOf(trace),
+        context: {
+          event_type: type,
+          category: event.category,
+          severity,
+          ...identity,
+          ...(s.userId !== null ? { user_id: s.userId } : {}),
+          ip_address: s.ip,
+          user_agent: s.userAgent,
+          reason: s.reason,
+          ...event.context,
+          event_id: event.id,
+        },
+      };
+    };
+    return { event, line };
+  }
+
+  function writeLine(p: PreparedEvent): void {
+    if (log.enabled) log.write(p.line());
+  }
+
+  /** Stores one event and writes its line; resolves once the row is committed. */
+  async function emit(
+    type: SecurityEventType,
+    s: Subject,
+    severity: Severity,
+    extra: Record<string, unknown>,
+    trace: Error | undefined,
+  ): Promise<SecurityEvent> {
+    const p = build(type, s, severity, extra, trace);
+    writeLine(p);
+    await committer.submit(p.event);
+    committed(p.event);
+    return p.event;
   }
 
   function countsContext(r: DetectionResult): Record<string, unknown> {
@@ -335,19 +374,19 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
     };
   }
 
-  /** Detection, then `login_failed`, then one `suspicious_activity` per new signal. */
-  async function failure(
+  /** Detection, then `login_failed` and one `suspicious_activity` per new signal, built but not stored. */
+  async function failureEvents(
     s: Subject & { username: string },
     trace: Error | undefined,
     extra: Record<string, unknown> = {},
-  ): Promise<{ result: DetectionResult; event: SecurityEvent }> {
+  ): Promise<{ result: DetectionResult; prepared: PreparedEvent[] }> {
     const result =
       detector && s.ip !== null
         ? await detector.recordFailure({ ip: s.ip, username: s.username, at: s.occurredAt })
         : EMPTY_RESULT;
     const counts = countsContext(result);
-    const writes: Promise<SecurityEvent>[] = [
-      emit(
+    const prepared = [
+      build(
         'login_failed',
         s,
         severityFor('login_failed', { suspicious: result.suspicious }),
@@ -356,10 +395,22 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
       ),
     ];
     for (const sig of result.newSignals) {
-      writes.push(emit('suspicious_activity', s, 'critical', { ...signalContext(sig), ...counts }, trace));
+      prepared.push(build('suspicious_activity', s, 'critical', { ...signalContext(sig), ...counts }, trace));
     }
-    const [event] = await Promise.all(writes);
-    return { result, event: event as SecurityEvent };
+    return { result, prepared };
+  }
+
+  /** Detection, then `login_failed`, then one `suspicious_activity` per new signal; stored and logged. */
+  async function failure(
+    s: Subject & { username: string },
+    trace: Error | undefined,
+    extra: Record<string, unknown> = {},
+  ): Promise<{ result: DetectionResult; event: SecurityEvent }> {
+    const { result, prepared } = await failureEvents(s, trace, extra);
+    for (const p of prepared) writeLine(p);
+    await Promise.all(prepared.map((p) => committer.submit(p.event)));
+    for (const p of prepared) committed(p.event);
+    return { result, event: (prepared[0] as PreparedEvent).event };
   }
 
   async function geoSignals(record: LoginRecord, client: ClientContext): Promise<Signal[]> {
@@ -367,17 +418,21 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
     if (settings.newCountry === false && settings.impossibleTravel === false) return signals;
     const geo = client.geo;
     if (!geo) return signals;
-    const user = { userId: record.userId, username: record.username };
     const key = record.userId ?? record.username;
-    const prev = await repository.previousSuccess(user, record.loginAt, record.id);
+    const lookbackMs = settings.newCountry === false ? 0 : settings.newCountry.lookbackDays * 86_400_000;
+    const since = new Date(record.loginAt.getTime() - lookbackMs);
+    const context = await loadLoginContext({
+      userId: record.userId,
+      username: record.username,
+      before: record.loginAt,
+      excludeId: record.id,
+      country: settings.newCountry === false ? null : geo.country,
+      since,
+    });
+    const prev = context.previous;
     if (!prev) return signals; // the first login teaches, it does not alarm
     if (settings.newCountry !== false && geo.country) {
-      const lookbackMs = settings.newCountry.lookbackDays * 86_400_000;
-      const since = new Date(record.loginAt.getTime() - lookbackMs);
-      if (
-        prev.loginAt >= since &&
-        !(await repository.seenCountry(user, geo.country, since, record.loginAt, record.id))
-      ) {
+      if (prev.loginAt >= since && !context.seenCountry) {
         signals.push({
           pattern: 'new_country',
           key,
@@ -549,43 +604,66 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
       };
     },
 
-    async onLogin(record, client, trace) {
-      const s: Subject = {
-        username: record.username,
-        userId: record.userId,
-        ip: record.ipAddress,
-        userAgent: record.userAgent,
-        reason: record.failureReason,
-        occurredAt: record.loginAt,
-        context: {},
-      };
-      const base = { login_id: record.id, login_type: record.loginType };
-      if (!record.success) {
-        await failure(s as Subject & { username: string }, trace, base);
-        return;
-      }
-      const signals = await geoSignals(record, client);
-      const geo = record.country
-        ? { country: record.country, ...(record.city ? { city: record.city } : {}) }
-        : {};
-      const writes = [
-        emit(
-          'login_success',
-          s,
-          severityFor('login_success', { signals }),
-          { ...base, ...geo, ...(signals.length ? { signals: signals.map(signalContext) } : {}) },
-          trace,
-        ),
-      ];
-      // A new country is worth a warning on the login; impossible travel is an attack signal.
-      for (const sig of signals) {
-        if (sig.pattern === 'impossible_travel') {
-          writes.push(
-            emit('suspicious_activity', s, 'critical', { ...signalContext(sig), login_id: record.id }, trace),
-          );
+    loginCompanion: {
+      async prepare(record, client, trace) {
+        const s: Subject = {
+          username: record.username,
+          userId: record.userId,
+          ip: record.ipAddress,
+          userAgent: record.userAgent,
+          reason: record.failureReason,
+          occurredAt: record.loginAt,
+          context: {},
+        };
+        const base = { login_id: record.id, login_type: record.loginType };
+        if (!record.success) {
+          return (await failureEvents(s as Subject & { username: string }, trace, base)).prepared;
         }
-      }
-      await Promise.all(writes);
+        const signals = await geoSignals(record, client);
+        const geo = record.country
+          ? { country: record.country, ...(record.city ? { city: record.city } : {}) }
+          : {};
+        const prepared = [
+          build(
+            'login_success',
+            s,
+            severityFor('login_success', { signals }),
+            { ...base, ...geo, ...(signals.length ? { signals: signals.map(signalContext) } : {}) },
+            trace,
+          ),
+        ];
+        // A new country is worth a warning on the login; impossible travel is an attack signal.
+        for (const sig of signals) {
+          if (sig.pattern === 'impossible_travel') {
+            prepared.push(
+              build(
+                'suspicious_activity',
+                s,
+                'critical',
+                { ...signalContext(sig), login_id: record.id },
+                trace,
+              ),
+            );
+          }
+        }
+        return prepared;
+      },
+      beforeWrite: (items) =>
+        partitions.ensure(
+          'security_events',
+          items.map((p) => p.event.occurredAt),
+        ),
+      write: (db, items) =>
+        repository.insertBatch(
+          items.map((p) => p.event),
+          db,
+        ),
+      committed(items) {
+        for (const p of items) {
+          writeLine(p);
+          committed(p.event);
+        }
+      },
     },
 
     onEvent(listener) {

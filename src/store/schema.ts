@@ -44,6 +44,61 @@ export interface LoginRollupHourlyTable {
   count: number;
 }
 
+/** Which monthly partitions exist (see partitions.ts). */
+export interface PartitionCatalogTable {
+  parent: string;
+  name: string;
+  range_start: Timestamp;
+  range_end: Timestamp;
+}
+
+/** One raised alert (after throttling). */
+export interface AlertTable {
+  id: string;
+  rule: string;
+  alert_key: string;
+  severity: string;
+  title: string;
+  message: string;
+  details: Json;
+  suppressed: number;
+  occurred_at: Timestamp;
+  created_at: Timestamp;
+}
+
+/** One delivery of an alert to one sink; rows survive a restart (at-least-once delivery). */
+export interface AlertOutboxTable {
+  id: string;
+  alert_id: string;
+  sink: string;
+  status: ColumnType<string, string | undefined, string>;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: Timestamp;
+  last_error: string | null;
+  created_at: Timestamp;
+  delivered_at: Timestamp | null;
+}
+
+/** Throttle window per rule and key, with the count of alerts suppressed in it. */
+export interface AlertThrottleTable {
+  rule: string;
+  alert_key: string;
+  window_start: Timestamp;
+  window_end: Timestamp;
+  suppressed: number;
+}
+
+/** Receipts of retention runs and erasures. */
+export interface ComplianceReceiptTable {
+  id: string;
+  kind: string;
+  subject: string | null;
+  requested_by: string | null;
+  reason: string | null;
+  created_at: Timestamp;
+  body: Json;
+}
+
 /** Server API keys; only the SHA-256 of the key is stored. */
 export interface ApiKeysTable {
   id: string;
@@ -174,6 +229,11 @@ export interface ChangeLogHistoryTable {
 export interface Database {
   login_history: LoginHistoryTable;
   login_rollup_hourly: LoginRollupHourlyTable;
+  trailguard_partition: PartitionCatalogTable;
+  alert: AlertTable;
+  alert_outbox: AlertOutboxTable;
+  alert_throttle: AlertThrottleTable;
+  compliance_receipt: ComplianceReceiptTable;
   api_keys: ApiKeysTable;
   admin_users: AdminUsersTable;
   admin_sessions: AdminSessionsTable;

@@ -7,10 +7,12 @@ import * as m0001 from './0001-login-history.ts';
 import * as m0002 from './0002-security-events.ts';
 import * as m0003 from './0003-change-log.ts';
 import * as m0004 from './0004-server-auth.ts';
+import * as m0005 from './0005-compliance.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-login-history': m0001,
   '0002-security-events': m0002,
   '0003-change-log': m0003,
   '0004-server-auth': m0004,
+  '0005-compliance': m0005,
 };

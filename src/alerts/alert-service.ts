@@ -1,0 +1,504 @@
+/**
+ * Alerts: rules raise alerts, throttling keeps one per rule and key per window (counting the rest), and
+ * every alert is written with one outbox row per sink in the same transaction. A dispatcher delivers due
+ * outbox rows with retries and exponential backoff (honouring Retry-After), so delivery survives a
+ * restart and happens at least once. Raising never waits for a sink: an unreachable webhook or SMTP
+ * server cannot hold up the login that triggered it.
+ * @module
+ */
+import { sql } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
+import { uuidv7 } from 'uuidv7';
+import type { Logger } from '../config.ts';
+import type { Clock } from '../domain/clock.ts';
+import { invalid } from '../domain/errors.ts';
+import type { LoginRecord } from '../domain/login.ts';
+import { cleanJson, cleanText, isPlainObject } from '../domain/validation.ts';
+import type { AlertTable, Database } from '../store/schema.ts';
+import type { ResolvedAlertsConfig, ResolvedRule } from './alert-config.ts';
+import { createSink } from './sinks.ts';
+import type { Alert, Sink } from './sinks.ts';
+
+const SEVERITIES = ['info', 'warning', 'error', 'critical'] as const;
+
+/** Input to `alerts.raise()`. */
+export interface RaiseAlertInput {
+  /** Rule name (snake_case). Built-in rules use their own; applications may raise their own rules. */
+  rule: string;
+  /** What the alert is about; throttling is per rule and key. */
+  key: string;
+  severity: Alert['severity'];
+  title: string;
+  message?: string | undefined;
+  details?: Record<string, unknown> | undefined;
+  /** @default now */
+  occurredAt?: Date | undefined;
+  /** Sink names; @default the rule's sinks, or every sink. */
+  sinks?: string[] | undefined;
+  /** Throttle window; @default the rule's, or `alerts.throttleSeconds`. */
+  throttleSeconds?: number | undefined;
+}
+
+/** One delivery (alert × sink) as stored in the outbox. */
+export interface AlertDelivery {
+  id: string;
+  alertId: string;
+  sink: string;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  nextAttemptAt: Date;
+  lastError: string | null;
+  deliveredAt: Date | null;
+}
+
+/** `tg.alerts` */
+export interface AlertService {
+  /** Raises an alert unless throttled; resolves with it (or null when suppressed) once it is in the outbox. */
+  raise(input: RaiseAlertInput): Promise<Alert | null>;
+  /** Recent alerts, newest first. */
+  list(options?: { rule?: string | undefined; limit?: number | undefined }): Promise<Alert[]>;
+  /** Deliveries of one alert, or the most recent ones. */
+  deliveries(options?: {
+    alertId?: string | undefined;
+    status?: AlertDelivery['status'] | undefined;
+    limit?: number | undefined;
+  }): Promise<AlertDelivery[]>;
+  /** Runs one dispatcher pass over due deliveries; returns how many were attempted. */
+  deliverDue(): Promise<number>;
+  /** Waits for rule evaluations in flight and then for one dispatcher pass. */
+  flush(): Promise<void>;
+  /** The login hook: failed-login burst, new-country and detection-signal rules. */
+  onLogin(record: LoginRecord): Promise<void>;
+  /** The detector's hook: Redis unreachable, detection continues on in-process state. */
+  onDetectionDegraded(err: unknown): Promise<void>;
+  /** Runs `fn` without holding up the caller; failures are logged, `flush()` waits for it. */
+  background(label: string, fn: () => Promise<void>): void;
+  /** Stops the dispatcher and waits for deliveries in flight. */
+  close(): Promise<void>;
+  readonly config: ResolvedAlertsConfig;
+}
+
+export interface AlertServiceDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+  logger: Logger;
+  config: ResolvedAlertsConfig;
+}
+
+function toAlert(r: Selectable<AlertTable>): Alert {
+  return {
+    id: r.id,
+    rule: r.rule,
+    key: r.alert_key,
+    severity: r.severity as Alert['severity'],
+    title: r.title,
+    message: r.message,
+    details: r.details ?? {},
+    suppressed: Number(r.suppressed),
+    occurredAt: new Date(r.occurred_at),
+    createdAt: new Date(r.created_at),
+  };
+}
+
+/** Delay before attempt `attempt + 1`: doubling from `initial`, ±25 % jitter, capped; Retry-After wins. */
+export function backoffDelay(
+  attempt: number,
+  delivery: { initialDelayMs: number; maxDelayMs: number },
+  retryAfterMs?: number,
+  random: () => number = Math.random,
+): number {
+  if (retryAfterMs !== undefined) return Math.min(delivery.maxDelayMs, Math.max(retryAfterMs, 0));
+  const exp = delivery.initialDelayMs * 2 ** Math.max(0, attempt - 1);
+  const jittered = exp * (0.75 + random() * 0.5);
+  return Math.min(delivery.maxDelayMs, Math.round(jittered));
+}
+
+export function createAlertService(deps: AlertServiceDeps): AlertService {
+  const { db, clock, logger, config } = deps;
+  const sinks = new Map<string, Sink>(
+    config.sinks.map((s) => [
+      s.name,
+      createSink(s, { timeoutMs: config.delivery.timeoutMs, logger, now: () => clock.now() }),
+    ]),
+  );
+  const pending = new Set<Promise<void>>();
+  let timer: NodeJS.Timeout | null = null;
+  let pumping: Promise<number> | null = null;
+  let again = false;
+  let closed = false;
+
+  function background(label: string, fn: () => Promise<void>): void {
+    const p = fn()
+      .catch((err: unknown) => logger.error({ err }, `alerts: ${label} failed`))
+      .finally(() => pending.delete(p));
+    pending.add(p);
+  }
+
+  async function raise(input: RaiseAlertInput, rule?: ResolvedRule): Promise<Alert | null> {
+    if (!isPlainObject(input)) throw invalid('input', 'raise() takes an object');
+    if (typeof input.rule !== 'string' || !/^[a-z][a-z0-9_]{0,63}$/.test(input.rule)) {
+      throw invalid('rule', 'must be snake_case, at most 64 characters');
+    }
+    if (typeof input.key !== 'string' || input.key === '') throw invalid('key', 'must be a non-empty string');
+    if (!(SEVERITIES as readonly string[]).includes(input.severity)) {
+      throw invalid('severity', `must be one of: ${SEVERITIES.join(', ')}`);
+    }
+    if (typeof input.title !== 'string' || input.title.trim() === '')
+      throw invalid('title', 'must not be empty');
+    const details =
+      input.details === undefined ? {} : (cleanJson(input.details, 'details') as Record<string, unknown>);
+    const sinkNames = input.sinks ?? rule?.sinks ?? [...sinks.keys()];
+    for (const [i, n] of sinkNames.entries()) {
+      if (!sinks.has(n)) throw invalid(`sinks[${i}]`, `no sink named '${n}'`);
+    }
+    const throttleSeconds = input.throttleSeconds ?? rule?.throttleSeconds ?? config.throttleSeconds;
+    if (!Number.isFinite(throttleSeconds) || throttleSeconds <= 0)
+      throw invalid('throttleSeconds', 'must be positive');
+    const now = clock.now();
+    const key = cleanText(input.key, 512);
+    const created = await db.transaction().execute(async (trx) => {
+      // The throttle row is created once, then locked: concurrent raisers (even in other processes)
+      // serialise on it, and exactly one opens each window.
+      await sql`INSERT INTO alert_throttle (rule, alert_key, window_start, window_end, suppressed)
+        VALUES (${input.rule}, ${key}, 'epoch', 'epoch', 0) ON CONFLICT DO NOTHING`.execute(trx);
+      const state = await sql<{ window_end: Date; suppressed: number }>`
+        SELECT window_end, suppressed FROM alert_throttle
+        WHERE rule = ${input.rule} AND alert_key = ${key} FOR UPDATE`.execute(trx);
+      const row = state.rows[0];
+      if (row && new Date(row.window_end).getTime() > now.getTime()) {
+        await sql`UPDATE alert_throttle SET suppressed = suppressed + 1
+          WHERE rule = ${input.rule} AND alert_key = ${key}`.execute(trx);
+        return null;
+      }
+      const carried = Number(row?.suppressed ?? 0);
+      const windowEnd = new Date(now.getTime() + throttleSeconds * 1000);
+      await sql`UPDATE alert_throttle SET window_start = ${now}, window_end = ${windowEnd}, suppressed = 0
+        WHERE rule = ${input.rule} AND alert_key = ${key}`.execute(trx);
+      const alert: Alert = {
+        id: uuidv7(),
+        rule: input.rule,
+        key,
+        severity: input.severity,
+        title: cleanText(input.title, 512),
+        message: cleanText(input.message ?? input.title, 4096),
+        details,
+        suppressed: carried,
+        occurredAt: input.occurredAt ?? now,
+        createdAt: now,
+      };
+      await trx
+        .insertInto('alert')
+        .values({
+          id: alert.id,
+          rule: alert.rule,
+          alert_key: alert.key,
+          severity: alert.severity,
+          title: alert.title,
+          message: alert.message,
+          details: JSON.stringify(alert.details),
+          suppressed: alert.suppressed,
+          occurred_at: alert.occurredAt,
+          created_at: now,
+        })
+        .execute();
+      if (sinkNames.length > 0) {
+        await trx
+          .insertInto('alert_outbox')
+          .values(
+            sinkNames.map((sink) => ({
+              id: uuidv7(),
+              alert_id: alert.id,
+              sink,
+              next_attempt_at: now,
+              last_error: null,
+              created_at: now,
+              delivered_at: null,
+            })),
+          )
+          .execute();
+      }
+      return alert;
+    });
+    if (created) nudge();
+    return created;
+  }
+
+  function nudge(): void {
+    if (closed || !config.delivery.enabled) return;
+    setImmediate(
+      () => void pump().catch((err: unknown) => logger.error({ err }, 'alerts: dispatcher failed')),
+    );
+  }
+
+  function pump(): Promise<number> {
+    if (pumping) {
+      again = true;
+      return pumping;
+    }
+    pumping = (async () => {
+      let total = 0;
+      do {
+        again = false;
+        total += await deliverDue();
+      } while (again && !closed);
+      return total;
+    })().finally(() => {
+      pumping = null;
+    });
+    return pumping;
+  }
+
+  async function deliverDue(): Promise<number> {
+    const now = clock.now();
+    // Claim due rows by pushing their next attempt past the attempt timeout: another dispatcher (or a
+    // restart after a crash mid-attempt) picks them up again only if this attempt never reports back.
+    const lease = new Date(now.getTime() + config.delivery.timeoutMs + 30_000);
+    const claimed = await sql<{ id: string; alert_id: string; sink: string; attempts: number }>`
+      UPDATE alert_outbox SET next_attempt_at = ${lease}, attempts = attempts + 1
+      WHERE id IN (
+        SELECT id FROM alert_outbox WHERE status = 'pending' AND next_attempt_at <= ${now}
+        ORDER BY next_attempt_at LIMIT 50 FOR UPDATE SKIP LOCKED)
+      RETURNING id, alert_id, sink, attempts`.execute(db);
+    if (claimed.rows.length === 0) return 0;
+    const alerts = await db
+      .selectFrom('alert')
+      .selectAll()
+      .where(
+        'id',
+        'in',
+        claimed.rows.map((r) => r.alert_id),
+      )
+      .execute();
+    const byId = new Map(alerts.map((a) => [a.id, toAlert(a)]));
+    await Promise.all(
+      claimed.rows.map(async (row) => {
+        const alert = byId.get(row.alert_id);
+        const sink = sinks.get(row.sink);
+        const result =
+          alert && sink
+            ? await sink.deliver(alert, row.id)
+            : { ok: false as const, error: `sink '${row.sink}' is no longer configured` };
+        const at = clock.now();
+        if (result.ok) {
+          await db
+            .updateTable('alert_outbox')
+            .set({ status: 'delivered', delivered_at: at, last_error: null })
+            .where('id', '=', row.id)
+            .execute();
+          return;
+        }
+        const attempts = Number(row.attempts);
+        const giveUp = attempts >= config.delivery.maxAttempts || !sink;
+        const next = new Date(at.getTime() + backoffDelay(attempts, config.delivery, result.retryAfterMs));
+        await db
+          .updateTable('alert_outbox')
+          .set({
+            status: giveUp ? 'failed' : 'pending',
+            next_attempt_at: next,
+            last_error: cleanText(result.error, 1024),
+          })
+          .where('id', '=', row.id)
+          .execute();
+        (giveUp ? logger.error : logger.warn).call(
+          logger,
+          { delivery: row.id, sink: row.sink, attempts, error: result.error },
+          giveUp ? 'alerts: delivery failed for good' : 'alerts: delivery failed, will retry',
+        );
+        if (!giveUp) scheduleRetry(next.getTime() - at.getTime());
+      }),
+    );
+    return claimed.rows.length;
+  }
+
+  // Between polls, wake up exactly when a retry is due (the poll interval may be long).
+  function scheduleRetry(ms: number): void {
+    if (closed || !config.delivery.enabled) return;
+    const t = setTimeout(() => nudge(), Math.max(0, ms) + 5);
+    t.unref();
+  }
+
+  function ruleOf(name: keyof ResolvedAlertsConfig['rules']): ResolvedRule | null {
+    const rule = config.rules[name];
+    return rule.enabled ? rule : null;
+  }
+
+  async function onLogin(record: LoginRecord): Promise<void> {
+    const burst = config.rules.failedLoginBurst;
+    if (!record.success && burst.enabled) {
+      const since = new Date(record.loginAt.getTime() - burst.windowSeconds * 1000);
+      const r = await db
+        .selectFrom('login_history')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('username', '=', record.username)
+        .where('success', '=', false)
+        .where('login_at', '>', since)
+        .where('login_at', '<=', record.loginAt)
+        .executeTakeFirstOrThrow();
+      const count = Number(r.n);
+      if (count >= burst.threshold) {
+        await raise(
+          {
+            rule: 'failed_login_burst',
+            key: record.username,
+            severity: 'warning',
+            title: `Multiple failed login attempts for ${record.username}`,
+            message: `${count} failed login attempts for ${record.username} within ${burst.windowSeconds / 60} minutes (threshold ${burst.threshold}).`,
+            details: {
+              username: record.username,
+              count,
+              threshold: burst.threshold,
+              windowSeconds: burst.windowSeconds,
+              lastIp: record.ipAddress,
+              lastFailureReason: record.failureReason,
+            },
+            occurredAt: record.loginAt,
+          },
+          burst,
+        );
+      }
+    }
+    const signal = ruleOf('detectionSignal');
+    if (signal) {
+      // The security observer ran before this one: the signals this login tripped are stored, as
+      // `suspicious_activity` events at the login's time for its IP or username.
+      const who =
+        record.ipAddress === null
+          ? sql<boolean>`username = ${record.username}`
+          : sql<boolean>`(username = ${record.username} OR ip_address = ${record.ipAddress}::inet)`;
+      const events = await sql<{ id: string; context: Record<string, unknown>; ip: string | null }>`
+        SELECT id, context, host(ip_address) AS ip FROM security_events
+        WHERE event_type = 'suspicious_activity' AND occurred_at = ${record.loginAt} AND ${who}`.execute(db);
+      for (const e of events.rows) {
+        const ctx = e.context ?? {};
+        const pattern = String(ctx['pattern'] ?? 'unknown');
+        const key = String(ctx['key'] ?? e.ip ?? record.username);
+        await raise(
+          {
+            rule: 'detection_signal',
+            key: `${pattern}:${key}`,
+            severity: 'critical',
+            title: `Detection: ${pattern.replace(/_/g, ' ')} (${key})`,
+            message: `${pattern} tripped for ${key}: ${String(ctx['count'] ?? '?')} within ${String(ctx['window_seconds'] ?? '?')} s (threshold ${String(ctx['threshold'] ?? '?')}).`,
+            details: { ...ctx, eventId: e.id, username: record.username, ip: record.ipAddress },
+            occurredAt: record.loginAt,
+          },
+          signal,
+        );
+      }
+    }
+    const country = ruleOf('newCountry');
+    if (record.success && country && record.userId !== null && record.country !== null) {
+      const since = new Date(record.loginAt.getTime() - config.rules.newCountry.lookbackDays * 86_400_000);
+      const prior = await db
+        .selectFrom('login_history')
+        .select(['country'])
+        .distinct()
+        .where('user_id', '=', record.userId)
+        .where('success', '=', true)
+        .where('login_at', '>=', since)
+        .where('login_at', '<', record.loginAt)
+        .where('id', '!=', record.id)
+        .execute();
+      const known = prior.map((p) => p.country).filter((c): c is string => c !== null);
+      // A first login ever is not "new": there is nothing to compare with.
+      if (known.length > 0 && !known.includes(record.country)) {
+        await raise(
+          {
+            rule: 'new_country',
+            key: `${record.userId}:${record.country}`,
+            severity: 'warning',
+            title: `Login from new country ${record.country} for ${record.username}`,
+            message: `${record.username} logged in from ${record.country}; previously seen from ${known.join(', ')} in the last ${config.rules.newCountry.lookbackDays} days.`,
+            details: {
+              userId: record.userId,
+              username: record.username,
+              country: record.country,
+              city: record.city,
+              ip: record.ipAddress,
+              knownCountries: known,
+            },
+            occurredAt: record.loginAt,
+          },
+          country,
+        );
+      }
+    }
+  }
+
+  async function onDetectionDegraded(err: unknown): Promise<void> {
+    const rule = ruleOf('detectionDegraded');
+    if (!rule) return;
+    await raise(
+      {
+        rule: 'detection_degraded',
+        key: 'redis',
+        severity: 'error',
+        title: 'Detection degraded: Redis is unreachable',
+        message: `Detection continues on in-process state (not shared between servers): ${(err as Error)?.message ?? String(err)}`,
+        details: { error: (err as Error)?.message ?? String(err) },
+      },
+      rule,
+    );
+  }
+
+  if (config.delivery.enabled) {
+    timer = setInterval(() => nudge(), config.delivery.pollIntervalMs);
+    timer.unref();
+    // Deliveries left over from before a restart.
+    nudge();
+  }
+
+  return {
+    config,
+    raise: (input) => raise(input),
+    onLogin,
+    onDetectionDegraded,
+    background,
+
+    async list(options = {}) {
+      const limit = options.limit ?? 50;
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+        throw invalid('limit', 'must be a whole number from 1 to 1000');
+      let q = db.selectFrom('alert').selectAll();
+      if (options.rule !== undefined) q = q.where('rule', '=', options.rule);
+      const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
+      return rows.map(toAlert);
+    },
+
+    async deliveries(options = {}) {
+      const limit = options.limit ?? 100;
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+        throw invalid('limit', 'must be a whole number from 1 to 1000');
+      let q = db.selectFrom('alert_outbox').selectAll();
+      if (options.alertId !== undefined) q = q.where('alert_id', '=', options.alertId);
+      if (options.status !== undefined) q = q.where('status', '=', options.status);
+      const rows = await q.orderBy('created_at', 'desc').orderBy('id').limit(limit).execute();
+      return rows.map((r) => ({
+        id: r.id,
+        alertId: r.alert_id,
+        sink: r.sink,
+        status: r.status as AlertDelivery['status'],
+        attempts: Number(r.attempts),
+        nextAttemptAt: new Date(r.next_attempt_at),
+        lastError: r.last_error,
+        deliveredAt: r.delivered_at === null ? null : new Date(r.delivered_at),
+      }));
+    },
+
+    deliverDue: () => pump(),
+
+    async flush() {
+      while (pending.size > 0) await Promise.all([...pending]);
+      await pump();
+    },
+
+    async close() {
+      if (closed) return;
+      while (pending.size > 0) await Promise.all([...pending]);
+      closed = true;
+      if (timer) clearInterval(timer);
+      await pumping?.catch(() => undefined);
+      for (const s of sinks.values()) s.close();
+    },
+  };
+}

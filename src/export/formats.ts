@@ -1,0 +1,217 @@
+/**
+ * Record → SIEM line mappings: CSV (RFC 4180), OCSF 1.3 and Elastic Common Schema 8. The mappings are
+ * documented in docs/compliance.md; change both together.
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import type { LoginRecord } from '../domain/login.ts';
+
+export const OCSF_VERSION = '1.3.0';
+export const ECS_VERSION = '8.11.0';
+
+const productVersion = (() => {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+})();
+
+/** OCSF `metadata` shared by every event. */
+export function ocsfMetadata(uid: string, logName: string): Record<string, unknown> {
+  return {
+    version: OCSF_VERSION,
+    uid,
+    log_name: logName,
+    product: { name: 'Trailguard', vendor_name: 'Trailguard', version: productVersion },
+  };
+}
+
+/** One CSV field: quoted when needed; text that a spreadsheet would run as a formula is defused with `'`. */
+export function csvField(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  let s: string;
+  if (value instanceof Date) s = value.toISOString();
+  else if (typeof value === 'object') s = JSON.stringify(value);
+  else if (typeof value === 'string') s = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  else s = String(value);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export function csvLine(values: unknown[]): string {
+  return `${values.map(csvField).join(',')}\r\n`;
+}
+
+// OCSF auth_protocol_id values for the login types that have one; the rest are 99 Other.
+const AUTH_PROTOCOL: Record<string, [number, string]> = {
+  oauth: [6, 'OAUTH 2.0'],
+  sso: [99, 'SSO'],
+};
+
+export const LOGIN_CSV_COLUMNS = [
+  'id',
+  'login_at',
+  'user_id',
+  'username',
+  'login_type',
+  'success',
+  'failure_reason',
+  'ip_address',
+  'user_agent',
+  'browser',
+  'browser_version',
+  'os',
+  'device_type',
+  'country',
+  'city',
+  'logout_at',
+  'session_duration_seconds',
+  'metadata',
+] as const;
+
+export function loginCsv(r: LoginRecord): string {
+  return csvLine([
+    r.id,
+    r.loginAt,
+    r.userId,
+    r.username,
+    r.loginType,
+    r.success,
+    r.failureReason,
+    r.ipAddress,
+    r.userAgent,
+    r.browser,
+    r.browserVersion,
+    r.os,
+    r.deviceType,
+    r.country,
+    r.city,
+    r.logoutAt,
+    r.sessionDurationSeconds,
+    r.metadata,
+  ]);
+}
+
+function ocsfLocation(r: LoginRecord): Record<string, unknown> | undefined {
+  if (r.country === null && r.city === null) return undefined;
+  return { ...(r.country ? { country: r.country } : {}), ...(r.city ? { city: r.city } : {}) };
+}
+
+/** A login record as OCSF Authentication (3002): a Logon, and a Logoff when the session was closed. */
+export function loginOcsf(r: LoginRecord): Record<string, unknown>[] {
+  const [protocolId, protocol] = AUTH_PROTOCOL[r.loginType] ?? [99, r.loginType];
+  const location = ocsfLocation(r);
+  const common = {
+    class_uid: 3002,
+    class_name: 'Authentication',
+    category_uid: 3,
+    category_name: 'Identity & Access Management',
+    user: { name: r.username, ...(r.userId !== null ? { uid: r.userId } : {}) },
+    src_endpoint: { ...(r.ipAddress ? { ip: r.ipAddress } : {}), ...(location ? { location } : {}) },
+    ...(r.userAgent ? { http_request: { user_agent: r.userAgent } } : {}),
+    auth_protocol_id: protocolId,
+    auth_protocol: protocol,
+    unmapped: {
+      login_type: r.loginType,
+      device_type: r.deviceType,
+      browser: r.browser,
+      browser_version: r.browserVersion,
+      os: r.os,
+    },
+  };
+  const logon = {
+    ...common,
+    activity_id: 1,
+    activity_name: 'Logon',
+    type_uid: 300201,
+    type_name: 'Authentication: Logon',
+    time: r.loginAt.getTime(),
+    severity_id: r.success ? 1 : 2,
+    severity: r.success ? 'Informational' : 'Low',
+    status_id: r.success ? 1 : 2,
+    status: r.success ? 'Success' : 'Failure',
+    ...(r.failureReason ? { status_detail: r.failureReason } : {}),
+    metadata: ocsfMetadata(r.id, 'login_history'),
+  };
+  if (r.logoutAt === null) return [logon];
+  const logoff = {
+    ...common,
+    activity_id: 2,
+    activity_name: 'Logoff',
+    type_uid: 300202,
+    type_name: 'Authentication: Logoff',
+    time: r.logoutAt.getTime(),
+    severity_id: 1,
+    severity: 'Informational',
+    status_id: 1,
+    status: 'Success',
+    ...(r.sessionDurationSeconds !== null ? { duration: Math.round(r.sessionDurationSeconds * 1000) } : {}),
+    metadata: ocsfMetadata(`${r.id}:logoff`, 'login_history'),
+  };
+  return [logon, logoff];
+}
+
+/** A login record as ECS documents: the login (`event.type: start`) and the logout (`end`) if any. */
+export function loginEcs(r: LoginRecord): Record<string, unknown>[] {
+  const geo =
+    r.country !== null || r.city !== null
+      ? {
+          geo: {
+            ...(r.country ? { country_iso_code: r.country } : {}),
+            ...(r.city ? { city_name: r.city } : {}),
+          },
+        }
+      : {};
+  const common = {
+    ecs: { version: ECS_VERSION },
+    source: { ...(r.ipAddress ? { ip: r.ipAddress } : {}), ...geo },
+    user: { name: r.username, ...(r.userId !== null ? { id: r.userId } : {}) },
+    ...(r.userAgent
+      ? {
+          user_agent: {
+            original: r.userAgent,
+            ...(r.browser ? { name: r.browser } : {}),
+            ...(r.browserVersion ? { version: r.browserVersion } : {}),
+            ...(r.os ? { os: { name: r.os } } : {}),
+            device: { name: r.deviceType },
+          },
+        }
+      : {}),
+    labels: { login_type: r.loginType, device_type: r.deviceType },
+  };
+  const login = {
+    '@timestamp': r.loginAt.toISOString(),
+    ...common,
+    event: {
+      kind: 'event',
+      category: ['authentication'],
+      type: ['start'],
+      action: 'user-login',
+      outcome: r.success ? 'success' : 'failure',
+      ...(r.failureReason ? { reason: r.failureReason } : {}),
+      id: r.id,
+      module: 'trailguard',
+      dataset: 'trailguard.logins',
+    },
+  };
+  if (r.logoutAt === null) return [login];
+  const logout = {
+    '@timestamp': r.logoutAt.toISOString(),
+    ...common,
+    event: {
+      kind: 'event',
+      category: ['authentication', 'session'],
+      type: ['end'],
+      action: 'user-logout',
+      outcome: 'success',
+      id: `${r.id}:logout`,
+      module: 'trailguard',
+      dataset: 'trailguard.logins',
+      ...(r.sessionDurationSeconds !== null ? { duration: Math.round(r.sessionDurationSeconds * 1e9) } : {}),
+    },
+  };
+  return [login, logout];
+}

@@ -1,0 +1,56 @@
+/**
+ * GDPR endpoints for admins: export what is stored about one of the application's users, and erase it.
+ * @module
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Trailguard } from '../../trailguard.ts';
+import { principalId } from '../auth.ts';
+import { Type, errorResponses } from '../schemas.ts';
+
+const UserParams = Type.Object({ userId: Type.String({ minLength: 1, maxLength: 256 }) });
+const Loose = Type.Object({}, { additionalProperties: true });
+
+export function privacyRoutes(app: FastifyInstance, tg: Trailguard): void {
+  app.get(
+    '/api/v1/admin/privacy/users/:userId',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        summary:
+          'Export everything stored about a user (GDPR access request); an unknown user gives empty lists',
+        tags: ['privacy'],
+        params: UserParams,
+        response: { 200: Loose, ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (request) => tg.privacy.export((request.params as { userId: string }).userId),
+  );
+
+  app.post(
+    '/api/v1/admin/privacy/users/:userId/erase',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        summary: "Erase a user's login history and security events; pseudonymise their change records",
+        tags: ['privacy'],
+        params: UserParams,
+        body: Type.Object(
+          {
+            reason: Type.String({ minLength: 1, maxLength: 1024 }),
+            requestedBy: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Loose, ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (request) => {
+      const body = request.body as { reason: string; requestedBy?: string };
+      const admin = request.principal ? principalId(request.principal) : 'admin';
+      return tg.privacy.erase((request.params as { userId: string }).userId, {
+        requestedBy: body.requestedBy ?? admin,
+        reason: body.reason,
+      });
+    },
+  );
+}

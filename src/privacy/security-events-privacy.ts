@@ -1,0 +1,38 @@
+/**
+ * The security events part of a GDPR export or erasure: events carrying the user id, or one of the
+ * user's usernames.
+ * @module
+ */
+import { sql } from 'kysely';
+import type { Kysely } from 'kysely';
+import type { Database } from '../store/schema.ts';
+import type { PrivacyContributor } from './privacy-service.ts';
+
+export function securityEventsPrivacy(db: Kysely<Database>, batchSize = 5000): PrivacyContributor {
+  const mine = (userId: string, usernames: string[]) =>
+    usernames.length === 0
+      ? sql<boolean>`user_id = ${userId}`
+      : sql<boolean>`(user_id = ${userId} OR username = ANY(${usernames}::text[]))`;
+  return {
+    async export(userId, usernames) {
+      const r = await sql<Record<string, unknown>>`
+        SELECT id, event_type AS "type", category, severity, occurred_at AS "occurredAt", username,
+          user_id AS "userId", host(ip_address) AS "ipAddress", user_agent AS "userAgent", reason, context
+        FROM security_events WHERE ${mine(userId, usernames)} ORDER BY occurred_at, id`.execute(db);
+      return { securityEvents: r.rows };
+    },
+    async erase(userId, usernames) {
+      let removed = 0;
+      for (;;) {
+        const r = await sql`
+          DELETE FROM security_events WHERE (id, occurred_at) IN (
+            SELECT id, occurred_at FROM security_events WHERE ${mine(userId, usernames)} LIMIT ${batchSize})`.execute(
+          db,
+        );
+        const n = Number(r.numAffectedRows ?? 0);
+        removed += n;
+        if (n < batchSize) return { securityEvents: removed };
+      }
+    },
+  };
+}

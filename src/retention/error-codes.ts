@@ -1,0 +1,15 @@
+/** Error codes of the compliance features (retention, privacy, alerts, export). */
+import { registerErrorCodes } from '../domain/errors.ts';
+
+export const RETENTION_ERROR_CODES = {
+  RETENTION_IN_PROGRESS: {
+    status: 409,
+    description: 'A retention run is already in progress (in this process or another one).',
+  },
+  RETENTION_FAILED: {
+    status: 500,
+    description: 'A retention step failed; earlier steps stay done and are listed in the receipt.',
+  },
+} as const;
+
+registerErrorCodes(RETENTION_ERROR_CODES);

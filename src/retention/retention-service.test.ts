@@ -1,0 +1,232 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { sql } from 'kysely';
+import { forEachBackend, openTrailguard } from '../../test/helpers/backends.ts';
+import { manualClock } from '../domain/clock.ts';
+import { resolveConfig } from '../config.ts';
+import type { Trailguard } from '../trailguard.ts';
+import { startRetentionSchedule } from './retention-schedule.ts';
+
+describe('retention policy', () => {
+  it('uses the seed periods by default', () => {
+    const { retention } = resolveConfig({}, {});
+    assert.deepEqual(retention.logins, { successDays: 90, failedDays: 180 });
+    assert.deepEqual(retention.securityEvents, { highDays: 730, otherDays: 180 });
+    assert.deepEqual(retention.changes, { criticalDays: null, otherDays: 365 });
+  });
+
+  for (const [options, field] of [
+    [{ logins: { successDays: 0 } }, 'retention.logins.successDays'],
+    [{ logins: { failedDays: -5 } }, 'retention.logins.failedDays'],
+    [{ securityEvents: { highDays: 0 } }, 'retention.securityEvents.highDays'],
+    [{ changes: { otherDays: -1 } }, 'retention.changes.otherDays'],
+    [{ changes: { criticalDays: 0 } }, 'retention.changes.criticalDays'],
+    [{ logins: { sucessDays: 10 } }, 'retention.logins.sucessDays'],
+    [{ schedule: 'every tuesday' }, 'retention.schedule'],
+  ] as const) {
+    it(`refuses ${JSON.stringify(options)} at start, naming ${field}`, async () => {
+      await assert.rejects(
+        openTrailguard('pglite', { retention: options as never }),
+        (err: Error & { code?: string; field?: string }) => {
+          assert.equal(err.code, 'CONFIG_INVALID');
+          assert.equal(err.field, field);
+          assert.match(err.message, new RegExp(field.replace(/\./g, '\\.')));
+          return true;
+        },
+      );
+    });
+  }
+});
+
+forEachBackend('retention of login history', (backend) => {
+  const clock = manualClock('2026-07-15T12:00:00Z');
+  const archiveDir = mkdtempSync(join(tmpdir(), 'tg-retention-'));
+  let tg: Trailguard;
+
+  const seed: [string, boolean, string][] = [
+    ['2025-12-10T10:00:00Z', true, 'alice'], // month entirely expired: dropped
+    ['2025-12-10T11:00:00Z', false, 'alice'],
+    ['2026-01-10T10:00:00Z', false, 'bob'], // failed, older than 180 days: removed
+    ['2026-01-20T10:00:00Z', false, 'bob'], // failed, within 180 days: kept
+    ['2026-01-20T11:00:00Z', true, 'bob'], // success, older than 90 days: removed
+    ['2026-03-01T10:00:00Z', true, 'carol'], // removed
+    ['2026-03-01T11:00:00Z', false, 'carol'], // kept
+    ['2026-05-01T10:00:00Z', true, 'carol'], // kept
+  ];
+
+  before(async () => {
+    tg = await openTrailguard(backend, { clock, geo: false, retention: { archiveDir, batchSize: 1 } });
+    for (const [at, success, username] of seed) {
+      await tg.logins.record({ username, userId: username, success, ip: '203.0.113.9', occurredAt: at });
+    }
+  });
+  after(async () => {
+    await tg.close();
+    rmSync(archiveDir, { recursive: true, force: true });
+  });
+
+  const loginRows = (receipt: { items: { table: string; rows: number }[] }) =>
+    receipt.items.filter((i) => i.table === 'login_history').reduce((n, i) => n + i.rows, 0);
+
+  async function remaining(): Promise<string[]> {
+    const r = await tg.database.db
+      .selectFrom('login_history')
+      .select(['login_at', 'success'])
+      .orderBy('login_at')
+      .execute();
+    return r.map((x) => `${new Date(x.login_at).toISOString()} ${x.success ? 'ok' : 'failed'}`);
+  }
+
+  it('counts in a dry run without removing anything or writing a receipt', async () => {
+    const receipt = await tg.retention.run({ dryRun: true });
+    assert.equal(receipt.dryRun, true);
+    assert.equal(loginRows(receipt), 5);
+    assert.equal((await remaining()).length, 8);
+    assert.deepEqual(readdirSync(archiveDir), []);
+    assert.deepEqual(await tg.retention.receipts(), []);
+  });
+
+  it('drops the fully expired month and trims partly expired months by outcome-specific periods', async () => {
+    const receipt = await tg.retention.run();
+    assert.equal(loginRows(receipt), 5);
+    assert.deepEqual(await remaining(), [
+      '2026-01-20T10:00:00.000Z failed',
+      '2026-03-01T11:00:00.000Z failed',
+      '2026-05-01T10:00:00.000Z ok',
+    ]);
+    const byPeriod = Object.fromEntries(
+      receipt.items.filter((i) => i.table === 'login_history').map((i) => [i.period, [i.method, i.rows]]),
+    );
+    assert.deepEqual(byPeriod, {
+      '2025-12': ['drop_partition', 2],
+      '2026-01': ['batch_delete', 2],
+      '2026-03': ['batch_delete', 1],
+    });
+    assert.ok(receipt.changeId);
+    const change = await tg.changes.get(receipt.changeId);
+    assert.equal(change.changeType, 'data_retention');
+    assert.equal((change.metadata as { receiptId?: string }).receiptId, receipt.id);
+    const gone = await sql<{
+      r: string | null;
+    }>`SELECT to_regclass('login_history_p2025_12')::text AS r`.execute(tg.database.db);
+    assert.equal(gone.rows[0]?.r, null);
+  });
+
+  it('archives exactly the removed rows as gzip JSON lines with the SHA-256 in the receipt', async () => {
+    const [receipt] = await tg.retention.receipts();
+    assert.ok(receipt);
+    const archived: { username: string; login_at: string; success: boolean }[] = [];
+    for (const item of receipt.items.filter((i) => i.table === 'login_history')) {
+      assert.ok(item.archive, `archive for ${item.period}`);
+      const bytes = readFileSync(item.archive.file);
+      assert.equal(createHash('sha256').update(bytes).digest('hex'), item.archive.sha256);
+      const lines = gunzipSync(bytes).toString('utf8').trim().split('\n');
+      assert.equal(lines.length, item.rows);
+      for (const l of lines) archived.push(JSON.parse(l) as (typeof archived)[number]);
+    }
+    assert.deepEqual(archived.map((a) => `${new Date(a.login_at).toISOString()} ${a.success}`).sort(), [
+      '2025-12-10T10:00:00.000Z true',
+      '2025-12-10T11:00:00.000Z false',
+      '2026-01-10T10:00:00.000Z false',
+      '2026-01-20T11:00:00.000Z true',
+      '2026-03-01T10:00:00.000Z true',
+    ]);
+    assert.equal(readdirSync(archiveDir).filter((f) => f.endsWith('.partial')).length, 0);
+  });
+
+  it('keeps the hourly aggregates of removed logins', async () => {
+    const stats = await tg.logins.stats({ from: '2025-12-01T00:00:00Z', to: '2026-07-01T00:00:00Z' });
+    assert.equal(stats.total, 8);
+  });
+
+  it('finds nothing on a second run, and a late login for the dropped month is still accepted', async () => {
+    const receipt = await tg.retention.run();
+    assert.equal(receipt.totalRows, 0);
+    await tg.logins.record({
+      username: 'late',
+      success: true,
+      ip: '203.0.113.9',
+      occurredAt: '2025-12-11T00:00:00Z',
+    });
+    assert.equal((await remaining()).length, 4);
+  });
+
+  it('refuses a second run while one is in progress', async () => {
+    const first = tg.retention.run();
+    await assert.rejects(tg.retention.run(), { code: 'RETENTION_IN_PROGRESS' });
+    await first;
+  });
+});
+
+describe('retention schedule', () => {
+  it('schedules the next run from the cron pattern, and not at all when the schedule is false', async () => {
+    const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+    const tg = await openTrailguard('pglite', { retention: { schedule: '0 4 * * *' } });
+    try {
+      const schedule = startRetentionSchedule(tg.retention, quiet);
+      const next = schedule.nextRun();
+      schedule.stop();
+      assert.ok(next);
+      assert.equal(next.getUTCHours(), 4);
+      assert.equal(next.getUTCMinutes(), 0);
+    } finally {
+      await tg.close();
+    }
+    const off = await openTrailguard('pglite', { retention: { schedule: false } });
+    try {
+      assert.equal(startRetentionSchedule(off.retention, quiet).nextRun(), null);
+    } finally {
+      await off.close();
+    }
+  });
+});
+
+forEachBackend('retention of security events', (backend) => {
+  const clock = manualClock('2026-07-15T12:00:00Z');
+  let tg: Trailguard;
+  before(async () => {
+    tg = await openTrailguard(backend, { clock, geo: false });
+    const events: [string, 'info' | 'warning' | 'error' | 'critical'][] = [
+      ['2024-06-01T00:00:00Z', 'critical'], // older than 2 years: its month is dropped
+      ['2025-12-01T00:00:00Z', 'warning'], // older than 180 days: removed
+      ['2025-12-01T00:00:00Z', 'error'], // within 2 years: kept
+      ['2026-06-01T00:00:00Z', 'info'], // kept
+    ];
+    for (const [at, severity] of events) {
+      await tg.security.log('permission_denied', {
+        userId: 'u1',
+        ip: '203.0.113.5',
+        occurredAt: at,
+        severity,
+      });
+    }
+    await tg.security.flush();
+  });
+  after(() => tg.close());
+
+  it('keeps error and critical events two years and the rest 180 days', async () => {
+    const receipt = await tg.retention.run();
+    const items = receipt.items.filter((i) => i.table === 'security_events');
+    assert.deepEqual(
+      items.map((i) => [i.period, i.method, i.rows]),
+      [
+        ['2024-06', 'drop_partition', 1],
+        ['2025-12', 'batch_delete', 1],
+      ],
+    );
+    const left = await tg.database.db
+      .selectFrom('security_events')
+      .select(['severity'])
+      .orderBy('occurred_at')
+      .execute();
+    assert.deepEqual(
+      left.map((r) => r.severity),
+      ['error', 'info'],
+    );
+  });
+});

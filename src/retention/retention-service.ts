@@ -1,0 +1,495 @@
+/**
+ * Retention: removes records older than the policy allows, archiving them first when an archive folder
+ * is configured. Months that are entirely expired are detached and dropped as whole partitions; a month
+ * that is only partly expired is trimmed in bounded batches (one short statement each, so logins are
+ * never locked out). Every run leaves a receipt.
+ * @module
+ */
+import { sql } from 'kysely';
+import type { Kysely, RawBuilder } from 'kysely';
+import { uuidv7 } from 'uuidv7';
+import type { Clock } from '../domain/clock.ts';
+import { TrailguardError, invalid } from '../domain/errors.ts';
+import { isPlainObject } from '../domain/validation.ts';
+import type { Logger } from '../config.ts';
+import type { Backend } from '../store/database.ts';
+import type { PartitionManager, PartitionedTable } from '../store/partitions.ts';
+import type { Database } from '../store/schema.ts';
+import { archiveFileName, createArchiveWriter } from './archive.ts';
+import type { ArchiveFile, ArchiveWriter } from './archive.ts';
+import './error-codes.ts';
+import type { RetentionPolicy } from './retention-policy.ts';
+
+const DAY_MS = 86_400_000;
+
+/** One step of a run: a month of one table, dropped or trimmed. */
+export interface RetentionItem {
+  table: string;
+  /** The month (`2025-06`) or, for unpartitioned tables, `all`. */
+  period: string;
+  method: 'drop_partition' | 'batch_delete';
+  /** Rows removed (or, in a dry run, that would be removed). */
+  rows: number;
+  /** The time range the removed rows fall in: [from, to). */
+  range: { from: string; to: string };
+  /** Which rows: each class with its cutoff (`success before 2026-…`). */
+  criteria: { class: string; before: string }[];
+  archive: ArchiveFile | null;
+}
+
+/** What a run did. Written to `compliance_receipt` and into the change log as a `data_retention` change. */
+export interface RetentionReceipt {
+  id: string;
+  dryRun: boolean;
+  startedAt: string;
+  finishedAt: string;
+  policy: RetentionPolicy;
+  items: RetentionItem[];
+  totalRows: number;
+  /** The `data_retention` change recording this run; null for a dry run or without a change log. */
+  changeId: string | null;
+}
+
+/** Options of one run. */
+export interface RetentionRunOptions {
+  /** Count what would be removed; change nothing and record no receipt. @default false */
+  dryRun?: boolean | undefined;
+}
+
+/** Records the receipt in the change log; returns the change id. */
+export type ReceiptRecorder = (receipt: RetentionReceipt) => Promise<string | null>;
+
+/** `tg.retention` */
+export interface RetentionService {
+  /** Applies the policy now; resolves with the receipt. */
+  run(options?: RetentionRunOptions): Promise<RetentionReceipt>;
+  /** Past receipts, newest first. */
+  receipts(options?: { limit?: number | undefined }): Promise<RetentionReceipt[]>;
+  readonly policy: RetentionPolicy;
+}
+
+/** One class of rows with its own period (`success` 90 days, `failed` 180 days …). */
+export interface RetentionClass {
+  name: string;
+  /** SQL condition selecting the class (unqualified columns). */
+  where: RawBuilder<boolean>;
+  cutoff: Date;
+}
+
+/** A partitioned time-series table and its classes. */
+export interface PartitionedTarget {
+  table: PartitionedTable;
+  timeColumn: string;
+  classes: RetentionClass[];
+}
+
+/** An ordinary table trimmed in batches (the change log). `beforeDelete` removes dependent rows. */
+export interface PlainTarget {
+  table: string;
+  timeColumn: string;
+  classes: RetentionClass[];
+  beforeDelete?: ((db: Kysely<Database>, ids: string[]) => Promise<void>) | undefined;
+}
+
+export interface RetentionServiceDeps {
+  db: Kysely<Database>;
+  backend: Backend;
+  partitions: PartitionManager;
+  clock: Clock;
+  logger: Logger;
+  policy: RetentionPolicy;
+  /** Extra targets contributed by other features (security events, change log), given `now`. */
+  targets?:
+    | ((now: Date, policy: RetentionPolicy) => { partitioned: PartitionedTarget[]; plain: PlainTarget[] })
+    | undefined;
+  recordReceipt?: ReceiptRecorder | undefined;
+}
+
+function month(d: Date): string {
+  return `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
+}
+
+function expiredSql(timeColumn: string, classes: RetentionClass[]): RawBuilder<boolean> {
+  const parts = classes.map((c) => sql<boolean>`(${c.where} AND ${sql.ref(timeColumn)} < ${c.cutoff})`);
+  return sql<boolean>`(${sql.join(parts, sql` OR `)})`;
+}
+
+/** Security events: `error` and `critical` are kept longer than `info` and `warning`. */
+export function securityEventClasses(now: Date, policy: RetentionPolicy): RetentionClass[] {
+  return [
+    {
+      name: 'error_critical',
+      where: sql<boolean>`severity IN ('error', 'critical')`,
+      cutoff: new Date(now.getTime() - policy.securityEvents.highDays * DAY_MS),
+    },
+    {
+      name: 'info_warning',
+      where: sql<boolean>`severity NOT IN ('error', 'critical')`,
+      cutoff: new Date(now.getTime() - policy.securityEvents.otherDays * DAY_MS),
+    },
+  ];
+}
+
+/** The login history classes: successful and failed logins have different periods. */
+export function loginClasses(now: Date, policy: RetentionPolicy): RetentionClass[] {
+  return [
+    {
+      name: 'success',
+      where: sql<boolean>`success`,
+      cutoff: new Date(now.getTime() - policy.logins.successDays * DAY_MS),
+    },
+    {
+      name: 'failed',
+      where: sql<boolean>`NOT success`,
+      cutoff: new Date(now.getTime() - policy.logins.failedDays * DAY_MS),
+    },
+  ];
+}
+
+export function createRetentionService(deps: RetentionServiceDeps): RetentionService {
+  const { db, clock, logger, policy } = deps;
+  let running = false;
+
+  async function withRunLock<T>(fn: () => Promise<T>): Promise<T> {
+    if (running) throw new TrailguardError('RETENTION_IN_PROGRESS', 'a retention run is already in progress');
+    running = true;
+    try {
+      if (deps.backend !== 'postgres') return await fn();
+      // Another server may be running retention: a session advisory lock on a pinned connection. The
+      // work itself runs on the pool, statement by statement, so logins keep flowing.
+      return await db.connection().execute(async (conn) => {
+        const got = await sql<{
+          ok: boolean;
+        }>`SELECT pg_try_advisory_lock(hashtext('trailguard.retention')) AS ok`.execute(conn);
+        if (!got.rows[0]?.ok) {
+          throw new TrailguardError(
+            'RETENTION_IN_PROGRESS',
+            'a retention run is already in progress in another process',
+          );
+        }
+        try {
+          return await fn();
+        } finally {
+          await sql`SELECT pg_advisory_unlock(hashtext('trailguard.retention'))`.execute(conn);
+        }
+      });
+    } finally {
+      running = false;
+    }
+  }
+
+  async function openArchive(table: string, period: string, runAt: Date): Promise<ArchiveWriter | null> {
+    if (policy.archiveDir === null) return null;
+    return createArchiveWriter(policy.archiveDir, archiveFileName(table, period, runAt));
+  }
+
+  /** Removes expired rows of one table (a partition or a plain table) in bounded batches. */
+  async function trimInBatches(
+    relation: string,
+    timeColumn: string,
+    where: RawBuilder<boolean>,
+    archive: ArchiveWriter | null,
+    beforeDelete?: (ids: string[]) => Promise<void>,
+  ): Promise<number> {
+    let removed = 0;
+    for (;;) {
+      const cols = archive ? sql`*` : sql`id, ${sql.ref(timeColumn)}`;
+      const batch = await sql<Record<string, unknown> & { id: string }>`
+        SELECT ${cols} FROM ${sql.table(relation)} WHERE ${where}
+        ORDER BY ${sql.ref(timeColumn)}, id LIMIT ${policy.batchSize}`.execute(db);
+      const rows = batch.rows;
+      if (rows.length === 0) return removed;
+      if (archive) await archive.write(rows);
+      const ids = rows.map((r) => r.id);
+      if (beforeDelete) await beforeDelete(ids);
+      const del =
+        await sql`DELETE FROM ${sql.table(relation)} WHERE id = ANY(${ids}::uuid[]) AND ${where}`.execute(db);
+      removed += Number(del.numAffectedRows ?? 0);
+      if (rows.length < policy.batchSize) return removed;
+    }
+  }
+
+  async function countWhere(relation: string, where: RawBuilder<boolean>): Promise<number> {
+    const r = await sql<{
+      n: number;
+    }>`SELECT count(*)::int8 AS n FROM ${sql.table(relation)} WHERE ${where}`.execute(db);
+    return Number(r.rows[0]?.n ?? 0);
+  }
+
+  async function runPartitioned(
+    target: PartitionedTarget,
+    runAt: Date,
+    dryRun: boolean,
+  ): Promise<RetentionItem[]> {
+    const items: RetentionItem[] = [];
+    const cutoffs = target.classes.map((c) => c.cutoff.getTime());
+    const minCut = new Date(Math.min(...cutoffs));
+    const maxCut = new Date(Math.max(...cutoffs));
+    const criteria = target.classes.map((c) => ({ class: c.name, before: c.cutoff.toISOString() }));
+    const parts = await sql<{ name: string; range_start: Date; range_end: Date }>`
+      SELECT name, range_start, range_end FROM trailguard_partition
+      WHERE parent = ${target.table} AND range_start < ${maxCut} AND to_regclass(name) IS NOT NULL
+      ORDER BY range_start`.execute(db);
+    for (const p of parts.rows) {
+      const start = new Date(p.range_start);
+      const end = new Date(p.range_end);
+      const period = month(start);
+      if (end.getTime() <= minCut.getTime()) {
+        // Every row of the month is past every cutoff: drop the whole partition.
+        const item: RetentionItem = {
+          table: target.table,
+          period,
+          method: 'drop_partition',
+          rows: 0,
+          range: { from: start.toISOString(), to: end.toISOString() },
+          criteria,
+          archive: null,
+        };
+        if (dryRun) {
+          item.rows = await countWhere(p.name, sql<boolean>`TRUE`);
+        } else {
+          const result = await dropPartition(target, p.name, start, end, runAt);
+          item.rows = result.rows;
+          item.archive = result.archive;
+        }
+        items.push(item);
+        continue;
+      }
+      // Partly expired: only some classes (or only the older part) of this month.
+      const active = target.classes.filter((c) => c.cutoff.getTime() > start.getTime());
+      if (active.length === 0) continue;
+      const where = expiredSql(target.timeColumn, active);
+      const rangeEnd = new Date(Math.min(end.getTime(), Math.max(...active.map((c) => c.cutoff.getTime()))));
+      const item: RetentionItem = {
+        table: target.table,
+        period,
+        method: 'batch_delete',
+        rows: 0,
+        range: { from: start.toISOString(), to: rangeEnd.toISOString() },
+        criteria: active.map((c) => ({ class: c.name, before: c.cutoff.toISOString() })),
+        archive: null,
+      };
+      if (dryRun) {
+        item.rows = await countWhere(p.name, where);
+      } else {
+        const archive = await openArchive(target.table, period, runAt);
+        try {
+          item.rows = await trimInBatches(p.name, target.timeColumn, where, archive);
+          item.archive = archive ? await finishOrDrop(archive, item.rows) : null;
+        } catch (err) {
+          await archive?.abort();
+          throw err;
+        }
+      }
+      if (item.rows > 0 || dryRun) items.push(item);
+    }
+    return items;
+  }
+
+  // An archive with no rows is not worth a file.
+  async function finishOrDrop(archive: ArchiveWriter, rows: number): Promise<ArchiveFile | null> {
+    if (rows === 0) {
+      await archive.abort();
+      return null;
+    }
+    return archive.finish();
+  }
+
+  async function dropPartition(
+    target: PartitionedTarget,
+    name: string,
+    start: Date,
+    end: Date,
+    runAt: Date,
+  ): Promise<{ rows: number; archive: ArchiveFile | null }> {
+    // Detach first: once detached no new row can land in it, so what is archived is what is dropped.
+    // A short lock timeout: if the parent is busy, give up this run rather than queue logins behind us.
+    await db.transaction().execute(async (trx) => {
+      if (deps.backend === 'postgres') await sql`SET LOCAL lock_timeout = '5s'`.execute(trx);
+      await sql`ALTER TABLE ${sql.table(target.table)} DETACH PARTITION ${sql.table(name)}`.execute(trx);
+    });
+    const archive = await openArchive(target.table, month(start), runAt);
+    let rows = 0;
+    try {
+      if (archive) {
+        let after: { t: Date; id: string } | null = null;
+        for (;;) {
+          const keyset: RawBuilder<boolean> = after
+            ? sql<boolean>`(${sql.ref(target.timeColumn)}, id) > (${after.t}::timestamptz, ${after.id}::uuid)`
+            : sql<boolean>`TRUE`;
+          const page = await sql<Record<string, unknown> & { id: string }>`
+            SELECT * FROM ${sql.table(name)} WHERE ${keyset}
+            ORDER BY ${sql.ref(target.timeColumn)}, id LIMIT ${policy.batchSize}`.execute(db);
+          if (page.rows.length === 0) break;
+          await archive.write(page.rows);
+          rows += page.rows.length;
+          const last = page.rows[page.rows.length - 1]!;
+          after = { t: new Date(last[target.timeColumn] as Date | string), id: last.id };
+        }
+      } else {
+        rows = await countWhere(name, sql<boolean>`TRUE`);
+      }
+      const file = archive ? await finishOrDrop(archive, rows) : null;
+      await sql`DROP TABLE ${sql.table(name)}`.execute(db);
+      await sql`DELETE FROM trailguard_partition WHERE parent = ${target.table} AND name = ${name}`.execute(
+        db,
+      );
+      deps.partitions.reset();
+      return { rows, archive: file };
+    } catch (err) {
+      await archive?.abort();
+      // Put the month back so nothing is lost; the next run tries again.
+      await sql`ALTER TABLE ${sql.table(target.table)} ATTACH PARTITION ${sql.table(name)}
+        FOR VALUES FROM (${sql.lit(start.toISOString())}) TO (${sql.lit(end.toISOString())})`
+        .execute(db)
+        .catch((e: unknown) =>
+          logger.error({ err: e, partition: name }, 'retention: could not re-attach partition'),
+        );
+      throw err;
+    }
+  }
+
+  async function runPlain(target: PlainTarget, runAt: Date, dryRun: boolean): Promise<RetentionItem[]> {
+    const where = expiredSql(target.timeColumn, target.classes);
+    const criteria = target.classes.map((c) => ({ class: c.name, before: c.cutoff.toISOString() }));
+    const maxCut = new Date(Math.max(...target.classes.map((c) => c.cutoff.getTime())));
+    const first = await sql<{ t: Date | null }>`
+      SELECT min(${sql.ref(target.timeColumn)}) AS t FROM ${sql.table(target.table)} WHERE ${where}`.execute(
+      db,
+    );
+    const from = first.rows[0]?.t ? new Date(first.rows[0].t) : null;
+    if (!from) return [];
+    const item: RetentionItem = {
+      table: target.table,
+      period: 'all',
+      method: 'batch_delete',
+      rows: 0,
+      range: { from: from.toISOString(), to: maxCut.toISOString() },
+      criteria,
+      archive: null,
+    };
+    if (dryRun) {
+      item.rows = await countWhere(target.table, where);
+      return [item];
+    }
+    const archive = await openArchive(target.table, `before-${maxCut.toISOString().slice(0, 10)}`, runAt);
+    try {
+      const before = target.beforeDelete;
+      item.rows = await trimInBatches(
+        target.table,
+        target.timeColumn,
+        where,
+        archive,
+        before ? (ids) => before(db, ids) : undefined,
+      );
+      item.archive = archive ? await finishOrDrop(archive, item.rows) : null;
+    } catch (err) {
+      await archive?.abort();
+      throw err;
+    }
+    return item.rows > 0 ? [item] : [];
+  }
+
+  function toReceipt(body: Record<string, unknown>): RetentionReceipt {
+    return body as unknown as RetentionReceipt;
+  }
+
+  return {
+    policy,
+
+    async run(options = {}) {
+      if (!isPlainObject(options)) throw invalid('options', 'run() takes { dryRun? }');
+      if (options.dryRun !== undefined && typeof options.dryRun !== 'boolean') {
+        throw invalid('dryRun', 'must be a boolean');
+      }
+      const dryRun = options.dryRun ?? false;
+      return withRunLock(async () => {
+        const startedAt = clock.now();
+        const extra = deps.targets?.(startedAt, policy) ?? { partitioned: [], plain: [] };
+        const partitioned: PartitionedTarget[] = [
+          { table: 'login_history', timeColumn: 'login_at', classes: loginClasses(startedAt, policy) },
+          {
+            table: 'security_events',
+            timeColumn: 'occurred_at',
+            classes: securityEventClasses(startedAt, policy),
+          },
+          ...extra.partitioned,
+        ];
+        const items: RetentionItem[] = [];
+        const receipt: RetentionReceipt = {
+          id: uuidv7(),
+          dryRun,
+          startedAt: startedAt.toISOString(),
+          finishedAt: startedAt.toISOString(),
+          policy,
+          items,
+          totalRows: 0,
+          changeId: null,
+        };
+        try {
+          for (const t of partitioned) items.push(...(await runPartitioned(t, startedAt, dryRun)));
+          for (const t of extra.plain) items.push(...(await runPlain(t, startedAt, dryRun)));
+        } catch (err) {
+          // What was already removed stays removed: record it, then report the failure.
+          if (!dryRun && items.length > 0) await persist(receipt).catch(() => undefined);
+          throw new TrailguardError('RETENTION_FAILED', `retention run failed: ${(err as Error).message}`, {
+            cause: err,
+          });
+        }
+        if (!dryRun) await persist(receipt);
+        else finalize(receipt);
+        logger.info(
+          { retention: { id: receipt.id, dryRun, totalRows: receipt.totalRows } },
+          'retention run finished',
+        );
+        return receipt;
+      });
+    },
+
+    async receipts(options = {}) {
+      const limit = options.limit ?? 20;
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+        throw invalid('limit', 'must be a whole number from 1 to 1000');
+      const rows = await db
+        .selectFrom('compliance_receipt')
+        .select('body')
+        .where('kind', '=', 'retention')
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(limit)
+        .execute();
+      return rows.map((r) => toReceipt(r.body));
+    },
+  };
+
+  function finalize(receipt: RetentionReceipt): void {
+    receipt.totalRows = receipt.items.reduce((n, i) => n + i.rows, 0);
+    receipt.finishedAt = clock.now().toISOString();
+  }
+
+  async function persist(receipt: RetentionReceipt): Promise<void> {
+    finalize(receipt);
+    if (deps.recordReceipt) {
+      try {
+        receipt.changeId = await deps.recordReceipt(receipt);
+      } catch (err) {
+        logger.error(
+          { err, receipt: receipt.id },
+          'retention: could not record the receipt in the change log',
+        );
+      }
+    }
+    await db
+      .insertInto('compliance_receipt')
+      .values({
+        id: receipt.id,
+        kind: 'retention',
+        subject: null,
+        requested_by: 'retention',
+        reason: null,
+        created_at: receipt.finishedAt,
+        body: JSON.stringify(receipt),
+      })
+      .execute();
+  }
+}
