@@ -66,6 +66,15 @@ const SAMPLES: Record<string, { scope: string; json?: unknown; path?: string }> 
   'GET /api/v1/changes/recent': { scope: 'read' },
   'GET /api/v1/changes/:id': { scope: 'read', path: `/api/v1/changes/${UUID}` },
   'GET /api/v1/reports/changes': { scope: 'read' },
+  'GET /api/v1/admin/privacy/users/:userId': {
+    scope: 'admin',
+    path: '/api/v1/admin/privacy/users/matrix-nobody',
+  },
+  'POST /api/v1/admin/privacy/users/:userId/erase': {
+    scope: 'admin',
+    path: '/api/v1/admin/privacy/users/matrix-nobody/erase',
+    json: { reason: 'auth matrix' },
+  },
   'POST /api/v1/auth/login': { scope: 'public', json: { username: 'nobody', password: 'wrong-password' } },
   'GET /api/v1/auth/session': { scope: 'admin' },
   'POST /api/v1/auth/logout': { scope: 'admin' },
