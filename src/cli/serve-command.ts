@@ -10,7 +10,7 @@ import { createServer } from '../http/server.ts';
 import { startRetentionSchedule } from '../retention/retention-schedule.ts';
 import type { Trailguard } from '../trailguard.ts';
 import { openFromCli } from './context.ts';
-import { recordDemoAttacks, recordDemoLogins } from './demo.ts';
+import { recordDemoAttacks, recordDemoChanges, recordDemoLogins } from './demo.ts';
 
 interface ServeOptions {
   port: string;
@@ -34,9 +34,10 @@ export async function seedDemo(tg: Trailguard, out: { write(s: string): unknown 
   const started = performance.now();
   const logins = await recordDemoLogins(tg, now, 30);
   const attacks = await recordDemoAttacks(tg, now);
+  const changes = await recordDemoChanges(tg, now);
   await tg.logins.flush();
   out.write(
-    `--demo: recorded ${logins + attacks} login attempts over 30 days (a brute force, a distributed attack and an account enumeration among them) in ${Math.round(performance.now() - started)} ms.\n`,
+    `--demo: recorded ${logins + attacks} login attempts (a brute force, a distributed attack and an account enumeration among them) and ${changes} production changes over 30 days in ${Math.round(performance.now() - started)} ms.\n`,
   );
   return true;
 }

@@ -131,6 +131,11 @@ export interface SecurityService {
   }): Promise<void>;
   /** Stored events, newest first, keyset-paginated. */
   events(query?: SecurityEventQuery): Promise<Page<SecurityEvent>>;
+  /**
+   * Calls `listener` with every event once its row is committed (for metrics). Listeners run
+   * synchronously and must not throw; returns the unsubscribe function.
+   */
+  onEvent(listener: (event: SecurityEvent) => void): () => void;
   /** The detector (null when detection is off). */
   readonly detector: Detector | null;
   /** Login-history hook: emits `login_failed` / `login_success` and runs detection. */
@@ -221,6 +226,10 @@ function usernameOf(value: unknown): string {
 
 export function createSecurityService(deps: SecurityServiceDeps): SecurityService {
   const { repository, partitions, enricher, clock, detector, settings, log } = deps;
+  const listeners = new Set<(event: SecurityEvent) => void>();
+  function committed(event: SecurityEvent): void {
+    for (const listener of listeners) listener(event);
+  }
   const committer: GroupCommitter<SecurityEvent> = createGroupCommitter<SecurityEvent>({
     maxInFlight: deps.maxInFlight,
     flush: async (rows) => {
@@ -341,6 +350,7 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
     const p = build(type, s, severity, extra, trace);
     writeLine(p);
     await committer.submit(p.event);
+    committed(p.event);
     return p.event;
   }
 
@@ -400,6 +410,7 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
     const { result, prepared } = await failureEvents(s, trace, extra);
     for (const p of prepared) writeLine(p);
     await Promise.all(prepared.map((p) => committer.submit(p.event)));
+    for (const p of prepared) committed(p.event);
     return { result, event: (prepared[0] as PreparedEvent).event };
   }
 
@@ -649,8 +660,16 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
           db,
         ),
       committed(items) {
-        for (const p of items) writeLine(p);
+        for (const p of items) {
+          writeLine(p);
+          committed(p.event);
+        }
       },
+    },
+
+    onEvent(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
     },
 
     flush: () => committer.drain(),
