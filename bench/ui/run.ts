@@ -125,6 +125,14 @@ try {
     ],
     ['logins, 1,000 of one IP (IP page)', '/api/v1/logins?limit=1000&ip=10.3.4.5'],
     ['logins, 1,000 of one user (user page)', '/api/v1/logins?limit=1000&username=user4242@example.com'],
+    ['signals (dashboard card, signals view)', '/api/v1/signals'],
+    ['change report 30 d (dashboard)', '/api/v1/reports/changes'],
+    [
+      'change report 90 d (dashboard)',
+      `/api/v1/reports/changes?from=${new Date(now.getTime() - 90 * 86_400_000).toISOString()}`,
+    ],
+    ['security events, first page', '/api/v1/security-events?limit=50'],
+    ['changes, first page', '/api/v1/changes?limit=50'],
     ['calendar, years', '/api/v1/logins/calendar'],
     ['calendar, months of a year', `/api/v1/logins/calendar?year=${now.getUTCFullYear()}`],
     [
