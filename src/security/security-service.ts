@@ -194,6 +194,8 @@ function message(type: SecurityEventType, who: string, extra: Record<string, unk
   }
 }
 
+const NO_LOCATION = Object.freeze({ file: null, line: null, function: null });
+
 /** An event ready to store, with its log line built on demand. */
 export interface PreparedEvent {
   event: SecurityEvent;
@@ -317,7 +319,7 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
         timestamp: event.occurredAt,
         severity,
         message: message(type, who, event.context),
-        location: callSiteOf(trace),
+        location: log.location ? callSiteOf(trace) : NO_LOCATION,
         context: {
           event_type: type,
           category: event.category,
