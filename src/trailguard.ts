@@ -172,7 +172,13 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
           receipt.items
             .map(
               (i) =>
-                `${i.table} ${i.period}: ${i.method} ${i.rows} [${i.range.from} – ${i.range.to})${i.archive ? ` archive ${i.archive.file} sha256 ${i.archive.sha256}` : ''}`,
+                `${i.table} ${i.period}: ${i.method} ${i.rows}${
+                  i.dependents
+                    ? ` (${Object.entries(i.dependents)
+                        .map(([t, n]) => `+${n} ${t}`)
+                        .join(', ')})`
+                    : ''
+                } [${i.range.from} – ${i.range.to})${i.archive ? ` archive ${i.archive.file} sha256 ${i.archive.sha256}` : ''}`,
             )
             .join('\n') || 'nothing was due',
         performedBy: { id: 'trailguard:retention', name: 'Trailguard retention' },
@@ -187,6 +193,7 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
             period: i.period,
             method: i.method,
             rows: i.rows,
+            ...(i.dependents ? { dependents: i.dependents } : {}),
             range: i.range,
             archive: i.archive ? { file: i.archive.file, sha256: i.archive.sha256 } : null,
           })),
