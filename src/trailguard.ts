@@ -31,6 +31,7 @@ import { createRetentionService } from './retention/retention-service.ts';
 import type { RetentionService } from './retention/retention-service.ts';
 import { createPrivacyService } from './privacy/privacy-service.ts';
 import { securityEventsPrivacy } from './privacy/security-events-privacy.ts';
+import { changesPrivacy } from './privacy/changes-privacy.ts';
 import type { PrivacyService } from './privacy/privacy-service.ts';
 import { createAlertService } from './alerts/alert-service.ts';
 import type { AlertService } from './alerts/alert-service.ts';
@@ -210,7 +211,9 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
       await logins.flush();
       await security.flush();
     },
-    contributors: [securityEventsPrivacy(database.db)],
+    contributors: [securityEventsPrivacy(database.db), changesPrivacy(database.db)],
+    pseudonymKey: () =>
+      securityRepository.secret('privacy_pseudonym_key', randomBytes(32).toString('base64url')),
   });
   const alerts = createAlertService({ db: database.db, clock: config.clock, logger, config: config.alerts });
   // Rules run beside the login, never in its way: a slow database query or sink cannot delay record().
