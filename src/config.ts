@@ -168,9 +168,12 @@ export function resolveConfig(
       : rawDetection,
   );
   const securityLog = pick<SecurityLogConfig>('securityLog') ?? {};
-  if (!isPlainObject(securityLog)) throw configError('securityLog', 'must be { enabled?, destination? }');
+  if (!isPlainObject(securityLog))
+    throw configError('securityLog', 'must be { enabled?, destination?, location? }');
   if (securityLog.enabled !== undefined && typeof securityLog.enabled !== 'boolean')
     throw configError('securityLog.enabled', 'must be a boolean');
+  if (securityLog.location !== undefined && typeof securityLog.location !== 'boolean')
+    throw configError('securityLog.location', 'must be a boolean');
   const dest = securityLog.destination;
   if (
     dest !== undefined &&

@@ -217,8 +217,15 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
   });
   const alerts = createAlertService({ db: database.db, clock: config.clock, logger, config: config.alerts });
   // Rules run beside the login, never in its way: a slow database query or sink cannot delay record().
-  // Runs after the security observer, so the signals of this login are already stored.
-  logins.observe(async (record) => alerts.background('login rules', () => alerts.onLogin(record)));
+  // Only failed logins need a query (the burst count); signals come from the committed events.
+  logins.observe(async (record) => {
+    if (!record.success) alerts.background('login rules', () => alerts.onLogin(record));
+  });
+  security.onEvent((event) => {
+    if (event.type === 'suspicious_activity' || event.type === 'login_success') {
+      alerts.background('event rules', () => alerts.onSecurityEvent(event));
+    }
+  });
   onDetectionDegraded = (err) =>
     alerts.background('detection degraded', () => alerts.onDetectionDegraded(err));
   const exporter = createExportService({ db: database.db });

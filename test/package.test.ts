@@ -41,7 +41,12 @@ describe('package exports', () => {
 describe('trailguard/fastify', () => {
   let tg: Trailguard;
   before(async () => {
-    tg = await createTrailguard({ dataDir: 'memory://', logger: quiet, trustProxy: 'loopback' });
+    tg = await createTrailguard({
+      dataDir: 'memory://',
+      logger: quiet,
+      securityLog: { enabled: false },
+      trustProxy: 'loopback',
+    });
   });
   after(() => tg.close());
 

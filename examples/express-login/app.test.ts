@@ -17,6 +17,7 @@ describe('example: Express login app', () => {
     tg = await createTrailguard({
       dataDir: 'memory://',
       logger: { debug() {}, info() {}, warn() {}, error() {} },
+      securityLog: { enabled: false },
     });
     const users = createUsers([{ id: '42', email: 'alice@example.com', password: 'right-password' }]);
     server = (createApp({ tg, users }) as { listen(port: number, host: string): Server }).listen(

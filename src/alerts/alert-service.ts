@@ -13,6 +13,7 @@ import type { Logger } from '../config.ts';
 import type { Clock } from '../domain/clock.ts';
 import { invalid } from '../domain/errors.ts';
 import type { LoginRecord } from '../domain/login.ts';
+import type { SecurityEvent } from '../domain/security-event.ts';
 import { cleanJson, cleanText, isPlainObject } from '../domain/validation.ts';
 import type { AlertTable, Database } from '../store/schema.ts';
 import type { ResolvedAlertsConfig, ResolvedRule } from './alert-config.ts';
@@ -67,7 +68,7 @@ export interface AlertService {
   deliverDue(): Promise<number>;
   /** Waits for rule evaluations in flight and then for one dispatcher pass. */
   flush(): Promise<void>;
-  /** The login hook: failed-login burst, new-country and detection-signal rules. */
+  /** The login hook: the failed-login burst rule (failed logins only). */
   onLogin(record: LoginRecord): Promise<void>;
   /**
    * Runs the change rules now: critical changes deployed without approval, emergency changes not
@@ -75,6 +76,8 @@ export interface AlertService {
    * `checkEveryMinutes` (see `startChangeChecks`); call it yourself from your own scheduler otherwise.
    */
   checkChanges(): Promise<ChangeCheckResult>;
+  /** The security-event hook: detection-signal and new-country rules, from the committed events. */
+  onSecurityEvent(event: SecurityEvent): Promise<void>;
   /** The detector's hook: Redis unreachable, detection continues on in-process state. */
   onDetectionDegraded(err: unknown): Promise<void>;
   /** Runs `fn` without holding up the caller; failures are logged, `flush()` waits for it. */
@@ -251,6 +254,8 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
   }
 
   function pump(): Promise<number> {
+    // A nudge scheduled just before close() must not reach a closed database.
+    if (closed) return Promise.resolve(0);
     if (pumping) {
       again = true;
       return pumping;
@@ -377,71 +382,57 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
         );
       }
     }
+  }
+
+  // Signals arrive as committed `suspicious_activity` events and as `new_country` on a `login_success`,
+  // so these rules cost no query of their own.
+  async function onSecurityEvent(event: SecurityEvent): Promise<void> {
+    const ctx = event.context ?? {};
     const signal = ruleOf('detectionSignal');
-    if (signal) {
-      // The security observer ran before this one: the signals this login tripped are stored, as
-      // `suspicious_activity` events at the login's time for its IP or username.
-      const who =
-        record.ipAddress === null
-          ? sql<boolean>`username = ${record.username}`
-          : sql<boolean>`(username = ${record.username} OR ip_address = ${record.ipAddress}::inet)`;
-      const events = await sql<{ id: string; context: Record<string, unknown>; ip: string | null }>`
-        SELECT id, context, host(ip_address) AS ip FROM security_events
-        WHERE event_type = 'suspicious_activity' AND occurred_at = ${record.loginAt} AND ${who}`.execute(db);
-      for (const e of events.rows) {
-        const ctx = e.context ?? {};
-        const pattern = String(ctx['pattern'] ?? 'unknown');
-        const key = String(ctx['key'] ?? e.ip ?? record.username);
-        await raise(
-          {
-            rule: 'detection_signal',
-            key: `${pattern}:${key}`,
-            severity: 'critical',
-            title: `Detection: ${pattern.replace(/_/g, ' ')} (${key})`,
-            message: `${pattern} tripped for ${key}: ${String(ctx['count'] ?? '?')} within ${String(ctx['window_seconds'] ?? '?')} s (threshold ${String(ctx['threshold'] ?? '?')}).`,
-            details: { ...ctx, eventId: e.id, username: record.username, ip: record.ipAddress },
-            occurredAt: record.loginAt,
-          },
-          signal,
-        );
-      }
+    if (signal && event.type === 'suspicious_activity' && typeof ctx['pattern'] === 'string') {
+      const pattern = ctx['pattern'];
+      const key = String(ctx['key'] ?? event.ipAddress ?? event.username ?? 'unknown');
+      await raise(
+        {
+          rule: 'detection_signal',
+          key: `${pattern}:${key}`,
+          severity: 'critical',
+          title: `Detection: ${pattern.replace(/_/g, ' ')} (${key})`,
+          message: `${pattern} tripped for ${key}: ${String(ctx['count'] ?? '?')} within ${String(ctx['window_seconds'] ?? '?')} s (threshold ${String(ctx['threshold'] ?? '?')}).`,
+          details: { ...ctx, eventId: event.id, username: event.username, ip: event.ipAddress },
+          occurredAt: event.occurredAt,
+        },
+        signal,
+      );
     }
     const country = ruleOf('newCountry');
-    if (record.success && country && record.userId !== null && record.country !== null) {
-      const since = new Date(record.loginAt.getTime() - config.rules.newCountry.lookbackDays * 86_400_000);
-      const prior = await db
-        .selectFrom('login_history')
-        .select(['country'])
-        .distinct()
-        .where('user_id', '=', record.userId)
-        .where('success', '=', true)
-        .where('login_at', '>=', since)
-        .where('login_at', '<', record.loginAt)
-        .where('id', '!=', record.id)
-        .execute();
-      const known = prior.map((p) => p.country).filter((c): c is string => c !== null);
-      // A first login ever is not "new": there is nothing to compare with.
-      if (known.length > 0 && !known.includes(record.country)) {
-        await raise(
-          {
-            rule: 'new_country',
-            key: `${record.userId}:${record.country}`,
-            severity: 'warning',
-            title: `Login from new country ${record.country} for ${record.username}`,
-            message: `${record.username} logged in from ${record.country}; previously seen from ${known.join(', ')} in the last ${config.rules.newCountry.lookbackDays} days.`,
-            details: {
-              userId: record.userId,
-              username: record.username,
-              country: record.country,
-              city: record.city,
-              ip: record.ipAddress,
-              knownCountries: known,
-            },
-            occurredAt: record.loginAt,
+    const signals = Array.isArray(ctx['signals']) ? (ctx['signals'] as Record<string, unknown>[]) : [];
+    if (
+      country &&
+      event.type === 'login_success' &&
+      event.userId !== null &&
+      typeof ctx['country'] === 'string' &&
+      signals.some((sig) => sig?.['pattern'] === 'new_country')
+    ) {
+      const c = ctx['country'];
+      await raise(
+        {
+          rule: 'new_country',
+          key: `${event.userId}:${c}`,
+          severity: 'warning',
+          title: `Login from new country ${c} for ${event.username ?? event.userId}`,
+          message: `${event.username ?? event.userId} logged in from ${c}, not seen for this user in the last ${config.rules.newCountry.lookbackDays} days.`,
+          details: {
+            userId: event.userId,
+            username: event.username,
+            country: c,
+            city: ctx['city'] ?? null,
+            ip: event.ipAddress,
           },
-          country,
-        );
-      }
+          occurredAt: event.occurredAt,
+        },
+        country,
+      );
     }
   }
 
@@ -565,6 +556,7 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
     raise: (input) => raise(input),
     onLogin,
     checkChanges,
+    onSecurityEvent,
     onDetectionDegraded,
     background,
 

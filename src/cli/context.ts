@@ -21,15 +21,19 @@ export function globalOptions(cmd: Command): GlobalOptions {
   return root.opts<GlobalOptions>();
 }
 
-/** Opens Trailguard with the global options (env and config file fill the rest). */
-export async function openFromCli(cmd: Command, extra: TrailguardOptions = {}): Promise<Trailguard> {
+/** The Trailguard options the global CLI options stand for. */
+export function cliOptions(cmd: Command): TrailguardOptions {
   const g = globalOptions(cmd);
-  return createTrailguard({
+  return {
     ...(g.databaseUrl ? { databaseUrl: g.databaseUrl } : {}),
     ...(g.dataDir ? { dataDir: g.dataDir } : {}),
     ...(g.config ? { configFile: g.config } : {}),
-    ...extra,
-  });
+  };
+}
+
+/** Opens Trailguard with the global options (env and config file fill the rest). */
+export async function openFromCli(cmd: Command, extra: TrailguardOptions = {}): Promise<Trailguard> {
+  return createTrailguard({ ...cliOptions(cmd), ...extra });
 }
 
 /** Runs `fn` with an open instance and always closes it. */

@@ -341,3 +341,106 @@ export async function recordDemoAttacks(tg: Trailguard, now: Date): Promise<numb
   await Promise.all(writes);
   return writes.length;
 }
+
+/**
+ * A month of production changes for the server demo: weekly deployments with commit times, config and
+ * schema changes, an emergency security fix approved afterwards, one rejected change, one failed
+ * validation and one rollback — so the change report, DORA and the dashboard have something to show.
+ * Returns how many changes it logged.
+ */
+export async function recordDemoChanges(tg: Trailguard, now: Date): Promise<number> {
+  const hour = 3_600_000;
+  const day = 24 * hour;
+  const dev = { id: 'u-1002', name: 'Bob Builder' };
+  const ops = { id: 'u-1004', name: 'Dave Ops' };
+  const lead = { id: 'u-1005', name: 'Erin Lead' };
+  const ci = { id: 'ci', name: 'GitHub Actions' };
+  const at = (daysAgo: number, h = 10) => new Date(now.getTime() - daysAgo * day + (h - 12) * hour);
+  let count = 0;
+  const commit = (n: number) => (0xabc0000 + n * 7919).toString(16);
+
+  // Weekly deployments, approved by the lead, validated by CI.
+  for (let w = 0; w < 4; w++) {
+    const deployedAt = at(27 - w * 7, 14);
+    const c = await tg.changes.log({
+      changeType: 'deployment',
+      title: `Deploy v1.${w + 1}.0`,
+      version: `v1.${w + 1}.0`,
+      impactLevel: w === 2 ? 'high' : 'medium',
+      affectedSystems: ['api', 'web'],
+      performedBy: dev,
+      deployedAt,
+      gitCommit: commit(w),
+      gitBranch: 'main',
+      gitCommittedAt: new Date(deployedAt.getTime() - (6 + w * 5) * hour),
+      rollbackInstructions: `redeploy v1.${w}.0`,
+      ticket: `REL-${40 + w}`,
+    });
+    count++;
+    await tg.changes.approve(c.id, { by: lead, note: 'release review ok' });
+    // v1.3.0 fails its smoke tests and is rolled back.
+    if (w === 2) {
+      await tg.changes.setValidation(c.id, { status: 'failed', by: ci, notes: 'checkout smoke test failed' });
+      await tg.changes.markRolledBack(c.id, { by: ops, notes: 'p99 latency doubled; rolled back to v1.2.0' });
+    } else {
+      await tg.changes.setValidation(c.id, { status: 'passed', by: ci, notes: 'smoke tests green' });
+    }
+  }
+  const config = await tg.changes.log({
+    changeType: 'configuration',
+    title: 'Raise the API rate limit to 600/min',
+    impactLevel: 'low',
+    affectedSystems: ['api'],
+    performedBy: ops,
+    approvedBy: lead,
+    deployedAt: at(20),
+  });
+  count++;
+  await tg.changes.setValidation(config.id, { status: 'passed', by: ops });
+  const schema = await tg.changes.log({
+    changeType: 'schema_change',
+    title: 'Add index on orders(customer_id)',
+    impactLevel: 'medium',
+    affectedSystems: ['postgres'],
+    performedBy: dev,
+    deployedAt: at(12),
+    canRollback: false,
+    testingNotes: 'EXPLAIN on a production copy',
+    ticket: 'DB-12',
+  });
+  count++;
+  await tg.changes.approve(schema.id, { by: ops });
+  // An emergency fix at night, approved after the fact.
+  const hotfix = await tg.changes.log({
+    changeType: 'security_update',
+    title: 'Patch OpenSSL (CVE response)',
+    impactLevel: 'critical',
+    affectedSystems: ['api', 'auth', 'web'],
+    performedBy: ops,
+    approvalStatus: 'emergency',
+    deployedAt: at(5, 3),
+    ticket: 'SEC-7',
+  });
+  count++;
+  await tg.changes.approve(hotfix.id, { by: lead, note: 'reviewed after the fact' });
+  await tg.changes.log({
+    changeType: 'feature_flag',
+    title: 'Enable new checkout for 10% of users',
+    impactLevel: 'high',
+    affectedSystems: ['web'],
+    performedBy: dev,
+    deployedAt: at(2),
+  });
+  count++;
+  const rejected = await tg.changes.log({
+    changeType: 'infrastructure',
+    title: 'Move the database to a smaller instance',
+    impactLevel: 'critical',
+    affectedSystems: ['postgres'],
+    performedBy: ops,
+    deployedAt: at(1),
+  });
+  count++;
+  await tg.changes.reject(rejected.id, { by: lead, reason: 'no load test; resubmit with one' });
+  return count;
+}

@@ -3,19 +3,14 @@ import type { Command } from 'commander';
 import { resolveConfig } from '../config.ts';
 import { openDatabase } from '../store/database.ts';
 import { migrateToLatest } from '../store/migrator.ts';
-import { globalOptions } from './context.ts';
+import { cliOptions } from './context.ts';
 
 export function registerMigrate(program: Command): void {
   program
     .command('migrate')
     .description('apply pending database migrations (also done automatically at start)')
     .action(async (_opts: unknown, cmd: Command) => {
-      const g = globalOptions(cmd);
-      const config = resolveConfig({
-        ...(g.databaseUrl ? { databaseUrl: g.databaseUrl } : {}),
-        ...(g.dataDir ? { dataDir: g.dataDir } : {}),
-        ...(g.config ? { configFile: g.config } : {}),
-      });
+      const config = resolveConfig(cliOptions(cmd));
       const db = await openDatabase({
         databaseUrl: config.databaseUrl,
         dataDir: config.dataDir,

@@ -10,8 +10,9 @@ import { createServer } from '../http/server.ts';
 import { startRetentionSchedule } from '../retention/retention-schedule.ts';
 import { startChangeChecks } from '../alerts/change-check-schedule.ts';
 import type { Trailguard } from '../trailguard.ts';
-import { openFromCli } from './context.ts';
-import { recordDemoAttacks, recordDemoLogins } from './demo.ts';
+import { resolveConfig } from '../config.ts';
+import { cliOptions, openFromCli } from './context.ts';
+import { recordDemoAttacks, recordDemoChanges, recordDemoLogins } from './demo.ts';
 
 interface ServeOptions {
   port: string;
@@ -35,9 +36,10 @@ export async function seedDemo(tg: Trailguard, out: { write(s: string): unknown 
   const started = performance.now();
   const logins = await recordDemoLogins(tg, now, 30);
   const attacks = await recordDemoAttacks(tg, now);
+  const changes = await recordDemoChanges(tg, now);
   await tg.logins.flush();
   out.write(
-    `--demo: recorded ${logins + attacks} login attempts over 30 days (a brute force, a distributed attack and an account enumeration among them) in ${Math.round(performance.now() - started)} ms.\n`,
+    `--demo: recorded ${logins + attacks} login attempts (a brute force, a distributed attack and an account enumeration among them) and ${changes} production changes over 30 days in ${Math.round(performance.now() - started)} ms.\n`,
   );
   return true;
 }
@@ -68,11 +70,23 @@ export function registerServe(program: Command): void {
     .action(async (opts: ServeOptions, cmd: Command) => {
       const port = parsePort(opts.port);
       const out = process.stdout;
-      const tg = await openFromCli(cmd);
+      if (opts.demo) {
+        // Seeded through its own instance with the event log off: a month of demo events would bury
+        // the admin URL printed below. The events themselves are stored as usual.
+        const seeder = await openFromCli(cmd, { securityLog: { enabled: false } });
+        try {
+          await seedDemo(seeder, out);
+        } finally {
+          await seeder.close();
+        }
+      }
+      // The server ingests events for remote applications: the caller's stack is the route handler,
+      // so lines carry no location unless the configuration asks for one.
+      const configured = resolveConfig(cliOptions(cmd)).securityLog;
+      const tg = await openFromCli(cmd, { securityLog: { location: false, ...configured } });
       let app: Awaited<ReturnType<typeof createServer>> | null = null;
       let firstRun: { username: string; password: string } | null = null;
       try {
-        if (opts.demo) await seedDemo(tg, out);
         const auth = createAuthService({ db: tg.database.db, clock: tg.config.clock });
         if ((await auth.users.count()) === 0) {
           const created = await auth.users.create({ username: 'admin' }).catch(() => null);
@@ -107,10 +121,16 @@ export function registerServe(program: Command): void {
       if (firstRun) {
         out.write(
           `\nFirst run: an admin user was created.\n  username: ${firstRun.username}\n  password: ${firstRun.password}\n` +
-            '  (shown once; change it with "trailguard users set-password admin")\n',
+            '  (shown once; change it with "trailguard users set-password admin" while the server is stopped)\n',
         );
       }
-      out.write('\nCreate an API key with: trailguard keys create --name my-service --scope ingest\n');
+      out.write(
+        tg.database.backend === 'pglite'
+          ? // The embedded database is single-process: while the server runs, the CLI cannot open it.
+            `\nCreate an API key as admin: POST ${url}/api/v1/keys {"name":"my-service","scope":"ingest"}\n` +
+              '  (or stop the server and run: trailguard keys create --name my-service --scope ingest)\n'
+          : '\nCreate an API key with: trailguard keys create --name my-service --scope ingest\n',
+      );
 
       let stopping = false;
       const stop = (signal: string) => {

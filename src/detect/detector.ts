@@ -111,6 +111,9 @@ export function normalizeAccount(username: string): string {
   return username.trim().normalize('NFC').toLowerCase();
 }
 
+/** Accounts per generation of the HMAC cache (two generations: at most twice this many are kept). */
+const ACCOUNT_CACHE_GENERATION = 8192;
+
 const PATTERN_FIELD = { brute_force: 'bf', distributed_attack: 'da', account_enumeration: 'en' } as const;
 
 export function createDetector(options: DetectorOptions = {}): Detector {
@@ -152,15 +155,23 @@ export function createDetector(options: DetectorOptions = {}): Detector {
   let counter = 0;
   const uniq = () => `${processTag}${(counter++ % 2 ** 30).toString(36)}`;
 
-  // Attacks repeat accounts; a small cache spares the HMAC on the hot path.
-  const hashes = new Map<string, string>();
+  // Attacks repeat accounts; a bounded cache spares the HMAC (the largest JS cost per failure) on the
+  // hot path. Two generations approximate LRU without per-hit bookkeeping: a hit in the old generation
+  // is promoted, and when the young one is full it becomes the old one.
+  let young = new Map<string, string>();
+  let old = new Map<string, string>();
   function accountHash(account: string): string {
-    let h = hashes.get(account);
+    let h = young.get(account);
+    if (h !== undefined) return h;
+    h = old.get(account);
     if (h === undefined) {
       h = createHmac('sha256', secret).update(account, 'utf8').digest('base64url').slice(0, 16);
-      if (hashes.size >= 4096) hashes.delete(hashes.keys().next().value as string);
-      hashes.set(account, h);
     }
+    if (young.size >= ACCOUNT_CACHE_GENERATION) {
+      old = young;
+      young = new Map();
+    }
+    young.set(account, h);
     return h;
   }
 
@@ -176,22 +187,18 @@ export function createDetector(options: DetectorOptions = {}): Detector {
   ];
   const accountWindows = spec(patterns.distributedAttack, 'distinct', PATTERN_FIELD.distributed_attack);
   const retention = (ws: WindowSpec[]) => Math.max(0, ...ws.map((w) => w.windowMs)) + latenessMs;
+  const ipRetention = retention(ipWindows);
+  const accountRetention = retention(accountWindows);
 
   function ipOp(ip: string, entity: string): KeyOp | null {
     if (ipWindows.length === 0) return null;
     const key = ipKey(ip);
-    return { key, markerKey: `${key}:m`, entity, retentionMs: retention(ipWindows), windows: ipWindows };
+    return { key, markerKey: `${key}:m`, entity, retentionMs: ipRetention, windows: ipWindows };
   }
   function accountOp(hash: string, ip: string): KeyOp | null {
     if (accountWindows.length === 0) return null;
     const key = accountKey(hash);
-    return {
-      key,
-      markerKey: `${key}:m`,
-      entity: ip,
-      retentionMs: retention(accountWindows),
-      windows: accountWindows,
-    };
+    return { key, markerKey: `${key}:m`, entity: ip, retentionMs: accountRetention, windows: accountWindows };
   }
 
   function parseIp(value: unknown): string {
@@ -214,30 +221,37 @@ export function createDetector(options: DetectorOptions = {}): Detector {
     releaseAt: Partial<Record<DetectionPattern, Date>>;
   }
 
-  function interpret(ops: { op: KeyOp; keyLabel: string }[], results: WindowOutcome[][]): Evaluated {
+  function patternOf(field: string): DetectionPattern {
+    return field === PATTERN_FIELD.brute_force
+      ? 'brute_force'
+      : field === PATTERN_FIELD.account_enumeration
+        ? 'account_enumeration'
+        : 'distributed_attack';
+  }
+
+  function interpret(ops: KeyOp[], labels: string[], results: WindowOutcome[][]): Evaluated {
     const out: Evaluated = {
       signals: [],
       newSignals: [],
       counts: { failedAttemptsFromIp: 0, uniqueIpsForAccount: 0, uniqueAccountsFromIp: 0 },
       releaseAt: {},
     };
-    ops.forEach(({ op, keyLabel }, i) => {
-      op.windows.forEach((w, j) => {
-        const r = results[i]?.[j];
-        if (!r) return;
-        const pattern: DetectionPattern =
-          w.field === PATTERN_FIELD.brute_force
-            ? 'brute_force'
-            : w.field === PATTERN_FIELD.account_enumeration
-              ? 'account_enumeration'
-              : 'distributed_attack';
+    for (let i = 0; i < ops.length; i++) {
+      const windows = (ops[i] as KeyOp).windows;
+      const outcomes = results[i];
+      if (!outcomes) continue;
+      for (let j = 0; j < windows.length; j++) {
+        const w = windows[j] as WindowSpec;
+        const r = outcomes[j];
+        if (!r) continue;
+        const pattern = patternOf(w.field);
         if (pattern === 'brute_force') out.counts.failedAttemptsFromIp = r.count;
         else if (pattern === 'account_enumeration') out.counts.uniqueAccountsFromIp = r.count;
         else out.counts.uniqueIpsForAccount = r.count;
-        if (r.count < w.threshold) return;
+        if (r.count < w.threshold) continue;
         const signal: Signal = {
           pattern,
-          key: keyLabel,
+          key: labels[i] as string,
           count: r.count,
           threshold: w.threshold,
           windowSeconds: w.windowMs / 1000,
@@ -246,8 +260,8 @@ export function createDetector(options: DetectorOptions = {}): Detector {
         out.signals.push(signal);
         if (r.alert) out.newSignals.push(signal);
         if (r.releaseMs > 0) out.releaseAt[pattern] = new Date(r.releaseMs);
-      });
-    });
+      }
+    }
     return out;
   }
 
@@ -264,22 +278,22 @@ export function createDetector(options: DetectorOptions = {}): Detector {
         throw invalid('input', 'recordFailure() takes { ip, username, at? }');
       const ip = parseIp(input.ip);
       const username = parseUser(input.username);
-      const at = input.at === undefined ? clock.now() : parseDate(input.at, 'at');
+      const atMs = input.at === undefined ? clock.now().getTime() : parseDate(input.at, 'at').getTime();
       const hash = accountHash(normalizeAccount(username));
-      const ops: { op: KeyOp; keyLabel: string }[] = [];
+      const ops: KeyOp[] = [];
+      const labels: string[] = [];
       const a = ipOp(ip, hash.slice(0, 12));
-      if (a) ops.push({ op: a, keyLabel: ip });
+      if (a) {
+        ops.push(a);
+        labels.push(ip);
+      }
       const b = accountOp(hash, ip);
-      if (b) ops.push({ op: b, keyLabel: username });
-      const results = ops.length
-        ? await store.apply(
-            ops.map((o) => o.op),
-            at.getTime(),
-            true,
-            uniq(),
-          )
-        : [];
-      const r = interpret(ops, results);
+      if (b) {
+        ops.push(b);
+        labels.push(username);
+      }
+      const results = ops.length ? await store.apply(ops, atMs, true, uniq()) : [];
+      const r = interpret(ops, labels, results);
       return {
         suspicious: r.signals.length > 0,
         signals: r.signals,
@@ -294,26 +308,26 @@ export function createDetector(options: DetectorOptions = {}): Detector {
       if (input.ip === undefined && input.username === undefined)
         throw invalid('ip', 'give an ip, a username or both');
       const at = input.at === undefined ? clock.now() : parseDate(input.at, 'at');
-      const ops: { op: KeyOp; keyLabel: string }[] = [];
+      const ops: KeyOp[] = [];
+      const labels: string[] = [];
       if (input.ip !== undefined) {
         const ip = parseIp(input.ip);
         const a = ipOp(ip, '');
-        if (a) ops.push({ op: a, keyLabel: ip });
+        if (a) {
+          ops.push(a);
+          labels.push(ip);
+        }
       }
       if (input.username !== undefined) {
         const username = parseUser(input.username);
         const b = accountOp(accountHash(normalizeAccount(username)), '');
-        if (b) ops.push({ op: b, keyLabel: username });
+        if (b) {
+          ops.push(b);
+          labels.push(username);
+        }
       }
-      const results = ops.length
-        ? await store.apply(
-            ops.map((o) => o.op),
-            at.getTime(),
-            false,
-            '',
-          )
-        : [];
-      const r = interpret(ops, results);
+      const results = ops.length ? await store.apply(ops, at.getTime(), false, '') : [];
+      const r = interpret(ops, labels, results);
       return {
         suspicious: r.signals.length > 0,
         signals: r.signals,

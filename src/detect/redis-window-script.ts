@@ -1,109 +1,187 @@
 /**
- * The Lua script behind the Redis window store: one EVALSHA per failed login. It mirrors
- * `window.ts` line for line; keep the two in step.
+ * The Lua scripts behind the Redis window store: one EVALSHA per failed login. A script is generated
+ * per configuration (the window specs, retention and cap are baked in as constants), so a call carries
+ * only the event: its time, a unique suffix and one entity per key. The arithmetic is that of
+ * `window.ts` (`evaluateWindow`, `shouldAlert`); keep the two in step.
  * @module
  */
+import { createHash } from 'node:crypto';
+import type { WindowSpec } from './window.ts';
 
-/** Lua source (registered with ioredis `defineCommand`, so it runs as EVALSHA with an EVAL fallback). */
-export const WINDOW_SCRIPT = `
--- Trailguard detection: one call per failed login (EVALSHA). Mirrors src/detect/window.ts.
--- KEYS: per group g, KEYS[2g-1] = sorted set of events (score = event time ms, member = entity|uniq),
---       KEYS[2g] = alert markers (hash: pattern field -> event time of the last alert).
--- ARGV: at, record (1/0), uniq, cap, groups, then per group: entity, retentionMs, nWindows,
---       then per window: mode ('c' count | 'd' distinct), windowMs, threshold, field.
--- Returns per window: count, firstSeenMs, releaseMs, alert (1/0).
+/** One key group of a script: a sorted set of events, its alert markers and the windows evaluated on it. */
+export interface ScriptGroup {
+  windows: readonly WindowSpec[];
+  retentionMs: number;
+}
+
+/** A generated script and the ioredis command name it is registered under (derived from its SHA-1). */
+export interface GeneratedScript {
+  name: string;
+  lua: string;
+  numberOfKeys: number;
+}
+
+function luaNumber(x: number, what: string): string {
+  if (!Number.isFinite(x)) throw new RangeError(`${what} must be a finite number`);
+  return String(x);
+}
+
+/** A Lua string literal for any text (every byte escaped, so nothing can break out of it). */
+function luaString(s: string): string {
+  return `"${[...Buffer.from(s, 'utf8')].map((b) => `\\${b.toString().padStart(3, '0')}`).join('')}"`;
+}
+
+// Shared helpers. `load` adds the event, trims the set (retention, then cap: one ZREMRANGEBYRANK at
+// most; a key it has just created is neither read nor trimmed) and returns the raw reply, the scores and the index of the first live entry. The window
+// functions return count, firstSeenMs, releaseMs for the windows of length W that contain `at` and start
+// at an event — in order (no event after `at`) only the trailing window `(at − W, at]`, which holds every
+// other candidate; out of order a two-pointer sweep over the starts (O(n), not O(n²)).
+const PRELUDE = `
 local at = tonumber(ARGV[1])
-local record = ARGV[2] == '1'
+local rec = ARGV[2] == '1'
 local uniq = ARGV[3]
-local cap = tonumber(ARGV[4])
-local groups = tonumber(ARGV[5])
-local p = 6
-local out = {}
-for g = 1, groups do
-  local key = KEYS[2 * g - 1]
-  local mkey = KEYS[2 * g]
-  local entity = ARGV[p]
-  local retention = tonumber(ARGV[p + 1])
-  local nw = tonumber(ARGV[p + 2])
-  p = p + 3
-  local wins = {}
-  local maxw = 0
-  for w = 1, nw do
-    local spec = { ARGV[p], tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2]), ARGV[p + 3] }
-    p = p + 4
-    wins[w] = spec
-    if spec[2] > maxw then maxw = spec[2] end
+local find, sub = string.find, string.sub
+
+local function load(key, entity, ret, cap)
+  if rec then
+    local member = entity .. '|' .. uniq
+    redis.call('ZADD', key, at, member)
+    -- Every key gets its expiry in the call that creates it, so "had no expiry" means "did not exist":
+    -- the set holds only this event and needs no read. (PEXPIRE NX needs Redis 7; on older servers
+    -- pcall returns an error and the full path below runs.)
+    if redis.pcall('PEXPIRE', key, ret, 'NX') == 1 then return { member, '' }, { at }, 1, 1, true end
   end
-  if record then
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. string.format('%d', at - retention))
-    redis.call('ZADD', key, at, entity .. '|' .. uniq)
-    redis.call('ZREMRANGEBYRANK', key, 0, -(cap + 1))
-    redis.call('PEXPIRE', key, retention)
-  end
-  local raw = redis.call('ZRANGEBYSCORE', key, '(' .. string.format('%d', at - maxw),
-    '(' .. string.format('%d', at + maxw), 'WITHSCORES')
+  local raw = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
   local n = #raw / 2
-  local scores, ents = {}, {}
-  for i = 1, n do
-    local m = raw[2 * i - 1]
-    local bar = string.find(m, '|', 1, true)
-    ents[i] = bar and string.sub(m, 1, bar - 1) or m
-    scores[i] = tonumber(raw[2 * i])
+  local sc = {}
+  for i = 1, n do sc[i] = tonumber(raw[2 * i]) end
+  local drop = 0
+  local lo = at - ret
+  while drop < n and sc[drop + 1] < lo do drop = drop + 1 end
+  if rec then
+    if n - drop > cap then drop = n - cap end
+    if drop > 0 then redis.call('ZREMRANGEBYRANK', key, 0, drop - 1) end
+    redis.call('PEXPIRE', key, ret)
   end
-  local inorder = n == 0 or scores[n] <= at
-  for w = 1, nw do
-    local mode, win, thr, field = wins[w][1], wins[w][2], wins[w][3], wins[w][4]
-    local best, besti = 0, 0
-    for i = 1, n do
-      local s = scores[i]
-      if s > at then break end
-      if s > at - win then
-        local e = s + win
-        local c = 0
-        local seen = {}
-        local j = i
-        while j <= n and scores[j] < e do
-          if mode == 'd' then
-            if not seen[ents[j]] then seen[ents[j]] = true; c = c + 1 end
-          else
-            c = c + 1
-          end
-          j = j + 1
-        end
-        if c > best then best = c; besti = i end
-        if inorder then break end
-      end
+  return raw, sc, n, drop + 1, n == 0 or sc[n] <= at
+end
+
+local function entity(raw, i)
+  local m = raw[2 * i - 1]
+  local bar = find(m, '|', 1, true)
+  if bar then return sub(m, 1, bar - 1) end
+  return m
+end
+
+local function count(sc, n, a, inorder, win, thr)
+  local best, bi = 0, 0
+  local j = a
+  for i = a, n do
+    local s = sc[i]
+    if s > at then break end
+    if s > at - win then
+      if j < i then j = i end
+      local e = s + win
+      while j <= n and sc[j] < e do j = j + 1 end
+      if j - i > best then best = j - i; bi = i end
+      if inorder then break end
     end
-    local first, release, alert = 0, 0, 0
-    if besti > 0 then first = scores[besti] end
-    if besti > 0 and best >= thr then
-      local e = scores[besti] + win
-      local latest, order = {}, {}
-      local j = besti
-      while j <= n and scores[j] < e do
-        local id = (mode == 'd') and ents[j] or j
-        if latest[id] == nil then order[#order + 1] = id end
-        latest[id] = scores[j]
+  end
+  if bi == 0 then return 0, 0, 0 end
+  if best < thr then return best, sc[bi], 0 end
+  return best, sc[bi], sc[bi + best - thr] + win
+end
+
+local function distinct(raw, sc, n, a, inorder, win, thr)
+  local best, bi = 0, 0
+  local cnt, ent, d = {}, {}, 0
+  local l, j = a, a
+  for i = a, n do
+    local s = sc[i]
+    if s > at then break end
+    if s > at - win then
+      while l < i do
+        if l < j then
+          local e = ent[l]
+          local k = cnt[e] - 1
+          cnt[e] = k
+          if k == 0 then d = d - 1 end
+        end
+        l = l + 1
+      end
+      if j < i then j = i end
+      local lim = s + win
+      while j <= n and sc[j] < lim do
+        local e = entity(raw, j)
+        ent[j] = e
+        local k = (cnt[e] or 0) + 1
+        cnt[e] = k
+        if k == 1 then d = d + 1 end
         j = j + 1
       end
-      local times = {}
-      for k = 1, #order do times[k] = latest[order[k]] end
-      table.sort(times)
-      release = times[best - thr + 1] + win
-      if record then
-        local last = tonumber(redis.call('HGET', mkey, field))
-        if last == nil or at >= last + win or at < last - win then
-          redis.call('HSET', mkey, field, string.format('%d', at))
-          redis.call('PEXPIRE', mkey, retention)
-          alert = 1
-        end
-      end
+      if d > best then best = d; bi = i end
+      if inorder then break end
     end
-    out[#out + 1] = best
-    out[#out + 1] = first
-    out[#out + 1] = release
-    out[#out + 1] = alert
   end
+  if bi == 0 then return 0, 0, 0 end
+  if best < thr then return best, sc[bi], 0 end
+  -- An entity contributes its latest event in the window; walking back, the thr-th entity met is
+  -- the (best - thr + 1)-th oldest contributor, whose expiry releases the key.
+  local e = sc[bi] + win
+  local k = bi
+  while k < n and sc[k + 1] < e do k = k + 1 end
+  local seen, c = {}, 0
+  for i = k, bi, -1 do
+    local x = ent[i] or entity(raw, i)
+    if not seen[x] then
+      seen[x] = true
+      c = c + 1
+      if c == thr then return best, sc[bi], sc[i] + win end
+    end
+  end
+  return best, sc[bi], 0
 end
-return out
+
+local function alert(mkey, field, win, ret)
+  local last = tonumber(redis.call('HGET', mkey, field))
+  if last == nil or at >= last + win or at < last - win then
+    redis.call('HSET', mkey, field, string.format('%d', at))
+    redis.call('PEXPIRE', mkey, ret)
+    return 1
+  end
+  return 0
+end
 `;
+
+/**
+ * Generates the script for a sequence of key groups. KEYS: per group g, the sorted set and its marker
+ * hash; ARGV: at, record ('1'/'0'), uniq, then one entity per group. Returns per window: count,
+ * firstSeenMs, releaseMs, alert (1/0).
+ */
+export function generateWindowScript(groups: readonly ScriptGroup[], cap: number): GeneratedScript {
+  const body: string[] = [PRELUDE];
+  const out: string[] = [];
+  groups.forEach((g, gi) => {
+    const ret = luaNumber(g.retentionMs, 'retentionMs');
+    body.push(
+      `local raw${gi}, sc${gi}, n${gi}, a${gi}, io${gi} = load(KEYS[${2 * gi + 1}], ARGV[${4 + gi}], ${ret}, ${luaNumber(cap, 'cap')})`,
+    );
+    g.windows.forEach((w, wi) => {
+      const v = `${gi}_${wi}`;
+      const win = luaNumber(w.windowMs, 'windowMs');
+      const thr = luaNumber(w.threshold, 'threshold');
+      body.push(
+        w.mode === 'count'
+          ? `local c${v}, f${v}, r${v} = count(sc${gi}, n${gi}, a${gi}, io${gi}, ${win}, ${thr})`
+          : `local c${v}, f${v}, r${v} = distinct(raw${gi}, sc${gi}, n${gi}, a${gi}, io${gi}, ${win}, ${thr})`,
+        `local al${v} = 0`,
+        `if rec and c${v} >= ${thr} then al${v} = alert(KEYS[${2 * gi + 2}], ${luaString(w.field)}, ${win}, ${ret}) end`,
+      );
+      out.push(`c${v}`, `f${v}`, `r${v}`, `al${v}`);
+    });
+  });
+  body.push(`return { ${out.join(', ')} }`);
+  const lua = body.join('\n');
+  const sha = createHash('sha1').update(lua).digest('hex');
+  return { name: `tgWindow${sha.slice(0, 16)}`, lua, numberOfKeys: 2 * groups.length };
+}

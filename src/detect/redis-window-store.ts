@@ -7,8 +7,8 @@
  */
 import { Redis } from 'ioredis';
 import type { Cluster, RedisOptions } from 'ioredis';
-import { WINDOW_SCRIPT } from './redis-window-script.ts';
-import type { KeyOp, WindowOutcome, WindowStore } from './window.ts';
+import { generateWindowScript } from './redis-window-script.ts';
+import type { KeyOp, WindowOutcome, WindowSpec, WindowStore } from './window.ts';
 
 /** Connection options for detection: fail fast, never queue commands while disconnected. */
 export function detectionRedisOptions(timeoutMs: number): RedisOptions {
@@ -31,9 +31,8 @@ export function connectDetectionRedis(url: string, timeoutMs: number): Redis {
   return client;
 }
 
-type ScriptClient = (Redis | Cluster) & {
-  tgWindow(...args: (string | number)[]): Promise<number[]>;
-};
+type ScriptClient = (Redis | Cluster) &
+  Record<string, ((...args: (string | number)[]) => Promise<number[]>) | undefined>;
 
 export interface RedisWindowStoreOptions {
   client: Redis | Cluster;
@@ -56,9 +55,7 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
   readonly degraded: boolean;
 } {
   const client = options.client as ScriptClient;
-  if (typeof (client as Partial<ScriptClient>).tgWindow !== 'function') {
-    client.defineCommand('tgWindow', { lua: WINDOW_SCRIPT });
-  }
+  const cap = options.maxEntriesPerKey;
   const isCluster = (client as { isCluster?: boolean }).isCluster === true;
   const probeInterval = options.probeIntervalMs ?? 1000;
   let degraded = false;
@@ -66,31 +63,81 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
   let everReady = client.status === 'ready';
   if (!everReady) client.once('ready', () => (everReady = true));
 
-  function args(ops: KeyOp[], at: number, record: boolean, uniq: string): (string | number)[] {
-    const keys: string[] = [];
-    const argv: (string | number)[] = [at, record ? 1 : 0, uniq, options.maxEntriesPerKey, ops.length];
-    for (const op of ops) {
-      keys.push(op.key, op.markerKey);
-      argv.push(op.entity, op.retentionMs, op.windows.length);
-      for (const w of op.windows) argv.push(w.mode === 'count' ? 'c' : 'd', w.windowMs, w.threshold, w.field);
+  // One generated script per shape of call (the window specs and retention of each op, in order),
+  // registered with ioredis defineCommand: EVALSHA, with an EVAL fallback when Redis lost the script.
+  // Window arrays are identified by reference first (the detector reuses its arrays), then by content.
+  const specIds = new WeakMap<readonly WindowSpec[], string>();
+  const specIdsByContent = new Map<string, string>();
+  function specId(windows: readonly WindowSpec[]): string {
+    let id = specIds.get(windows);
+    if (id === undefined) {
+      const content = JSON.stringify(windows.map((w) => [w.mode, w.windowMs, w.threshold, w.field]));
+      id = specIdsByContent.get(content);
+      if (id === undefined) {
+        id = `s${specIdsByContent.size}`;
+        specIdsByContent.set(content, id);
+      }
+      specIds.set(windows, id);
     }
-    return [keys.length, ...keys, ...argv];
+    return id;
+  }
+  const commands = new Map<string, string>();
+  // The detector sends the same two shapes over and over: remember the last one by reference.
+  let lastOps: KeyOp[] = [];
+  let lastName = '';
+  function sameShape(ops: KeyOp[]): boolean {
+    if (ops.length !== lastOps.length) return false;
+    for (let i = 0; i < ops.length; i++) {
+      const a = ops[i] as KeyOp;
+      const b = lastOps[i] as KeyOp;
+      if (a.windows !== b.windows || a.retentionMs !== b.retentionMs) return false;
+    }
+    return true;
+  }
+  function commandFor(ops: KeyOp[]): string {
+    if (lastName !== '' && sameShape(ops)) return lastName;
+    lastOps = ops;
+    lastName = shapeCommand(ops);
+    return lastName;
+  }
+  function shapeCommand(ops: KeyOp[]): string {
+    let shape = '';
+    for (const op of ops) shape += `${specId(op.windows)}@${op.retentionMs};`;
+    let name = commands.get(shape);
+    if (name === undefined) {
+      const script = generateWindowScript(ops, cap);
+      name = script.name;
+      if (typeof client[name] !== 'function') {
+        client.defineCommand(name, { lua: script.lua, numberOfKeys: script.numberOfKeys });
+      }
+      commands.set(shape, name);
+    }
+    return name;
   }
 
-  function parse(ops: KeyOp[], flat: number[]): WindowOutcome[][] {
+  async function call(ops: KeyOp[], at: number, record: boolean, uniq: string): Promise<number[]> {
+    const args: (string | number)[] = [];
+    for (const op of ops) args.push(op.key, op.markerKey);
+    args.push(at, record ? '1' : '0', uniq);
+    for (const op of ops) args.push(op.entity);
+    const fn = client[commandFor(ops)] as (...a: (string | number)[]) => Promise<number[]>;
+    return fn.apply(client, args);
+  }
+
+  function parse(ops: KeyOp[], flat: number[], into: WindowOutcome[][]): void {
     let i = 0;
-    return ops.map((op) =>
-      op.windows.map(() => {
-        const r = {
+    for (const op of ops) {
+      const outcomes: WindowOutcome[] = [];
+      for (let w = 0; w < op.windows.length; w++, i += 4) {
+        outcomes.push({
           count: Number(flat[i]),
           firstSeenMs: Number(flat[i + 1]),
           releaseMs: Number(flat[i + 2]),
           alert: Number(flat[i + 3]) === 1,
-        };
-        i += 4;
-        return r;
-      }),
-    );
+        });
+      }
+      into.push(outcomes);
+    }
   }
 
   async function viaRedis(
@@ -99,10 +146,15 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
     record: boolean,
     uniq: string,
   ): Promise<WindowOutcome[][]> {
-    if (!isCluster) return parse(ops, await client.tgWindow(...args(ops, at, record, uniq)));
+    const out: WindowOutcome[][] = [];
+    if (!isCluster) {
+      parse(ops, await call(ops, at, record, uniq), out);
+      return out;
+    }
     // Cluster: a script may only touch one slot. Each op's keys share one hash tag; send them in parallel.
-    const parts = await Promise.all(ops.map((op) => client.tgWindow(...args([op], at, record, uniq))));
-    return parts.flatMap((flat, k) => parse([ops[k] as KeyOp], flat));
+    const parts = await Promise.all(ops.map((op) => call([op], at, record, uniq)));
+    parts.forEach((flat, k) => parse([ops[k] as KeyOp], flat, out));
+    return out;
   }
 
   // The first call may come while the client is still connecting: wait for it once, briefly.

@@ -1,5 +1,7 @@
 /**
- * The sliding-window arithmetic both stores share (the Redis Lua script mirrors it line for line).
+ * The sliding-window arithmetic both stores share. This is the reference: the in-process store runs it
+ * as is; the Redis Lua script (`redis-window-script.ts`) computes the same outcomes with an O(n) sweep,
+ * and `test/detect/detector.test.ts` checks both give identical outcomes on shuffled, late and capped events.
  * A key holds raw events `(score = event time ms, entity)`; a pattern looks at the windows of its length
  * that contain the new event and start at an event, and takes the largest count (or number of distinct
  * entities). In order, that is exactly the trailing window `(at − W, at]`; out of order, a late event

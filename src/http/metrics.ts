@@ -4,6 +4,8 @@
  * @module
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { DETECTION_PATTERNS } from '../domain/security-event.ts';
+import type { SecurityEvent } from '../domain/security-event.ts';
 
 export interface ServerMetrics {
   registry: Registry;
@@ -18,7 +20,14 @@ export interface ServerMetrics {
 }
 
 /** Creates the registry and every metric the server exports. */
-export function createMetrics(options: { defaultMetrics?: boolean } = {}): ServerMetrics {
+export function createMetrics(
+  options: {
+    defaultMetrics?: boolean;
+    /** Read at scrape time for `trailguard_detection_degraded`. */
+    detectionDegraded?: () => boolean;
+  } = {},
+): ServerMetrics {
+  const degraded = options.detectionDegraded;
   const registry = new Registry();
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'trailguard_' });
   const registers = [registry];
@@ -73,6 +82,43 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Serve
       name: 'trailguard_detection_degraded',
       help: '1 while detection runs on the in-process fallback because Redis is unavailable.',
       registers,
+      collect() {
+        if (degraded) this.set(degraded() ? 1 : 0);
+      },
     }),
   };
+}
+
+/**
+ * Feeds events by type and severity, and signals by pattern, from `tg.security`'s committed events.
+ * A windowed or impossible-travel signal is its `suspicious_activity` event; a new country rides on
+ * the `login_success` event. Returns the unsubscribe function.
+ */
+export function observeSecurityEvents(
+  tg: { security: { onEvent(listener: (event: SecurityEvent) => void): () => void } },
+  metrics: ServerMetrics,
+): () => void {
+  // Label children cached: this runs for every event on the ingest path.
+  const events = new Map<string, Counter.Internal>();
+  const signals = new Map<string, Counter.Internal>();
+  const signal = (pattern: string) => {
+    let c = signals.get(pattern);
+    if (!c) signals.set(pattern, (c = metrics.signals.labels({ pattern })));
+    c.inc();
+  };
+  return tg.security.onEvent((event) => {
+    const key = `${event.type}|${event.severity}`;
+    let c = events.get(key);
+    if (!c)
+      events.set(key, (c = metrics.securityEvents.labels({ type: event.type, severity: event.severity })));
+    c.inc();
+    if (event.type === 'suspicious_activity') {
+      const pattern = event.context['pattern'];
+      // Ingested events may carry any pattern text: keep the label set bounded.
+      signal((DETECTION_PATTERNS as readonly unknown[]).includes(pattern) ? (pattern as string) : 'other');
+    } else if (event.type === 'login_success' && Array.isArray(event.context['signals'])) {
+      for (const s of event.context['signals'] as { pattern?: unknown }[])
+        if (s.pattern === 'new_country') signal('new_country');
+    }
+  });
 }

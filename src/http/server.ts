@@ -25,12 +25,14 @@ import { principalId, registerAuth } from './auth.ts';
 import type { RouteScope } from './auth.ts';
 import { handleError } from './errors.ts';
 import { purgeIdempotencyKeys, registerIdempotency } from './idempotency.ts';
-import { createMetrics } from './metrics.ts';
+import { createMetrics, observeSecurityEvents } from './metrics.ts';
 import type { ServerMetrics } from './metrics.ts';
 import { adminRoutes } from './routes/admin-routes.ts';
+import { changeRoutes } from './routes/change-routes.ts';
 import { privacyRoutes } from './routes/privacy-routes.ts';
 import { dashboardRoutes } from './routes/dashboard-routes.ts';
 import { loginRoutes } from './routes/login-routes.ts';
+import { securityRoutes } from './routes/security-routes.ts';
 import { sessionRoutes } from './routes/session-routes.ts';
 import { systemRoutes } from './routes/system-routes.ts';
 import { viewerRoutes } from './routes/viewer-routes.ts';
@@ -61,7 +63,10 @@ export interface ServerOptions {
   batchBodyLimit?: number | undefined;
   /** Directory of the admin UI's static build, or false. @default `dist/web` of the package, if present */
   webRoot?: string | false | undefined;
-  /** Admin sign-in lockout: failures per address or account within the window. @default 5 in 15 min */
+  /**
+   * Admin sign-in lockout when detection is turned off (with detection on, the detection patterns
+   * decide): failures per address or account within the window. @default 5 in 15 min
+   */
   lockout?: { threshold?: number | undefined; windowMs?: number | undefined } | undefined;
   /** Collect Node process metrics into /metrics. @default true */
   processMetrics?: boolean | undefined;
@@ -84,7 +89,10 @@ const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../dist/web', import.meta.url
 /** Builds the server (not yet listening). `app.close()` stops it; the caller closes `tg`. */
 export async function createServer(tg: Trailguard, options: ServerOptions = {}): Promise<FastifyInstance> {
   const auth = options.auth ?? createAuthService({ db: tg.database.db, clock: tg.config.clock });
-  const metrics = createMetrics({ defaultMetrics: options.processMetrics !== false });
+  const metrics = createMetrics({
+    defaultMetrics: options.processMetrics !== false,
+    detectionDegraded: () => tg.security.detector?.degraded === true,
+  });
   const redisUrl = options.redisUrl ?? tg.config.redisUrl;
   const redis = redisUrl
     ? new Redis(redisUrl, {
@@ -206,9 +214,12 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
     metrics.logins.inc({ outcome: record.success ? 'success' : 'failure' });
   });
   const unsubscribe = tg.internals.onBatch((table, size) => metrics.batchSize.observe({ table }, size));
+  const unsubscribeEvents = observeSecurityEvents(tg, metrics);
 
   systemRoutes(app, { tg, metrics, redis });
-  loginRoutes(app, { tg, metrics, batchBodyLimit: options.batchBodyLimit ?? 8 * 1024 * 1024 });
+  const batchBodyLimit = options.batchBodyLimit ?? 8 * 1024 * 1024;
+  loginRoutes(app, { tg, metrics, batchBodyLimit });
+  securityRoutes(app, { tg, metrics, batchBodyLimit });
   viewerRoutes(app, tg, auth);
   sessionRoutes(app, {
     tg,
@@ -217,6 +228,7 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
     lockoutWindowMs: options.lockout?.windowMs ?? 15 * 60_000,
   });
   adminRoutes(app, auth);
+  changeRoutes(app, tg);
   privacyRoutes(app, tg);
   dashboardRoutes(app, tg);
 
@@ -248,6 +260,7 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
   app.addHook('onClose', async () => {
     clearInterval(purge);
     unsubscribe();
+    unsubscribeEvents();
     if (redis) redis.disconnect();
   });
   return app;

@@ -476,6 +476,7 @@ describe('trusted proxies', () => {
     tg = await createTrailguard({
       dataDir: 'memory://',
       logger: quiet,
+      securityLog: { enabled: false },
       trustProxy: ['10.0.0.0/8', 'loopback'],
     });
   });
@@ -520,7 +521,13 @@ describe('trusted proxies', () => {
   });
 
   it('accepts a hop count', async () => {
-    const one = await createTrailguard({ dataDir: 'memory://', logger: quiet, trustProxy: 1, geo: false });
+    const one = await createTrailguard({
+      dataDir: 'memory://',
+      logger: quiet,
+      securityLog: { enabled: false },
+      trustProxy: 1,
+      geo: false,
+    });
     try {
       const rec = await one.logins.record({
         username: 'hops',
@@ -535,7 +542,12 @@ describe('trusted proxies', () => {
 
   it('refuses a trustProxy entry that is not an address, CIDR or keyword', async () => {
     await assert.rejects(
-      createTrailguard({ dataDir: 'memory://', logger: quiet, trustProxy: ['10.0.0.0/8', 'nginx'] }),
+      createTrailguard({
+        dataDir: 'memory://',
+        logger: quiet,
+        securityLog: { enabled: false },
+        trustProxy: ['10.0.0.0/8', 'nginx'],
+      }),
       {
         code: 'CONFIG_INVALID',
         field: 'trustProxy[1]',
@@ -552,14 +564,14 @@ describe('embedded database on disk', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('keeps every row across a restart on the same data directory', async () => {
-    const first = await createTrailguard({ dataDir: dir, logger: quiet });
+    const first = await createTrailguard({ dataDir: dir, logger: quiet, securityLog: { enabled: false } });
     const written = await Promise.all(
       Array.from({ length: 25 }, (_, i) =>
         first.logins.record({ username: `persist${i}`, userId: 'p', success: true }),
       ),
     );
     await first.close();
-    const second = await createTrailguard({ dataDir: dir, logger: quiet });
+    const second = await createTrailguard({ dataDir: dir, logger: quiet, securityLog: { enabled: false } });
     try {
       const page = await second.logins.list({ userId: 'p', limit: 100 });
       assert.deepEqual(page.items.map((r) => r.id).sort(), written.map((r) => r.id).sort());
@@ -569,12 +581,15 @@ describe('embedded database on disk', () => {
   });
 
   it('refuses to open a data directory another instance holds', async () => {
-    const holder = await createTrailguard({ dataDir: dir, logger: quiet });
+    const holder = await createTrailguard({ dataDir: dir, logger: quiet, securityLog: { enabled: false } });
     try {
-      await assert.rejects(createTrailguard({ dataDir: dir, logger: quiet }), {
-        code: 'DATABASE_UNREACHABLE',
-        field: 'dataDir',
-      });
+      await assert.rejects(
+        createTrailguard({ dataDir: dir, logger: quiet, securityLog: { enabled: false } }),
+        {
+          code: 'DATABASE_UNREACHABLE',
+          field: 'dataDir',
+        },
+      );
     } finally {
       await holder.close();
     }
@@ -584,7 +599,11 @@ describe('embedded database on disk', () => {
 describe('unreachable PostgreSQL', () => {
   it('fails at start with an error naming the URL, password redacted', async () => {
     await assert.rejects(
-      createTrailguard({ databaseUrl: 'postgres://auditor:s3cret-pw@127.0.0.1:1/trail', logger: quiet }),
+      createTrailguard({
+        databaseUrl: 'postgres://auditor:s3cret-pw@127.0.0.1:1/trail',
+        logger: quiet,
+        securityLog: { enabled: false },
+      }),
       (err: unknown) => {
         assert.ok(err instanceof TrailguardError);
         assert.equal(err.code, 'DATABASE_UNREACHABLE');

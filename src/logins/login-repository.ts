@@ -5,6 +5,7 @@
  */
 import { sql } from 'kysely';
 import type { Kysely, Selectable } from 'kysely';
+import { beforeKeyset, ipMatches } from '../store/sql-filters.ts';
 import type { Database, LoginHistoryTable } from '../store/schema.ts';
 import type { DeviceType, LoginRecord, LoginType } from '../domain/login.ts';
 
@@ -182,16 +183,8 @@ export function createLoginRepository(db: Kysely<Database>): LoginRepository {
       if (f.country !== undefined) q = q.where('country', '=', f.country);
       if (f.from !== undefined) q = q.where('login_at', '>=', f.from);
       if (f.to !== undefined) q = q.where('login_at', '<', f.to);
-      if (f.ip !== undefined) {
-        const { address, prefix } = f.ip;
-        q =
-          prefix === null
-            ? q.where(sql<boolean>`ip_address = ${address}::inet`)
-            : q.where(sql<boolean>`ip_address <<= ${`${address}/${prefix}`}::inet`);
-      }
-      if (f.before !== undefined) {
-        q = q.where(sql<boolean>`(login_at, id) < (${f.before.loginAt}::timestamptz, ${f.before.id}::uuid)`);
-      }
+      if (f.ip !== undefined) q = q.where(ipMatches(f.ip));
+      if (f.before !== undefined) q = q.where(beforeKeyset('login_at', f.before.loginAt, f.before.id));
       const rows = await q.orderBy('login_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
       return rows.map(toLoginRecord);
     },

@@ -17,6 +17,12 @@ export interface SecurityLogConfig {
   enabled?: boolean | undefined;
   /** A file path, a file descriptor (1 = stdout, 2 = stderr) or a writable stream. @default 1 (stdout) */
   destination?: string | number | { write(chunk: string): unknown } | undefined;
+  /**
+   * Find the application's calling file, line and function for `location`. Costs a stack trace per
+   * event; a server ingesting events for remote applications has no meaningful caller and turns it off.
+   * @default true
+   */
+  location?: boolean | undefined;
 }
 
 export interface SecurityLogLine {
@@ -30,6 +36,8 @@ export interface SecurityLogLine {
 export interface SecurityLog {
   /** False when lines are discarded, so callers can skip building them. */
   readonly enabled: boolean;
+  /** Whether lines carry the caller's location. */
+  readonly location: boolean;
   write(line: SecurityLogLine): void;
   close(): Promise<void>;
 }
@@ -44,7 +52,7 @@ const LABEL: Record<string, string> = { info: 'INFO', warn: 'WARNING', error: 'E
 
 /** Opens the security log. */
 export function createSecurityLog(config: SecurityLogConfig = {}): SecurityLog {
-  if (config.enabled === false) return { enabled: false, write() {}, close: async () => {} };
+  if (config.enabled === false) return { enabled: false, location: false, write() {}, close: async () => {} };
   const dest = config.destination ?? 1;
   let stream: DestinationStream;
   let boom: ReturnType<typeof pino.destination> | null = null;
@@ -86,6 +94,7 @@ export function createSecurityLog(config: SecurityLogConfig = {}): SecurityLog {
   );
   return {
     enabled: true,
+    location: config.location !== false,
     write(line) {
       logger[LEVEL_OF[line.severity]](
         {

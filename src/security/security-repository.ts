@@ -11,6 +11,7 @@ import type {
   SecurityEventType,
   Severity,
 } from '../domain/security-event.ts';
+import { beforeKeyset, ipMatches } from '../store/sql-filters.ts';
 import type { Database, SecurityEventsTable } from '../store/schema.ts';
 
 /** Filters the repository understands (already validated). */
@@ -117,18 +118,8 @@ export function createSecurityRepository(db: Kysely<Database>): SecurityReposito
       if (f.userId !== undefined) q = q.where('user_id', '=', f.userId);
       if (f.from !== undefined) q = q.where('occurred_at', '>=', f.from);
       if (f.to !== undefined) q = q.where('occurred_at', '<', f.to);
-      if (f.ip !== undefined) {
-        const { address, prefix } = f.ip;
-        q =
-          prefix === null
-            ? q.where(sql<boolean>`ip_address = ${address}::inet`)
-            : q.where(sql<boolean>`ip_address <<= ${`${address}/${prefix}`}::inet`);
-      }
-      if (f.before !== undefined) {
-        q = q.where(
-          sql<boolean>`(occurred_at, id) < (${f.before.occurredAt}::timestamptz, ${f.before.id}::uuid)`,
-        );
-      }
+      if (f.ip !== undefined) q = q.where(ipMatches(f.ip));
+      if (f.before !== undefined) q = q.where(beforeKeyset('occurred_at', f.before.occurredAt, f.before.id));
       const rows = await q.orderBy('occurred_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
       return rows.map(toEvent);
     },

@@ -4,6 +4,7 @@
  */
 import { uuidv7 } from 'uuidv7';
 import type { Clock } from '../domain/clock.ts';
+import { decodeKeysetCursor, encodeKeysetCursor } from '../domain/cursor.ts';
 import { invalid } from '../domain/errors.ts';
 import type { LoginRecord, Page, RequestLike } from '../domain/login.ts';
 import {
@@ -130,6 +131,11 @@ export interface SecurityService {
   }): Promise<void>;
   /** Stored events, newest first, keyset-paginated. */
   events(query?: SecurityEventQuery): Promise<Page<SecurityEvent>>;
+  /**
+   * Calls `listener` with every event once its row is committed (for metrics). Listeners run
+   * synchronously and must not throw; returns the unsubscribe function.
+   */
+  onEvent(listener: (event: SecurityEvent) => void): () => void;
   /** The detector (null when detection is off). */
   readonly detector: Detector | null;
   /** Login-history hook: emits `login_failed` / `login_success` and runs detection. */
@@ -188,6 +194,8 @@ function message(type: SecurityEventType, who: string, extra: Record<string, unk
   }
 }
 
+const NO_LOCATION = Object.freeze({ file: null, line: null, function: null });
+
 /** An event ready to store, with its log line built on demand. */
 export interface PreparedEvent {
   event: SecurityEvent;
@@ -220,6 +228,10 @@ function usernameOf(value: unknown): string {
 
 export function createSecurityService(deps: SecurityServiceDeps): SecurityService {
   const { repository, partitions, enricher, clock, detector, settings, log } = deps;
+  const listeners = new Set<(event: SecurityEvent) => void>();
+  function committed(event: SecurityEvent): void {
+    for (const listener of listeners) listener(event);
+  }
   const committer: GroupCommitter<SecurityEvent> = createGroupCommitter<SecurityEvent>({
     maxInFlight: deps.maxInFlight,
     flush: async (rows) => {
@@ -307,7 +319,7 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
         timestamp: event.occurredAt,
         severity,
         message: message(type, who, event.context),
-        location: callSiteOf(trace),
+        location: log.location ? callSiteOf(trace) : NO_LOCATION,
         context: {
           event_type: type,
           category: event.category,
@@ -340,6 +352,7 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
     const p = build(type, s, severity, extra, trace);
     writeLine(p);
     await committer.submit(p.event);
+    committed(p.event);
     return p.event;
   }
 
@@ -399,6 +412,7 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
     const { result, prepared } = await failureEvents(s, trace, extra);
     for (const p of prepared) writeLine(p);
     await Promise.all(prepared.map((p) => committer.submit(p.event)));
+    for (const p of prepared) committed(p.event);
     return { result, event: (prepared[0] as PreparedEvent).event };
   }
 
@@ -648,8 +662,16 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
           db,
         ),
       committed(items) {
-        for (const p of items) writeLine(p);
+        for (const p of items) {
+          writeLine(p);
+          committed(p.event);
+        }
       },
+    },
+
+    onEvent(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
     },
 
     flush: () => committer.drain(),
@@ -670,25 +692,10 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
 
 /** Opaque keyset cursor: the last row's (occurredAt, id). */
 export function encodeEventCursor(at: Date, id: string): string {
-  return Buffer.from(JSON.stringify([at.toISOString(), id])).toString('base64url');
+  return encodeKeysetCursor(at, id);
 }
 
 export function decodeEventCursor(cursor: unknown): { occurredAt: Date; id: string } {
-  if (typeof cursor === 'string') {
-    try {
-      const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-      if (
-        Array.isArray(parsed) &&
-        typeof parsed[0] === 'string' &&
-        typeof parsed[1] === 'string' &&
-        /^[0-9a-f-]{36}$/i.test(parsed[1])
-      ) {
-        const occurredAt = new Date(parsed[0]);
-        if (!Number.isNaN(occurredAt.getTime())) return { occurredAt, id: parsed[1] };
-      }
-    } catch {
-      /* fall through */
-    }
-  }
-  throw invalid('cursor', 'is not a cursor returned by a previous page');
+  const { at, id } = decodeKeysetCursor(cursor);
+  return { occurredAt: at, id };
 }

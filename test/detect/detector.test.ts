@@ -278,6 +278,70 @@ describe('detection [memory]', () => {
 describe('detection [redis]', { skip: REDIS_SKIP }, () => {
   suite('redis');
 
+  describe('Redis store against the in-process store', () => {
+    let r: Redis;
+    const prefix = `tgtest:${randomBytes(5).toString('hex')}:`;
+    before(() => {
+      r = new Redis(TEST_REDIS_URL as string);
+    });
+    after(async () => {
+      const [, keys] = await r.scan('0', 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      if (keys.length) await r.del(...keys);
+      r.disconnect();
+    });
+
+    it('gives identical outcomes on shuffled, late and capped events', async () => {
+      const { createMemoryWindowStore } = await import('../../src/detect/memory-window-store.ts');
+      const { createRedisWindowStore } = await import('../../src/detect/redis-window-store.ts');
+      const cap = 12;
+      const memory = createMemoryWindowStore({ maxEntriesPerKey: cap });
+      const redis = createRedisWindowStore({
+        client: r,
+        ownsClient: false,
+        fallback: createMemoryWindowStore(),
+        maxEntriesPerKey: cap,
+      });
+      const ipWindows = [
+        { mode: 'count' as const, windowMs: 5 * MIN, threshold: 4, field: 'bf' },
+        { mode: 'distinct' as const, windowMs: 3 * MIN, threshold: 3, field: 'en' },
+      ];
+      const accountWindows = [{ mode: 'distinct' as const, windowMs: 4 * MIN, threshold: 3, field: 'da' }];
+      let seed = 7;
+      const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+      let t = T0;
+      for (let i = 0; i < 600; i++) {
+        t += rand(12_000);
+        // Mostly in order; a third arrive up to 4 minutes late.
+        const at = rand(3) === 0 ? t - rand(4 * MIN) : t;
+        const ipKey = `${prefix}{i:${rand(2)}}`;
+        const accountKey = `${prefix}{a:${rand(3)}}`;
+        const ops = [
+          {
+            key: ipKey,
+            markerKey: `${ipKey}:m`,
+            entity: `acct${rand(5)}`,
+            retentionMs: 6 * MIN,
+            windows: ipWindows,
+          },
+          {
+            key: accountKey,
+            markerKey: `${accountKey}:m`,
+            entity: `ip${rand(6)}`,
+            retentionMs: 6 * MIN,
+            windows: accountWindows,
+          },
+        ];
+        const record = rand(5) !== 0;
+        const [mine, theirs] = await Promise.all([
+          redis.apply(ops, at, record, `u${i}`),
+          memory.apply(ops, at, record, `u${i}`),
+        ]);
+        assert.deepEqual(mine, theirs, `event ${i} at +${(at - T0) / 1000}s (record ${record})`);
+      }
+      await redis.close();
+    });
+  });
+
   describe('Redis layout', () => {
     const f = factory('redis');
     after(() => f.cleanup());

@@ -52,6 +52,14 @@ describe('OpenAPI document and error codes', () => {
       '/api/v1/logouts',
       '/api/v1/me/logins',
       '/api/v1/dashboard',
+      '/api/v1/security-events',
+      '/api/v1/signals',
+      '/api/v1/security/reset',
+      '/api/v1/changes',
+      '/api/v1/changes/recent',
+      '/api/v1/changes/{id}',
+      '/api/v1/changes/{id}/approve',
+      '/api/v1/reports/changes',
       '/readyz',
     ])
       assert.ok(doc.paths[path], `${path} is documented`);

@@ -113,6 +113,39 @@ forEachBackend('admin sessions over HTTP', (backend) => {
     assert.equal(other.status, 200);
   });
 
+  it('runs its own sign-ins through detection: security events, a lock event and a generic refusal', async () => {
+    const headers = { 'x-forwarded-for': '198.51.100.40' };
+    for (let i = 0; i < 5; i++)
+      await s.call('POST', '/api/v1/auth/login', {
+        json: { username: 'root', password: `wrong-${i}` },
+        headers,
+      });
+    const events = await tg.security.events({ ip: '198.51.100.40' });
+    const types = events.items.map((e) => e.type);
+    assert.equal(types.filter((t) => t === 'login_failed').length, 5);
+    assert.ok(types.includes('suspicious_activity'), types.join());
+    const locked = events.items.find((e) => e.type === 'account_locked');
+    assert.equal(locked?.context['source'], 'trailguard-admin');
+    assert.deepEqual(locked?.context['patterns'], ['brute_force']);
+    const refused = await s.call('POST', '/api/v1/auth/login', {
+      json: { username: 'root', password },
+      headers,
+    });
+    assert.equal(refused.status, 429);
+    assert.deepEqual(refused.body, {
+      error: { code: 'ACCOUNT_LOCKED', message: 'too many failed sign-ins; try again later' },
+    });
+    assert.ok(Number(refused.headers.get('retry-after')) > 0);
+    // An admin lifts the lockout; the next sign-in with the right password goes through.
+    const reset = await s.call('POST', '/api/v1/security/reset', {
+      key: s.keys.admin,
+      json: { ip: '198.51.100.40', username: 'root' },
+    });
+    assert.equal(reset.status, 200);
+    const ok = await s.call('POST', '/api/v1/auth/login', { json: { username: 'root', password }, headers });
+    assert.equal(ok.status, 200);
+  });
+
   it('takes the client IP from X-Forwarded-For only when the peer is a trusted proxy', async () => {
     const res = await s.call('POST', '/api/v1/logins', {
       key: s.keys.ingest,
@@ -141,5 +174,32 @@ forEachBackend('admin sessions over HTTP', (backend) => {
     const last = await s.call('DELETE', `/api/v1/users/${root.id}`, { key: s.keys.admin });
     assert.equal(last.status, 409);
     assert.equal((last.body as { error: { code: string } }).error.code, 'LAST_ADMIN');
+  });
+});
+
+forEachBackend('admin sign-in lockout with detection turned off', (backend) => {
+  let tg: Trailguard;
+  let s: TestServer;
+  const password = 'correct horse battery staple';
+  before(async () => {
+    tg = await openTrailguard(backend, { detection: { enabled: false } });
+    s = await startServer(tg, { rateLimit: false, lockout: { threshold: 3, windowMs: 15 * 60_000 } });
+    await s.auth.users.create({ username: 'root', password });
+  });
+  after(async () => {
+    await s?.close();
+    await tg?.close();
+  });
+
+  it('counts its own failed sign-ins in the login history instead', async () => {
+    for (let i = 0; i < 3; i++) {
+      const r = await s.call('POST', '/api/v1/auth/login', {
+        json: { username: 'root', password: 'nope-nope' },
+      });
+      assert.equal(r.status, 401);
+    }
+    const locked = await s.call('POST', '/api/v1/auth/login', { json: { username: 'root', password } });
+    assert.equal(locked.status, 429);
+    assert.equal((locked.body as { error: { code: string } }).error.code, 'ACCOUNT_LOCKED');
   });
 });

@@ -5,6 +5,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { Trailguard } from '../../trailguard.ts';
 import { DateTime, Nullable, Type, errorResponses } from '../schemas.ts';
+import { activeSignals } from '../signals.ts';
+import { ActiveSignalSchema } from './security-routes.ts';
+import { DoraSchema } from './change-routes.ts';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -32,6 +35,23 @@ export const DashboardSchema = Type.Object({
   topFailingIps: Type.Array(Type.Object({ ip: Type.String(), count: Type.Integer() }), {
     description: 'Last hour, most failures first.',
   }),
+  changes: Type.Object(
+    {
+      total: Type.Integer(),
+      byImpact: Type.Object({
+        critical: Type.Integer(),
+        high: Type.Integer(),
+        medium: Type.Integer(),
+        low: Type.Integer(),
+      }),
+      rollbackRate: Nullable(Type.Number({ description: 'Percent; null without changes.' })),
+      dora: DoraSchema,
+    },
+    { description: 'Changes deployed in the last 30 days: by impact, rollback rate and DORA metrics.' },
+  ),
+  activeSignals: Type.Array(ActiveSignalSchema, {
+    description: 'Detection signals still inside their window, newest first (at most 20).',
+  }),
 });
 
 export function dashboardRoutes(app: FastifyInstance, tg: Trailguard): void {
@@ -41,7 +61,7 @@ export function dashboardRoutes(app: FastifyInstance, tg: Trailguard): void {
       config: { scope: 'read' },
       schema: {
         summary:
-          'Dashboard metrics: logins per hour (24 h), success rate (7 d), devices (30 d), top failing IPs (1 h)',
+          'Dashboard metrics: logins per hour (24 h), success rate (7 d), devices (30 d), top failing IPs (1 h), changes (30 d), active signals',
         tags: ['dashboard'],
         response: { 200: DashboardSchema, ...errorResponses(401, 403, 429) },
       },
@@ -49,11 +69,13 @@ export function dashboardRoutes(app: FastifyInstance, tg: Trailguard): void {
     async () => {
       const now = tg.config.clock.now();
       const end = new Date(now.getTime() + 1);
-      const [day, week, month, top] = await Promise.all([
+      const [day, week, month, top, signals, changes] = await Promise.all([
         tg.logins.stats({ from: new Date(now.getTime() - DAY), to: end }),
         tg.logins.stats({ from: new Date(now.getTime() - 7 * DAY), to: end }),
         tg.logins.stats({ from: new Date(now.getTime() - 30 * DAY), to: end }),
         tg.logins.topFailingIps({ from: new Date(now.getTime() - HOUR), to: end, limit: 10 }),
+        activeSignals(tg, now, 20),
+        tg.changes.report({ from: new Date(now.getTime() - 30 * DAY), to: end }),
       ]);
       return {
         generatedAt: now,
@@ -66,6 +88,13 @@ export function dashboardRoutes(app: FastifyInstance, tg: Trailguard): void {
         },
         deviceTypes: month.deviceTypes,
         topFailingIps: top,
+        changes: {
+          total: changes.total,
+          byImpact: changes.byImpact,
+          rollbackRate: changes.rollbackRate,
+          dora: changes.dora,
+        },
+        activeSignals: signals,
       };
     },
   );

@@ -51,6 +51,30 @@ function precheck(item: IngestLogin, prefix: string): void {
   }
 }
 
+/** Exactly the fields of LoginRecordSchema, for responses serialized without the schema. */
+function publicRecord(r: LoginRecord): LoginRecord {
+  return {
+    id: r.id,
+    userId: r.userId,
+    username: r.username,
+    loginType: r.loginType,
+    success: r.success,
+    failureReason: r.failureReason,
+    ipAddress: r.ipAddress,
+    userAgent: r.userAgent,
+    browser: r.browser,
+    browserVersion: r.browserVersion,
+    os: r.os,
+    deviceType: r.deviceType,
+    country: r.country,
+    city: r.city,
+    loginAt: r.loginAt,
+    logoutAt: r.logoutAt,
+    sessionDurationSeconds: r.sessionDurationSeconds,
+    metadata: r.metadata,
+  };
+}
+
 export function loginRoutes(app: FastifyInstance, opts: LoginRouteOptions): void {
   const { tg, metrics } = opts;
   const trusted = compileTrust(tg.config.trustProxy);
@@ -68,15 +92,21 @@ export function loginRoutes(app: FastifyInstance, opts: LoginRouteOptions): void
     return { ...(ip ? { ip } : {}), ...(typeof ua === 'string' ? { userAgent: ua } : {}) };
   }
 
-  function toInput(item: IngestLogin, request: FastifyRequest): RecordLoginInput {
+  function toInput(item: IngestLogin, forwarded: { ip?: string; userAgent?: string }): RecordLoginInput {
     const { occurredAt, ...rest } = item;
-    const forwarded = item.ip === undefined || item.userAgent === undefined ? fromTrustedProxy(request) : {};
     return {
       ...rest,
       ...(item.ip === undefined && forwarded.ip ? { ip: forwarded.ip } : {}),
       ...(item.userAgent === undefined && forwarded.userAgent ? { userAgent: forwarded.userAgent } : {}),
       ...(occurredAt !== undefined ? { occurredAt } : {}),
     };
+  }
+
+  /** The forwarded client of the request, looked up once per request and only when an item needs it. */
+  function forwardedFor(request: FastifyRequest, items: IngestLogin[]): { ip?: string; userAgent?: string } {
+    for (const item of items)
+      if (item.ip === undefined || item.userAgent === undefined) return fromTrustedProxy(request);
+    return {};
   }
 
   app.post(
@@ -106,15 +136,24 @@ export function loginRoutes(app: FastifyInstance, opts: LoginRouteOptions): void
       const body = request.body as IngestLogin | IngestLogin[];
       if (Array.isArray(body)) {
         if (body.length > MAX_BATCH) throw invalid('body', `a batch holds at most ${MAX_BATCH} logins`);
-        body.forEach((item, i) => precheck(item, `${i}.`));
-        const records = await Promise.all(body.map((item) => tg.logins.record(toInput(item, request))));
+        for (let i = 0; i < body.length; i++) precheck(body[i] as IngestLogin, `${i}.`);
+        const forwarded = forwardedFor(request, body);
+        const records = await Promise.all(body.map((item) => tg.logins.record(toInput(item, forwarded))));
         metrics.ingestLatency.observe({ kind: 'logins_batch' }, (performance.now() - started) / 1000);
-        return reply.code(201).send({ count: records.length, ids: records.map((r) => r.id) });
+        // Serialized here: the response schema is a union, and fast-json-stringify would run the
+        // validator of each branch (a format check per id) to pick one.
+        return reply
+          .code(201)
+          .type('application/json; charset=utf-8')
+          .send(JSON.stringify({ count: records.length, ids: records.map((r) => r.id) }));
       }
       precheck(body, '');
-      const record = await tg.logins.record(toInput(body, request));
+      const record = await tg.logins.record(toInput(body, forwardedFor(request, [body])));
       metrics.ingestLatency.observe({ kind: 'login' }, (performance.now() - started) / 1000);
-      return reply.code(201).send(record);
+      return reply
+        .code(201)
+        .type('application/json; charset=utf-8')
+        .send(JSON.stringify(publicRecord(record)));
     },
   );
 
