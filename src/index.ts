@@ -101,6 +101,7 @@ export type {
 export type { RetentionOptions, RetentionPolicy } from './retention/retention-policy.ts';
 export { DEFAULT_RETENTION } from './retention/retention-policy.ts';
 export { startRetentionSchedule } from './retention/retention-schedule.ts';
+export { startChangeChecks } from './alerts/change-check-schedule.ts';
 export type { RetentionSchedule } from './retention/retention-schedule.ts';
 export type { ArchiveFile } from './retention/archive.ts';
 export type {
@@ -109,7 +110,13 @@ export type {
   ErasureReceipt,
   EraseOptions,
 } from './privacy/privacy-service.ts';
-export type { AlertService, RaiseAlertInput, AlertDelivery } from './alerts/alert-service.ts';
+export type {
+  AlertService,
+  RaiseAlertInput,
+  AlertDelivery,
+  ChangeCheckResult,
+} from './alerts/alert-service.ts';
+export type { ChangeCheckSchedule } from './alerts/change-check-schedule.ts';
 export type { Alert } from './alerts/sinks.ts';
 export { verifyWebhookSignature, signWebhook, SIGNATURE_HEADER } from './alerts/sinks.ts';
 export type {

@@ -31,6 +31,7 @@ import { createRetentionService } from './retention/retention-service.ts';
 import type { RetentionService } from './retention/retention-service.ts';
 import { createPrivacyService } from './privacy/privacy-service.ts';
 import { securityEventsPrivacy } from './privacy/security-events-privacy.ts';
+import { changesPrivacy } from './privacy/changes-privacy.ts';
 import type { PrivacyService } from './privacy/privacy-service.ts';
 import { createAlertService } from './alerts/alert-service.ts';
 import type { AlertService } from './alerts/alert-service.ts';
@@ -172,7 +173,13 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
           receipt.items
             .map(
               (i) =>
-                `${i.table} ${i.period}: ${i.method} ${i.rows} [${i.range.from} – ${i.range.to})${i.archive ? ` archive ${i.archive.file} sha256 ${i.archive.sha256}` : ''}`,
+                `${i.table} ${i.period}: ${i.method} ${i.rows}${
+                  i.dependents
+                    ? ` (${Object.entries(i.dependents)
+                        .map(([t, n]) => `+${n} ${t}`)
+                        .join(', ')})`
+                    : ''
+                } [${i.range.from} – ${i.range.to})${i.archive ? ` archive ${i.archive.file} sha256 ${i.archive.sha256}` : ''}`,
             )
             .join('\n') || 'nothing was due',
         performedBy: { id: 'trailguard:retention', name: 'Trailguard retention' },
@@ -187,6 +194,7 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
             period: i.period,
             method: i.method,
             rows: i.rows,
+            ...(i.dependents ? { dependents: i.dependents } : {}),
             range: i.range,
             archive: i.archive ? { file: i.archive.file, sha256: i.archive.sha256 } : null,
           })),
@@ -203,7 +211,9 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
       await logins.flush();
       await security.flush();
     },
-    contributors: [securityEventsPrivacy(database.db)],
+    contributors: [securityEventsPrivacy(database.db), changesPrivacy(database.db)],
+    pseudonymKey: () =>
+      securityRepository.secret('privacy_pseudonym_key', randomBytes(32).toString('base64url')),
   });
   const alerts = createAlertService({ db: database.db, clock: config.clock, logger, config: config.alerts });
   // Rules run beside the login, never in its way: a slow database query or sink cannot delay record().

@@ -70,6 +70,12 @@ export interface AlertService {
   flush(): Promise<void>;
   /** The login hook: the failed-login burst rule (failed logins only). */
   onLogin(record: LoginRecord): Promise<void>;
+  /**
+   * Runs the change rules now: critical changes deployed without approval, emergency changes not
+   * approved within the grace period. Each change is alerted once. `trailguard serve` runs this every
+   * `checkEveryMinutes` (see `startChangeChecks`); call it yourself from your own scheduler otherwise.
+   */
+  checkChanges(): Promise<ChangeCheckResult>;
   /** The security-event hook: detection-signal and new-country rules, from the committed events. */
   onSecurityEvent(event: SecurityEvent): Promise<void>;
   /** The detector's hook: Redis unreachable, detection continues on in-process state. */
@@ -80,6 +86,20 @@ export interface AlertService {
   close(): Promise<void>;
   readonly config: ResolvedAlertsConfig;
 }
+
+/** What one `checkChanges()` run raised (alerts actually written, not throttled ones). */
+export interface ChangeCheckResult {
+  criticalChangeUnapproved: number;
+  emergencyChangeUnapproved: number;
+}
+
+/** How far back the critical-change check looks: a missed check (a restart) still catches a change. */
+export function criticalLookbackMs(checkEveryMinutes: number): number {
+  return Math.max(86_400_000, 2 * checkEveryMinutes * 60_000);
+}
+
+/** Emergency changes are looked at for this long after their grace period ends. */
+export const EMERGENCY_LOOKBACK_MS = 30 * 86_400_000;
 
 export interface AlertServiceDeps {
   db: Kysely<Database>;
@@ -416,6 +436,98 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
     }
   }
 
+  interface ChangeRow {
+    id: string;
+    title: string;
+    impact_level: string;
+    approval_status: string;
+    performed_by_id: string;
+    performed_by_name: string;
+    deployed_at: Date;
+    environment: string;
+    ticket: string | null;
+  }
+
+  function changeDetails(c: ChangeRow): Record<string, unknown> {
+    return {
+      changeId: c.id,
+      title: c.title,
+      impactLevel: c.impact_level,
+      approvalStatus: c.approval_status,
+      performedBy: { id: c.performed_by_id, name: c.performed_by_name },
+      deployedAt: new Date(c.deployed_at).toISOString(),
+      environment: c.environment,
+      ticket: c.ticket,
+    };
+  }
+
+  // Changes of a rule not alerted yet (an alert is keyed by the change id): each change once.
+  const notAlerted = (rule: string) =>
+    sql<boolean>`NOT EXISTS (SELECT 1 FROM alert a WHERE a.rule = ${rule} AND a.alert_key = c.id::text)`;
+
+  async function checkChanges(): Promise<ChangeCheckResult> {
+    const now = clock.now();
+    const result: ChangeCheckResult = { criticalChangeUnapproved: 0, emergencyChangeUnapproved: 0 };
+    const critical = ruleOf('criticalChangeUnapproved');
+    if (critical) {
+      const since = new Date(
+        now.getTime() - criticalLookbackMs(config.rules.criticalChangeUnapproved.checkEveryMinutes),
+      );
+      // Pending or rejected and yet deployed; emergency changes have their own rule (grace period).
+      const rows = await sql<ChangeRow>`
+        SELECT id, title, impact_level, approval_status, performed_by_id, performed_by_name, deployed_at,
+          environment, ticket
+        FROM change_log c
+        WHERE impact_level = 'critical' AND approval_status IN ('pending', 'rejected')
+          AND deployed_at >= ${since} AND deployed_at <= ${now} AND ${notAlerted('critical_change_unapproved')}
+        ORDER BY deployed_at, id LIMIT 500`.execute(db);
+      for (const c of rows.rows) {
+        const alert = await raise(
+          {
+            rule: 'critical_change_unapproved',
+            key: c.id,
+            severity: 'critical',
+            title: `Critical change deployed without approval: ${c.title}`,
+            message: `Critical change "${c.title}" (${c.id}) was deployed to ${c.environment} at ${new Date(c.deployed_at).toISOString()} by ${c.performed_by_name} and is ${c.approval_status === 'rejected' ? 'rejected' : 'not approved'}.`,
+            details: changeDetails(c),
+            occurredAt: new Date(c.deployed_at),
+          },
+          critical,
+        );
+        if (alert) result.criticalChangeUnapproved++;
+      }
+    }
+    const emergency = ruleOf('emergencyChangeUnapproved');
+    if (emergency) {
+      const graceMs = config.rules.emergencyChangeUnapproved.graceHours * 3_600_000;
+      const dueBefore = new Date(now.getTime() - graceMs);
+      const since = new Date(dueBefore.getTime() - EMERGENCY_LOOKBACK_MS);
+      const rows = await sql<ChangeRow>`
+        SELECT id, title, impact_level, approval_status, performed_by_id, performed_by_name, deployed_at,
+          environment, ticket
+        FROM change_log c
+        WHERE approval_status = 'emergency' AND deployed_at <= ${dueBefore} AND deployed_at >= ${since}
+          AND ${notAlerted('emergency_change_unapproved')}
+        ORDER BY deployed_at, id LIMIT 500`.execute(db);
+      for (const c of rows.rows) {
+        const alert = await raise(
+          {
+            rule: 'emergency_change_unapproved',
+            key: c.id,
+            severity: c.impact_level === 'critical' ? 'critical' : 'error',
+            title: `Emergency change not approved after the fact: ${c.title}`,
+            message: `Emergency change "${c.title}" (${c.id}, impact ${c.impact_level}) was deployed at ${new Date(c.deployed_at).toISOString()} by ${c.performed_by_name} and still has no approval after ${config.rules.emergencyChangeUnapproved.graceHours} h.`,
+            details: { ...changeDetails(c), graceHours: config.rules.emergencyChangeUnapproved.graceHours },
+            occurredAt: new Date(c.deployed_at.valueOf() + graceMs),
+          },
+          emergency,
+        );
+        if (alert) result.emergencyChangeUnapproved++;
+      }
+    }
+    return result;
+  }
+
   async function onDetectionDegraded(err: unknown): Promise<void> {
     const rule = ruleOf('detectionDegraded');
     if (!rule) return;
@@ -443,6 +555,7 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
     config,
     raise: (input) => raise(input),
     onLogin,
+    checkChanges,
     onSecurityEvent,
     onDetectionDegraded,
     background,

@@ -161,7 +161,7 @@ function mutableColumns(c: Change) {
 
 type HistoryRow = Selectable<ChangeLogHistoryTable>;
 
-function toHistoryEntry(r: HistoryRow): ChangeHistoryEntry {
+export function toHistoryEntry(r: HistoryRow): ChangeHistoryEntry {
   return {
     id: r.id,
     changeId: r.change_id,

@@ -8,6 +8,7 @@ import { sql } from 'kysely';
 import { createAuthService } from '../auth/auth-service.ts';
 import { createServer } from '../http/server.ts';
 import { startRetentionSchedule } from '../retention/retention-schedule.ts';
+import { startChangeChecks } from '../alerts/change-check-schedule.ts';
 import type { Trailguard } from '../trailguard.ts';
 import { resolveConfig } from '../config.ts';
 import { cliOptions, openFromCli } from './context.ts';
@@ -106,6 +107,7 @@ export function registerServe(program: Command): void {
         throw err;
       }
       const retentionSchedule = startRetentionSchedule(tg.retention, tg.internals.logger);
+      const changeChecks = startChangeChecks(tg.alerts, tg.internals.logger);
       const address = app.server.address();
       const actualPort = typeof address === 'object' && address ? address.port : port;
       const shownHost = opts.host === '0.0.0.0' || opts.host === '::' ? 'localhost' : opts.host;
@@ -137,6 +139,7 @@ export function registerServe(program: Command): void {
         out.write(`\n${signal}: stopping (finishing in-flight requests, committing pending writes)…\n`);
         const current = app;
         retentionSchedule.stop();
+        changeChecks.stop();
         void (async () => {
           try {
             await current?.close();

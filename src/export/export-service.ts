@@ -13,6 +13,20 @@ import { isPlainObject, parseDate } from '../domain/validation.ts';
 import { toLoginRecord } from '../logins/login-repository.ts';
 import type { Database } from '../store/schema.ts';
 import { LOGIN_CSV_COLUMNS, csvLine, loginCsv, loginEcs, loginOcsf } from './formats.ts';
+import { toChange } from '../changes/change-repository.ts';
+import type { Change } from '../domain/change.ts';
+import type { SecurityEvent } from '../domain/security-event.ts';
+import { toEvent } from '../security/security-repository.ts';
+import {
+  CHANGE_CSV_COLUMNS,
+  SECURITY_EVENT_CSV_COLUMNS,
+  changeCsv,
+  changeEcs,
+  changeOcsf,
+  securityEventCsv,
+  securityEventEcs,
+  securityEventOcsf,
+} from './event-formats.ts';
 
 export const EXPORT_TABLES = ['logins', 'security-events', 'changes'] as const;
 export type ExportTable = (typeof EXPORT_TABLES)[number];
@@ -63,6 +77,26 @@ export const loginSource: ExportSource = {
   ecs: (r) => loginEcs(r as ReturnType<typeof toLoginRecord>),
 };
 
+export const securityEventSource: ExportSource = {
+  relation: 'security_events',
+  timeColumn: 'occurred_at',
+  toRecord: (row) => toEvent(row as Parameters<typeof toEvent>[0]),
+  csvHeader: SECURITY_EVENT_CSV_COLUMNS,
+  csv: (r) => securityEventCsv(r as SecurityEvent),
+  ocsf: (r) => securityEventOcsf(r as SecurityEvent),
+  ecs: (r) => securityEventEcs(r as SecurityEvent),
+};
+
+export const changeSource: ExportSource = {
+  relation: 'change_log',
+  timeColumn: 'deployed_at',
+  toRecord: (row) => toChange(row as Parameters<typeof toChange>[0]),
+  csvHeader: CHANGE_CSV_COLUMNS,
+  csv: (r) => changeCsv(r as Change),
+  ocsf: (r) => changeOcsf(r as Change),
+  ecs: (r) => changeEcs(r as Change),
+};
+
 function validate(options: ExportOptions): {
   table: ExportTable;
   format: ExportFormat;
@@ -89,7 +123,11 @@ function validate(options: ExportOptions): {
 
 export function createExportService(deps: { db: Kysely<Database> }): ExportService {
   const { db } = deps;
-  const sources = new Map<ExportTable, ExportSource>([['logins', loginSource]]);
+  const sources = new Map<ExportTable, ExportSource>([
+    ['logins', loginSource],
+    ['security-events', securityEventSource],
+    ['changes', changeSource],
+  ]);
 
   async function* rows(
     source: ExportSource,

@@ -5,7 +5,7 @@
  * keeps aggregate counts (the hourly rollups), and writes a receipt. Unknown users are not an error.
  * @module
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Kysely, RawBuilder } from 'kysely';
 import { uuidv7 } from 'uuidv7';
@@ -41,8 +41,9 @@ export interface ErasureReceipt {
   reason: string;
   erasedAt: string;
   removed: { logins: number; securityEvents: number; alerts: number };
-  pseudonymised: { changes: number };
-  /** The name now standing in for the user on change records; null when there were none. */
+  /** Change records and change history rows whose person values now carry the pseudonym. */
+  pseudonymised: { changes: number; changeHistory: number };
+  /** The name now standing in for the user on change records (stable per user); null when there were none. */
   pseudonym: string | null;
   /** True when nothing was left to erase (e.g. a repeated request). */
   nothingLeft: boolean;
@@ -65,7 +66,7 @@ export interface PrivacyContributor {
     userId: string,
     usernames: string[],
     pseudonym: string,
-  ): Promise<{ securityEvents?: number; changes?: number }>;
+  ): Promise<{ securityEvents?: number; changes?: number; changeHistory?: number }>;
 }
 
 /** `tg.privacy` */
@@ -90,6 +91,16 @@ export interface PrivacyServiceDeps {
   contributors?: PrivacyContributor[] | undefined;
   /** Rows per DELETE. @default 5000 */
   batchSize?: number | undefined;
+  /**
+   * The secret keying the pseudonym (`erased-user-` + HMAC of the user id): the same user always gets
+   * the same pseudonym, and it cannot be reversed by hashing candidate ids. Without it, a random one.
+   */
+  pseudonymKey?: (() => Promise<string>) | undefined;
+}
+
+/** `erased-user-<12 hex>`: HMAC-SHA256 of the user id under the installation's pseudonym key. */
+export function pseudonymFor(userId: string, key: string): string {
+  return `erased-user-${createHmac('sha256', key).update(userId, 'utf8').digest('hex').slice(0, 12)}`;
 }
 
 export function subjectHash(userId: string): string {
@@ -170,17 +181,23 @@ export function createPrivacyService(deps: PrivacyServiceDeps): PrivacyService {
         logins += n;
         if (n < batchSize) break;
       }
-      // Alerts name the person too (a burst key is the username, a new-country key starts with the id).
+      // Alerts name the person too (a burst key is the username, a new-country key starts with the id;
+      // change alerts are keyed by change id but name the performer in their details).
       const alertKeys = sql<boolean>`(alert_key = ANY(${usernames}::text[]) OR alert_key LIKE ${`${userId.replace(/[\\%_]/g, '\\$&')}:%`})`;
-      const alerts = await sql`DELETE FROM alert WHERE ${alertKeys}`.execute(db);
+      const alerts = await sql`DELETE FROM alert WHERE ${alertKeys}
+        OR details->'performedBy'->>'id' = ANY(${[userId, ...usernames]}::text[])`.execute(db);
       await sql`DELETE FROM alert_throttle WHERE ${alertKeys}`.execute(db);
-      const pseudonym = `erased-user-${randomBytes(6).toString('hex')}`;
+      const pseudonym = deps.pseudonymKey
+        ? pseudonymFor(userId, await deps.pseudonymKey())
+        : `erased-user-${randomBytes(6).toString('hex')}`;
       let securityEvents = 0;
       let changes = 0;
+      let changeHistory = 0;
       for (const c of contributors) {
         const r = await c.erase(userId, usernames, pseudonym);
         securityEvents += r.securityEvents ?? 0;
         changes += r.changes ?? 0;
+        changeHistory += r.changeHistory ?? 0;
       }
       const removed = { logins, securityEvents, alerts: Number(alerts.numAffectedRows ?? 0) };
       const receipt: ErasureReceipt = {
@@ -190,9 +207,9 @@ export function createPrivacyService(deps: PrivacyServiceDeps): PrivacyService {
         reason: cleanText(options.reason.trim(), 1024),
         erasedAt: clock.now().toISOString(),
         removed,
-        pseudonymised: { changes },
-        pseudonym: changes > 0 ? pseudonym : null,
-        nothingLeft: logins + securityEvents + removed.alerts + changes === 0,
+        pseudonymised: { changes, changeHistory },
+        pseudonym: changes + changeHistory > 0 ? pseudonym : null,
+        nothingLeft: logins + securityEvents + removed.alerts + changes + changeHistory === 0,
       };
       await db
         .insertInto('compliance_receipt')
@@ -206,7 +223,7 @@ export function createPrivacyService(deps: PrivacyServiceDeps): PrivacyService {
           body: JSON.stringify(receipt),
         })
         .execute();
-      logger.info({ erasure: { id: receipt.id, removed, changes } }, 'privacy: erasure done');
+      logger.info({ erasure: { id: receipt.id, removed, changes, changeHistory } }, 'privacy: erasure done');
       return receipt;
     },
 

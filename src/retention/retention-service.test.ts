@@ -230,3 +230,165 @@ forEachBackend('retention of security events', (backend) => {
     );
   });
 });
+
+forEachBackend('retention of the change log', (backend) => {
+  const clock = manualClock('2026-07-15T12:00:00Z');
+  const archiveDir = mkdtempSync(join(tmpdir(), 'tg-retention-changes-'));
+  let tg: Trailguard;
+  const ids: Record<string, string> = {};
+  const ann = { id: 'u-ann', name: 'Ann' };
+  const bob = { id: 'u-bob', name: 'Bob' };
+
+  before(async () => {
+    tg = await openTrailguard(backend, { clock, geo: false, retention: { archiveDir, batchSize: 1 } });
+    const log = async (name: string, deployedAt: string, impactLevel: 'critical' | 'high' | 'low') => {
+      const c = await tg.changes.log({
+        changeType: 'deployment',
+        title: name,
+        impactLevel,
+        performedBy: ann,
+        deployedAt,
+      });
+      ids[name] = c.id;
+      return c;
+    };
+    // Older than a year: removed with its history rows (created, then approved).
+    const old = await log('old-high', '2025-03-01T10:00:00Z', 'high');
+    await tg.changes.approve(old.id, { by: bob, note: 'CAB ok' });
+    await log('old-low', '2025-05-01T10:00:00Z', 'low');
+    await log('old-critical', '2024-01-01T10:00:00Z', 'critical'); // critical: kept forever
+    await log('recent-high', '2026-01-01T10:00:00Z', 'high'); // within a year: kept
+    // A receipt of an earlier retention run, 11 months old: within its own (1 year) period, kept.
+    const receipt = await tg.changes.log({
+      changeType: 'data_retention',
+      title: 'Retention run removed 0 record(s)',
+      impactLevel: 'low',
+      performedBy: { id: 'trailguard:retention', name: 'Trailguard retention' },
+      deployedAt: '2025-08-15T12:00:00Z',
+    });
+    ids['receipt'] = receipt.id;
+  });
+  after(async () => {
+    await tg.close();
+    rmSync(archiveDir, { recursive: true, force: true });
+  });
+
+  async function titles(): Promise<string[]> {
+    const r = await tg.database.db.selectFrom('change_log').select('title').orderBy('deployed_at').execute();
+    return r.map((x) => x.title);
+  }
+  async function historyRows(changeId: string): Promise<number> {
+    const r = await tg.database.db
+      .selectFrom('change_log_history')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('change_id', '=', changeId)
+      .executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
+  it('counts expired changes and their history in a dry run, removing nothing', async () => {
+    const oldHistory = (await historyRows(ids['old-high']!)) + (await historyRows(ids['old-low']!));
+    const receipt = await tg.retention.run({ dryRun: true });
+    const item = receipt.items.find((i) => i.table === 'change_log');
+    assert.ok(item);
+    assert.equal(item.rows, 2);
+    assert.deepEqual(item.dependents, { change_log_history: oldHistory });
+    assert.equal((await titles()).length, 5);
+  });
+
+  it('removes low/medium/high changes older than a year with their append-only history, keeps critical ones and recent receipts', async () => {
+    const oldHistory = (await historyRows(ids['old-high']!)) + (await historyRows(ids['old-low']!));
+    assert.ok(oldHistory >= 3);
+    const receipt = await tg.retention.run();
+    const item = receipt.items.find((i) => i.table === 'change_log');
+    assert.ok(item);
+    assert.equal(item.method, 'batch_delete');
+    assert.equal(item.rows, 2);
+    assert.deepEqual(item.dependents, { change_log_history: oldHistory });
+    assert.deepEqual(item.criteria, [{ class: 'low_medium_high', before: '2025-07-15T12:00:00.000Z' }]);
+    assert.equal(await historyRows(ids['old-high']!), 0);
+    // This run's own receipt is a new change; the earlier receipt is within its period.
+    assert.deepEqual(await titles(), [
+      'old-critical',
+      'Retention run removed 0 record(s)',
+      'recent-high',
+      `Retention run removed ${receipt.totalRows} record(s)`,
+    ]);
+    assert.ok(receipt.changeId);
+    assert.equal((await tg.changes.get(receipt.changeId)).changeType, 'data_retention');
+  });
+
+  it('archives each removed change with its history rows inside its line, SHA-256 in the receipt', async () => {
+    const [receipt] = await tg.retention.receipts();
+    const item = receipt?.items.find((i) => i.table === 'change_log');
+    assert.ok(item?.archive);
+    const bytes = readFileSync(item.archive.file);
+    assert.equal(createHash('sha256').update(bytes).digest('hex'), item.archive.sha256);
+    const lines = gunzipSync(bytes)
+      .toString('utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { id: string; title: string; history: { action: string }[] });
+    assert.deepEqual(
+      lines.map((l) => l.title),
+      ['old-high', 'old-low'],
+    );
+    // created, then one `approved` row per field the approval set (status, approver, time).
+    assert.deepEqual(
+      lines[0]?.history.map((h) => h.action),
+      ['created', 'approved', 'approved', 'approved'],
+    );
+    assert.ok(item.archive.file.includes('change_log-before-2025-07-15'));
+  });
+
+  it('still refuses to delete history outside retention', async () => {
+    await assert.rejects(
+      sql`DELETE FROM change_log_history WHERE change_id = ${ids['recent-high']!}::uuid`.execute(
+        tg.database.db,
+      ),
+      /append-only/,
+    );
+  });
+
+  it('removes critical changes too when criticalDays is set, and a receipt once past its own period', async () => {
+    const tg2 = await openTrailguard(backend, {
+      clock: manualClock('2026-07-15T12:00:00Z'),
+      geo: false,
+      retention: { changes: { criticalDays: 365, otherDays: 300 } },
+    });
+    try {
+      for (const [title, at, impactLevel] of [
+        ['crit-old', '2025-01-01T00:00:00Z', 'critical'],
+        ['crit-new', '2026-01-01T00:00:00Z', 'critical'],
+      ] as const) {
+        await tg2.changes.log({
+          changeType: 'deployment',
+          title,
+          impactLevel,
+          performedBy: ann,
+          deployedAt: at,
+        });
+      }
+      await tg2.changes.log({
+        changeType: 'data_retention',
+        title: 'old receipt',
+        impactLevel: 'low',
+        performedBy: { id: 'trailguard:retention', name: 'Trailguard retention' },
+        deployedAt: '2025-08-15T12:00:00Z', // 334 days: past 300
+      });
+      const receipt = await tg2.retention.run();
+      assert.equal(receipt.items.find((i) => i.table === 'change_log')?.rows, 2);
+      const left = await tg2.database.db
+        .selectFrom('change_log')
+        .select('title')
+        .orderBy('deployed_at')
+        .execute();
+      assert.deepEqual(
+        left.map((r) => r.title),
+        ['crit-new', 'Retention run removed 2 record(s)'],
+      );
+    } finally {
+      await tg2.close();
+    }
+  });
+});

@@ -35,6 +35,8 @@ export interface RetentionItem {
   /** Which rows: each class with its cutoff (`success before 2026-…`). */
   criteria: { class: string; before: string }[];
   archive: ArchiveFile | null;
+  /** Rows of dependent tables removed with them (`{ change_log_history: 12 }`); absent when none apply. */
+  dependents?: Record<string, number> | undefined;
 }
 
 /** What a run did. Written to `compliance_receipt` and into the change log as a `data_retention` change. */
@@ -83,12 +85,28 @@ export interface PartitionedTarget {
   classes: RetentionClass[];
 }
 
-/** An ordinary table trimmed in batches (the change log). `beforeDelete` removes dependent rows. */
+/** Rows of another table that belong to each row of a plain target and go with it. */
+export interface DependentRows {
+  table: string;
+  /** Column of the dependent table holding the parent id. */
+  foreignKey: string;
+  /** Order of the dependent rows inside the archived parent. */
+  orderBy: string;
+  /** Property under which a parent's dependent rows are archived (in the parent's line). */
+  field: string;
+}
+
+/**
+ * An ordinary (unpartitioned) table trimmed in batches, such as the change log. Each batch runs in its
+ * own transaction: `prepare` first (e.g. the history purge escape hatch, `SET LOCAL`), then archive,
+ * then delete the dependent rows and the rows.
+ */
 export interface PlainTarget {
   table: string;
   timeColumn: string;
   classes: RetentionClass[];
-  beforeDelete?: ((db: Kysely<Database>, ids: string[]) => Promise<void>) | undefined;
+  dependent?: DependentRows | undefined;
+  prepare?: RawBuilder<unknown>[] | undefined;
 }
 
 export interface RetentionServiceDeps {
@@ -146,6 +164,42 @@ export function loginClasses(now: Date, policy: RetentionPolicy): RetentionClass
   ];
 }
 
+/**
+ * The change log: critical changes for `criticalDays` (forever when null), the rest for `otherDays`,
+ * counted from `deployed_at`. `data_retention` receipts are ordinary low-impact changes: they follow the
+ * same period, and a run can only remove receipts older than that, never its own or a recent one.
+ */
+export function changeLogClasses(now: Date, policy: RetentionPolicy): RetentionClass[] {
+  const classes: RetentionClass[] = [
+    {
+      name: 'low_medium_high',
+      where: sql<boolean>`impact_level <> 'critical'`,
+      cutoff: new Date(now.getTime() - policy.changes.otherDays * DAY_MS),
+    },
+  ];
+  if (policy.changes.criticalDays !== null) {
+    classes.push({
+      name: 'critical',
+      where: sql<boolean>`impact_level = 'critical'`,
+      cutoff: new Date(now.getTime() - policy.changes.criticalDays * DAY_MS),
+    });
+  }
+  return classes;
+}
+
+/** The change log target: history rows go with their change, inside the archived line as `history`. */
+export function changeLogTarget(now: Date, policy: RetentionPolicy): PlainTarget {
+  return {
+    table: 'change_log',
+    timeColumn: 'deployed_at',
+    classes: changeLogClasses(now, policy),
+    dependent: { table: 'change_log_history', foreignKey: 'change_id', orderBy: 'seq', field: 'history' },
+    // change_log_history is append-only by trigger; this transaction-scoped setting is its documented
+    // escape hatch for retention (migration 0003).
+    prepare: [sql`SET LOCAL trailguard.history_purge = 'on'`],
+  };
+}
+
 export function createRetentionService(deps: RetentionServiceDeps): RetentionService {
   const { db, clock, logger, policy } = deps;
   let running = false;
@@ -189,7 +243,6 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
     timeColumn: string,
     where: RawBuilder<boolean>,
     archive: ArchiveWriter | null,
-    beforeDelete?: (ids: string[]) => Promise<void>,
   ): Promise<number> {
     let removed = 0;
     for (;;) {
@@ -201,7 +254,6 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
       if (rows.length === 0) return removed;
       if (archive) await archive.write(rows);
       const ids = rows.map((r) => r.id);
-      if (beforeDelete) await beforeDelete(ids);
       const del =
         await sql`DELETE FROM ${sql.table(relation)} WHERE id = ANY(${ids}::uuid[]) AND ${where}`.execute(db);
       removed += Number(del.numAffectedRows ?? 0);
@@ -349,7 +401,67 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
     }
   }
 
-  async function runPlain(target: PlainTarget, runAt: Date, dryRun: boolean): Promise<RetentionItem[]> {
+  /**
+   * One bounded batch per transaction: lock the oldest expired rows, archive them with their dependent
+   * rows, delete both. Nothing is deleted that was not written to the archive first.
+   */
+  async function trimPlain(
+    target: PlainTarget,
+    where: RawBuilder<boolean>,
+    archive: ArchiveWriter | null,
+    progress: { rows: number; dependents: number },
+  ): Promise<void> {
+    const dep = target.dependent;
+    for (;;) {
+      let dependents = 0;
+      const n = await db.transaction().execute(async (trx) => {
+        for (const statement of target.prepare ?? []) await statement.execute(trx);
+        const batch = await sql<Record<string, unknown> & { id: string }>`
+          SELECT * FROM ${sql.table(target.table)} WHERE ${where}
+          ORDER BY ${sql.ref(target.timeColumn)}, id LIMIT ${policy.batchSize} FOR UPDATE`.execute(trx);
+        if (batch.rows.length === 0) return 0;
+        const ids = batch.rows.map((r) => r.id);
+        if (dep) {
+          if (archive) {
+            const children = await sql<Record<string, unknown>>`
+              SELECT * FROM ${sql.table(dep.table)} WHERE ${sql.ref(dep.foreignKey)} = ANY(${ids}::uuid[])
+              ORDER BY ${sql.ref(dep.orderBy)}`.execute(trx);
+            const byParent = new Map<string, Record<string, unknown>[]>();
+            for (const c of children.rows) {
+              const parent = String(c[dep.foreignKey]);
+              const list = byParent.get(parent) ?? [];
+              list.push(c);
+              byParent.set(parent, list);
+            }
+            await archive.write(batch.rows.map((r) => ({ ...r, [dep.field]: byParent.get(r.id) ?? [] })));
+          }
+          const d = await sql`
+            DELETE FROM ${sql.table(dep.table)} WHERE ${sql.ref(dep.foreignKey)} = ANY(${ids}::uuid[])`.execute(
+            trx,
+          );
+          dependents += Number(d.numAffectedRows ?? 0);
+        } else if (archive) {
+          await archive.write(batch.rows);
+        }
+        const del = await sql`DELETE FROM ${sql.table(target.table)} WHERE id = ANY(${ids}::uuid[])`.execute(
+          trx,
+        );
+        return Number(del.numAffectedRows ?? 0);
+      });
+      // Counted only once the batch has committed.
+      progress.rows += n;
+      progress.dependents += dependents;
+      if (n < policy.batchSize) return;
+    }
+  }
+
+  /** Trims a plain target; its item is in `items` from the first batch on, so a failure still reports it. */
+  async function runPlain(
+    target: PlainTarget,
+    runAt: Date,
+    dryRun: boolean,
+    items: RetentionItem[],
+  ): Promise<void> {
     const where = expiredSql(target.timeColumn, target.classes);
     const criteria = target.classes.map((c) => ({ class: c.name, before: c.cutoff.toISOString() }));
     const maxCut = new Date(Math.max(...target.classes.map((c) => c.cutoff.getTime())));
@@ -358,7 +470,8 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
       db,
     );
     const from = first.rows[0]?.t ? new Date(first.rows[0].t) : null;
-    if (!from) return [];
+    if (!from) return;
+    const dep = target.dependent;
     const item: RetentionItem = {
       table: target.table,
       period: 'all',
@@ -370,24 +483,36 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
     };
     if (dryRun) {
       item.rows = await countWhere(target.table, where);
-      return [item];
+      if (dep) {
+        const r = await sql<{ n: number }>`
+          SELECT count(*)::int8 AS n FROM ${sql.table(dep.table)} WHERE ${sql.ref(dep.foreignKey)} IN (
+            SELECT id FROM ${sql.table(target.table)} WHERE ${where})`.execute(db);
+        item.dependents = { [dep.table]: Number(r.rows[0]?.n ?? 0) };
+      }
+      items.push(item);
+      return;
     }
+    items.push(item);
     const archive = await openArchive(target.table, `before-${maxCut.toISOString().slice(0, 10)}`, runAt);
+    const progress = { rows: 0, dependents: 0 };
     try {
-      const before = target.beforeDelete;
-      item.rows = await trimInBatches(
-        target.table,
-        target.timeColumn,
-        where,
-        archive,
-        before ? (ids) => before(db, ids) : undefined,
-      );
+      await trimPlain(target, where, archive, progress);
+      item.rows = progress.rows;
+      if (dep) item.dependents = { [dep.table]: progress.dependents };
       item.archive = archive ? await finishOrDrop(archive, item.rows) : null;
     } catch (err) {
-      await archive?.abort();
+      item.rows = progress.rows;
+      if (dep) item.dependents = { [dep.table]: progress.dependents };
+      // Batches already committed are in the partial file only: keep it beside the receipt's failure
+      // rather than lose the only copy of rows that are gone from the database.
+      if (archive && item.rows > 0) {
+        item.archive = await archive.finish().catch(() => null);
+      } else {
+        await archive?.abort();
+      }
       throw err;
     }
-    return item.rows > 0 ? [item] : [];
+    if (item.rows === 0) items.splice(items.indexOf(item), 1);
   }
 
   function toReceipt(body: Record<string, unknown>): RetentionReceipt {
@@ -415,6 +540,7 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
           },
           ...extra.partitioned,
         ];
+        const plain: PlainTarget[] = [changeLogTarget(startedAt, policy), ...extra.plain];
         const items: RetentionItem[] = [];
         const receipt: RetentionReceipt = {
           id: uuidv7(),
@@ -428,7 +554,7 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
         };
         try {
           for (const t of partitioned) items.push(...(await runPartitioned(t, startedAt, dryRun)));
-          for (const t of extra.plain) items.push(...(await runPlain(t, startedAt, dryRun)));
+          for (const t of plain) await runPlain(t, startedAt, dryRun, items);
         } catch (err) {
           // What was already removed stays removed: record it, then report the failure.
           if (!dryRun && items.length > 0) await persist(receipt).catch(() => undefined);

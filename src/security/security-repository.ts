@@ -51,7 +51,7 @@ export interface SecurityRepository {
 
 type Row = Selectable<SecurityEventsTable>;
 
-function toEvent(r: Row): SecurityEvent {
+export function toEvent(r: Row): SecurityEvent {
   return {
     id: r.id,
     type: r.event_type as SecurityEventType,

@@ -8,6 +8,7 @@ import * as m0002 from './0002-security-events.ts';
 import * as m0003 from './0003-change-log.ts';
 import * as m0004 from './0004-server-auth.ts';
 import * as m0005 from './0005-compliance.ts';
+import * as m0006 from './0006-change-history-pseudonymise.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-login-history': m0001,
@@ -15,4 +16,5 @@ export const migrations: Record<string, Migration> = {
   '0003-change-log': m0003,
   '0004-server-auth': m0004,
   '0005-compliance': m0005,
+  '0006-change-history-pseudonymise': m0006,
 };
