@@ -199,6 +199,27 @@ forEachBackend('login history', (backend) => {
     });
   });
 
+  describe('partitions', () => {
+    it('recreates a month another process dropped while this one still had it cached', async () => {
+      await tg.logins.record({ username: 'dropped', success: true, occurredAt: '2025-06-10T00:00:00Z' });
+      // What another server's retention run does: the month is gone, this process does not know.
+      await sql`DROP TABLE login_history_p2025_06`.execute(tg.database.db);
+      await sql`DELETE FROM trailguard_partition WHERE name = 'login_history_p2025_06'`.execute(
+        tg.database.db,
+      );
+      const late = await tg.logins.record({
+        username: 'dropped',
+        success: false,
+        occurredAt: '2025-06-11T00:00:00Z',
+      });
+      const { items } = await tg.logins.list({ username: 'dropped' });
+      assert.deepEqual(
+        items.map((r) => r.id),
+        [late.id],
+      );
+    });
+  });
+
   describe('client IP and trusted proxies', () => {
     it('ignores X-Forwarded-For from an untrusted peer (default: trust nobody)', async () => {
       const rec = await tg.logins.record({

@@ -169,19 +169,30 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
     onBatch: deps.onBatch,
     flush: async (pending) => {
       const rows = pending.map((p) => p.row);
-      await partitions.ensure(
-        'login_history',
-        rows.map((r) => r.loginAt),
-      );
       const extras = companions.map((_, i) => pending.flatMap((p) => p.extras[i] ?? []));
-      if (extras.every((e) => e.length === 0)) {
-        await repository.insertBatch(rows, deps.db);
-      } else {
+      const write = async (): Promise<void> => {
+        await partitions.ensure(
+          'login_history',
+          rows.map((r) => r.loginAt),
+        );
+        if (extras.every((e) => e.length === 0)) {
+          await repository.insertBatch(rows, deps.db);
+          return;
+        }
         for (const [i, c] of companions.entries()) if (extras[i]?.length) await c.beforeWrite(extras[i]);
         await deps.db.transaction().execute(async (trx) => {
           await repository.insertBatch(rows, trx);
           for (const [i, c] of companions.entries()) if (extras[i]?.length) await c.write(trx, extras[i]);
         });
+      };
+      try {
+        await write();
+      } catch (err) {
+        // 23514: no partition for a row's month — another process's retention dropped one this
+        // process still had cached. Forget the cache and try once more.
+        if ((err as { code?: unknown }).code !== '23514') throw err;
+        partitions.reset();
+        await write();
       }
       for (const [i, c] of companions.entries()) if (extras[i]?.length) c.committed(extras[i]);
     },
