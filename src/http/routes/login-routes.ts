@@ -2,12 +2,12 @@
  * Login history over HTTP: ingestion (one or a batch, logouts) and the read queries.
  * @module
  */
+import { forwardedClientReader } from '../forwarded-client.ts';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { invalid } from '../../domain/errors.ts';
 import type { LoginRecord, RecordLoginInput } from '../../domain/login.ts';
 import { LIMITS } from '../../domain/login.ts';
 import { cleanJson, normalizeIp, parseDate, truncate } from '../../domain/validation.ts';
-import { clientIp, compileTrust } from '../../enrich/client-ip.ts';
 import type { Trailguard } from '../../trailguard.ts';
 import {
   CalendarQuerySchema,
@@ -80,20 +80,9 @@ function publicRecord(r: LoginRecord): LoginRecord {
 
 export function loginRoutes(app: FastifyInstance, opts: LoginRouteOptions): void {
   const { tg, metrics } = opts;
-  const trusted = compileTrust(tg.config.trustProxy);
 
-  /**
-   * The end user's address and user agent come in the body. Only when the caller is a trusted proxy
-   * forwarding the end user's own request do the request's forwarded headers stand in for them.
-   */
-  function fromTrustedProxy(request: FastifyRequest): { ip?: string; userAgent?: string } {
-    const peer = request.raw.socket.remoteAddress;
-    if (!peer || !trusted(normalizeIp(peer) ?? peer, 0) || request.headers['x-forwarded-for'] === undefined)
-      return {};
-    const ip = clientIp(request.raw, trusted);
-    const ua = request.headers['user-agent'];
-    return { ...(ip ? { ip } : {}), ...(typeof ua === 'string' ? { userAgent: ua } : {}) };
-  }
+  // The end user's address and user agent come in the body; see forwarded-client.ts.
+  const fromTrustedProxy = forwardedClientReader(tg.config.trustProxy);
 
   function toInput(item: IngestLogin, forwarded: { ip?: string; userAgent?: string }): RecordLoginInput {
     const { occurredAt, ...rest } = item;

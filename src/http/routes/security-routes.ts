@@ -3,7 +3,8 @@
  * query, active detection signals and the admin lockout reset.
  * @module
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { forwardedClientReader } from '../forwarded-client.ts';
+import type { FastifyInstance } from 'fastify';
 import { invalid } from '../../domain/errors.ts';
 import {
   DETECTION_PATTERNS,
@@ -15,7 +16,6 @@ import {
 import type { SecurityEventQuery, SecurityEventType, Severity } from '../../domain/security-event.ts';
 import { StringEnum, cleanJson, normalizeIp, parseDate, truncate } from '../../domain/validation.ts';
 import type { Static } from '../../domain/validation.ts';
-import { clientIp, compileTrust } from '../../enrich/client-ip.ts';
 import type { Trailguard } from '../../trailguard.ts';
 import { principalId } from '../auth.ts';
 import type { ServerMetrics } from '../metrics.ts';
@@ -139,17 +139,9 @@ function precheck(item: IngestSecurityEvent, prefix: string, forwardedIp: boolea
 
 export function securityRoutes(app: FastifyInstance, opts: SecurityRouteOptions): void {
   const { tg, metrics } = opts;
-  const trusted = compileTrust(tg.config.trustProxy);
 
-  /** As for logins: forwarded headers stand in for the body only when a trusted proxy sent them. */
-  function fromTrustedProxy(request: FastifyRequest): { ip?: string; userAgent?: string } {
-    const peer = request.raw.socket.remoteAddress;
-    if (!peer || !trusted(normalizeIp(peer) ?? peer, 0) || request.headers['x-forwarded-for'] === undefined)
-      return {};
-    const ip = clientIp(request.raw, trusted);
-    const ua = request.headers['user-agent'];
-    return { ...(ip ? { ip } : {}), ...(typeof ua === 'string' ? { userAgent: ua } : {}) };
-  }
+  // The end user's address and user agent come in the body; see forwarded-client.ts.
+  const fromTrustedProxy = forwardedClientReader(tg.config.trustProxy);
 
   function log(item: IngestSecurityEvent, forwarded: { ip?: string; userAgent?: string }) {
     const { type, occurredAt, severity, ...rest } = item;
