@@ -34,8 +34,8 @@ import type { LoginFilter, LoginRepository, LoginRow } from './login-repository.
 import type { HourlyCount, LoginStatsRepository } from './login-stats-repository.ts';
 
 /**
- * Called once a login row has committed (detection and security events hook in here). `trace` is an
- * Error captured when `record()` was called, so an observer can name the application's call site.
+ * Called once a login row has committed (alert rules hook in here). `trace` is the Error captured when
+ * `record()` was called, present when an attached companion asked for one.
  */
 export type LoginObserver = (record: LoginRecord, client: ClientContext, trace?: Error) => Promise<void>;
 
@@ -45,6 +45,8 @@ export type LoginObserver = (record: LoginRecord, client: ClientContext, trace?:
  * events are stored together or not at all, at the cost of one commit.
  */
 export interface LoginCompanion<E> {
+  /** Whether `prepare` uses the caller's stack trace (capturing one costs time on every record). @default true */
+  readonly wantsTrace?: boolean;
   /** Runs before the login row is written; the rows it returns are committed with it. */
   prepare(record: LoginRecord, client: ClientContext, trace: Error | undefined): Promise<E[]>;
   /** Runs before the transaction (e.g. creating partitions). */
@@ -291,7 +293,7 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
   return {
     async record(input) {
       // Captured before the first await, while the caller is still on the stack (formatted lazily).
-      const trace = observers.length + companions.length > 0 ? new Error('call site') : undefined;
+      const trace = companions.some((c) => c.wantsTrace !== false) ? new Error('call site') : undefined;
       const { row, client } = prepare(input);
       const record = toRecord(row);
       const write = (async () => {

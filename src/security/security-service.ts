@@ -608,6 +608,8 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
     },
 
     loginCompanion: {
+      // The trace only feeds the log line's location.
+      wantsTrace: log.enabled && log.location,
       async prepare(record, client, trace) {
         const s: Subject = {
           username: record.username,
