@@ -167,6 +167,27 @@ forEachBackend('alerts', (backend) => {
       );
     });
 
+    it('counts a concurrent burst inside an open window as suppressed, and stores the count', async () => {
+      const suppressed = async () =>
+        Number(
+          (
+            await tg.database.db
+              .selectFrom('alert_throttle')
+              .select('suppressed')
+              .where('rule', '=', 'failed_login_burst')
+              .where('alert_key', '=', 'mallory@example.test')
+              .executeTakeFirstOrThrow()
+          ).suppressed,
+        );
+      const alertsBefore = (await tg.alerts.list()).length;
+      const before = await suppressed();
+      // mallory's window, opened above, is still open.
+      await Promise.all(Array.from({ length: 40 }, () => fail('mallory@example.test')));
+      await tg.alerts.flush();
+      assert.equal((await tg.alerts.list()).length, alertsBefore);
+      assert.equal(await suppressed(), before + 40);
+    });
+
     it('retries a failed webhook after the Retry-After the receiver asked for', async () => {
       hook.script.push({ status: 503, headers: { 'retry-after': '120' } });
       const before = hook.requests.length;

@@ -8,13 +8,14 @@
  */
 import { sql } from 'kysely';
 import type { Kysely, Selectable } from 'kysely';
-import { uuidv7 } from 'uuidv7';
+import { newId } from '../domain/ids.ts';
 import type { Logger } from '../config.ts';
 import type { Clock } from '../domain/clock.ts';
 import { invalid } from '../domain/errors.ts';
 import type { LoginRecord } from '../domain/login.ts';
 import type { SecurityEvent } from '../domain/security-event.ts';
 import { cleanJson, cleanText, isPlainObject } from '../domain/validation.ts';
+import { createBatchLoader } from '../store/batch-loader.ts';
 import type { AlertTable, Database } from '../store/schema.ts';
 import type { ResolvedAlertsConfig, ResolvedRule } from './alert-config.ts';
 import { createSink } from './sinks.ts';
@@ -149,6 +150,38 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
   let pumping: Promise<number> | null = null;
   let again = false;
   let closed = false;
+  // Throttle windows this process has seen open, by rule and key. While one is open a raise is only
+  // counted here (no transaction); the counts reach alert_throttle.suppressed by the next flush, or
+  // with the raise that opens the next window. An attack that fails thousands of logins per second
+  // against one key would otherwise queue a locking transaction per failure.
+  const openWindows = new Map<string, { rule: string; key: string; until: number; pending: number }>();
+  let suppressedTimer: NodeJS.Timeout | null = null;
+
+  async function flushSuppressed(): Promise<void> {
+    const now = clock.now().getTime();
+    const due = [...openWindows.values()].filter((w) => w.pending > 0);
+    for (const [k, w] of openWindows) if (w.until <= now && w.pending === 0) openWindows.delete(k);
+    if (due.length === 0) return;
+    const counts = due.map((w) => ({ rule: w.rule, key: w.key, n: w.pending }));
+    for (const w of due) w.pending = 0;
+    try {
+      await sql`UPDATE alert_throttle AS t SET suppressed = t.suppressed + c.n
+        FROM json_to_recordset(${JSON.stringify(counts)}::json) AS c(rule text, key text, n int)
+        WHERE t.rule = c.rule AND t.alert_key = c.key`.execute(db);
+    } catch (err) {
+      for (const [i, w] of due.entries()) w.pending += counts[i]?.n ?? 0;
+      throw err;
+    }
+  }
+
+  function scheduleSuppressedFlush(): void {
+    if (suppressedTimer || closed) return;
+    suppressedTimer = setTimeout(() => {
+      suppressedTimer = null;
+      background('suppressed counts', flushSuppressed);
+    }, 1000);
+    suppressedTimer.unref();
+  }
 
   function background(label: string, fn: () => Promise<void>): void {
     const p = fn()
@@ -179,7 +212,39 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
       throw invalid('throttleSeconds', 'must be positive');
     const now = clock.now();
     const key = cleanText(input.key, 512);
-    const created = await db.transaction().execute(async (trx) => {
+    const windowKey = `${input.rule}\u0000${key}`;
+    const known = openWindows.get(windowKey);
+    if (known && known.until > now.getTime()) {
+      known.pending++;
+      scheduleSuppressedFlush();
+      return null;
+    }
+    // Raises this process counted in the window that has just closed.
+    const carry = known?.pending ?? 0;
+    if (known) known.pending = 0;
+    let outcome: { alert: Alert | null; windowEnd: number };
+    try {
+      outcome = await raiseInTransaction(input, key, now, carry, throttleSeconds, sinkNames, details);
+    } catch (err) {
+      if (known) known.pending += carry;
+      throw err;
+    }
+    // Only a committed window is remembered: a rolled-back one must not silence the next raise.
+    remember(windowKey, input.rule, key, outcome.windowEnd);
+    if (outcome.alert) nudge();
+    return outcome.alert;
+  }
+
+  async function raiseInTransaction(
+    input: RaiseAlertInput,
+    key: string,
+    now: Date,
+    carry: number,
+    throttleSeconds: number,
+    sinkNames: string[],
+    details: Record<string, unknown>,
+  ): Promise<{ alert: Alert | null; windowEnd: number }> {
+    return db.transaction().execute(async (trx) => {
       // The throttle row is created once, then locked: concurrent raisers (even in other processes)
       // serialise on it, and exactly one opens each window.
       await sql`INSERT INTO alert_throttle (rule, alert_key, window_start, window_end, suppressed)
@@ -189,16 +254,16 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
         WHERE rule = ${input.rule} AND alert_key = ${key} FOR UPDATE`.execute(trx);
       const row = state.rows[0];
       if (row && new Date(row.window_end).getTime() > now.getTime()) {
-        await sql`UPDATE alert_throttle SET suppressed = suppressed + 1
+        await sql`UPDATE alert_throttle SET suppressed = suppressed + ${1 + carry}
           WHERE rule = ${input.rule} AND alert_key = ${key}`.execute(trx);
-        return null;
+        return { alert: null, windowEnd: new Date(row.window_end).getTime() };
       }
-      const carried = Number(row?.suppressed ?? 0);
+      const carried = Number(row?.suppressed ?? 0) + carry;
       const windowEnd = new Date(now.getTime() + throttleSeconds * 1000);
       await sql`UPDATE alert_throttle SET window_start = ${now}, window_end = ${windowEnd}, suppressed = 0
         WHERE rule = ${input.rule} AND alert_key = ${key}`.execute(trx);
       const alert: Alert = {
-        id: uuidv7(),
+        id: newId(),
         rule: input.rule,
         key,
         severity: input.severity,
@@ -229,7 +294,7 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
           .insertInto('alert_outbox')
           .values(
             sinkNames.map((sink) => ({
-              id: uuidv7(),
+              id: newId(),
               alert_id: alert.id,
               sink,
               next_attempt_at: now,
@@ -240,10 +305,14 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
           )
           .execute();
       }
-      return alert;
+      return { alert, windowEnd: windowEnd.getTime() };
     });
-    if (created) nudge();
-    return created;
+  }
+
+  function remember(windowKey: string, rule: string, key: string, until: number): void {
+    const w = openWindows.get(windowKey);
+    if (w) w.until = until;
+    else openWindows.set(windowKey, { rule, key, until, pending: 0 });
   }
 
   function nudge(): void {
@@ -347,19 +416,27 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
     return rule.enabled ? rule : null;
   }
 
+  // Failed logins of one tick (a group-committed batch) are counted in one query.
+  const countFailures = createBatchLoader(
+    async (requests: { username: string; since: Date; at: Date }[]): Promise<number[]> => {
+      const rows = await sql<{ i: number; n: number }>`
+        SELECT r.i, (
+          SELECT count(*) FROM login_history AS h
+          WHERE h.username = r.username AND NOT h.success AND h.login_at > r.since AND h.login_at <= r.at
+        )::int AS n
+        FROM json_to_recordset(${JSON.stringify(requests.map((q, i) => ({ i, ...q })))}::json)
+          AS r(i int, username text, since timestamptz, at timestamptz)`.execute(db);
+      const counts = new Array<number>(requests.length).fill(0);
+      for (const row of rows.rows) counts[row.i] = Number(row.n);
+      return counts;
+    },
+  );
+
   async function onLogin(record: LoginRecord): Promise<void> {
     const burst = config.rules.failedLoginBurst;
     if (!record.success && burst.enabled) {
       const since = new Date(record.loginAt.getTime() - burst.windowSeconds * 1000);
-      const r = await db
-        .selectFrom('login_history')
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .where('username', '=', record.username)
-        .where('success', '=', false)
-        .where('login_at', '>', since)
-        .where('login_at', '<=', record.loginAt)
-        .executeTakeFirstOrThrow();
-      const count = Number(r.n);
+      const count = await countFailures({ username: record.username, since, at: record.loginAt });
       if (count >= burst.threshold) {
         await raise(
           {
@@ -594,6 +671,7 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
 
     async flush() {
       while (pending.size > 0) await Promise.all([...pending]);
+      await flushSuppressed();
       await pump();
     },
 
@@ -602,6 +680,10 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
       while (pending.size > 0) await Promise.all([...pending]);
       closed = true;
       if (timer) clearInterval(timer);
+      if (suppressedTimer) clearTimeout(suppressedTimer);
+      await flushSuppressed().catch((err: unknown) =>
+        logger.error({ err }, 'alerts: suppressed counts not saved'),
+      );
       await pumping?.catch(() => undefined);
       for (const s of sinks.values()) s.close();
     },
