@@ -138,6 +138,8 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
     enricher,
     clock: config.clock,
     maxInFlight: database.maxConcurrentWrites,
+    maxBatch: database.batching.maxBatch,
+    minOverlap: database.batching.minOverlap,
     onBatch: (size, ms) => {
       for (const listener of batchListeners) listener('login_history', size, ms);
     },

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Kysely } from 'kysely';
-import { uuidv7 } from 'uuidv7';
+import { newId } from '../domain/ids.ts';
 import type { Clock } from '../domain/clock.ts';
 import { TrailguardError, invalid } from '../domain/errors.ts';
 import type { Database } from '../store/schema.ts';
@@ -196,7 +196,7 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
         const row = await db
           .insertInto('api_keys')
           .values({
-            id: uuidv7(),
+            id: newId(),
             name,
             scope: input.scope,
             key_hash: sha256(secret),
@@ -273,7 +273,7 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
         const row = await db
           .insertInto('admin_users')
           .values({
-            id: uuidv7(),
+            id: newId(),
             username,
             password_hash: await hashPassword(password),
             created_at: now,

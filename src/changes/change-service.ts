@@ -4,7 +4,7 @@
  * transaction that locks the change and appends its history rows.
  * @module
  */
-import { uuidv7 } from 'uuidv7';
+import { newId } from '../domain/ids.ts';
 import type { Clock } from '../domain/clock.ts';
 import {
   CHANGE_LIMITS,
@@ -262,7 +262,7 @@ export function createChangeService(deps: ChangeServiceDeps): ChangeService {
       const newValue = (after as unknown as Record<string, unknown>)[field];
       if (sameValue(oldValue, newValue)) continue;
       rows.push({
-        id: uuidv7(),
+        id: newId(),
         changeId: after.id,
         at,
         by,
@@ -357,7 +357,7 @@ export function createChangeService(deps: ChangeServiceDeps): ChangeService {
       const environment = fields.environment === undefined ? DEFAULT_ENVIRONMENT : fields.environment.trim();
       if (environment === '') throw invalid('environment', 'must not be empty');
       const change: Change = {
-        id: uuidv7(),
+        id: newId(),
         changeType: fields.changeType,
         title: title(fields.title),
         description: text(fields.description, CHANGE_LIMITS.longText),
@@ -396,7 +396,7 @@ export function createChangeService(deps: ChangeServiceDeps): ChangeService {
         await tx.insert(change);
         await tx.appendHistory([
           {
-            id: uuidv7(),
+            id: newId(),
             changeId: change.id,
             at: now,
             by: performedBy,

@@ -4,7 +4,7 @@
  * @module
  */
 import { sql } from 'kysely';
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, RawBuilder, Selectable } from 'kysely';
 import { beforeKeyset, ipMatches } from '../store/sql-filters.ts';
 import type { Database, LoginHistoryTable } from '../store/schema.ts';
 import type { DeviceType, LoginRecord, LoginType } from '../domain/login.ts';
@@ -76,8 +76,12 @@ export function toLoginRecord(r: Row): LoginRecord {
 }
 
 export interface LoginRepository {
-  /** Inserts the batch (and its rollup counts) in one statement, on `executor` (a transaction) when given. */
-  insertBatch(rows: LoginRow[], executor?: Kysely<Database>): Promise<void>;
+  /**
+   * Inserts the batch and its rollup counts (under rollup shard `shard`, default 0) in one statement,
+   * which also runs the data-modifying statements of `with` (companion rows), so all of it commits or
+   * none of it does, in one round trip.
+   */
+  insertBatch(rows: LoginRow[], options?: { shard?: number; with?: RawBuilder<unknown>[] }): Promise<void>;
   /** Closes the matching open successful login; returns the updated row or null. */
   closeSession(userId: string, sessionKeyHash: string | null, at: Date): Promise<LoginRecord | null>;
   lastSuccessful(userId: string): Promise<LoginRecord | null>;
@@ -93,55 +97,38 @@ function likeSubstring(text: string): string {
 
 export function createLoginRepository(db: Kysely<Database>): LoginRepository {
   return {
-    async insertBatch(rows, executor = db) {
-      const payload = JSON.stringify(
-        rows.map((r) => ({
-          id: r.id,
-          user_id: r.userId,
-          username: r.username,
-          login_type: r.loginType,
-          success: r.success,
-          failure_reason: r.failureReason,
-          ip_address: r.ipAddress,
-          user_agent: r.userAgent,
-          browser: r.browser,
-          browser_version: r.browserVersion,
-          os: r.os,
-          device_type: r.deviceType,
-          country: r.country,
-          city: r.city,
-          latitude: r.latitude,
-          longitude: r.longitude,
-          geo_accuracy_km: r.geoAccuracyKm,
-          session_key_hash: r.sessionKeyHash,
-          login_at: r.loginAt.toISOString(),
-          metadata: r.metadata,
-        })),
+    async insertBatch(rows, options = {}) {
+      // The rows go as they are (camelCase keys, dates as ISO strings): no per-row copy on the way out.
+      const payload = JSON.stringify(rows);
+      // Every data-modifying part of a WITH runs exactly once, whether or not the main query reads it.
+      const companions = (options.with ?? []).map(
+        (part, i) => sql`, ${sql.raw(`companion_${i}`)} AS (${part})`,
       );
       await sql`
         WITH batch AS (
-          SELECT * FROM jsonb_to_recordset(${payload}::jsonb) AS r(
-            id uuid, user_id text, username text, login_type text, success boolean, failure_reason text,
-            ip_address inet, user_agent text, browser text, browser_version text, os text, device_type text,
+          SELECT * FROM json_to_recordset(${payload}::json) AS r(
+            id uuid, "userId" text, username text, "loginType" text, success boolean, "failureReason" text,
+            "ipAddress" inet, "userAgent" text, browser text, "browserVersion" text, os text, "deviceType" text,
             country text, city text, latitude double precision, longitude double precision,
-            geo_accuracy_km real, session_key_hash text, login_at timestamptz, metadata jsonb)
+            "geoAccuracyKm" real, "sessionKeyHash" text, "loginAt" timestamptz, metadata jsonb)
         ), inserted AS (
           INSERT INTO login_history (id, user_id, username, login_type, success, failure_reason, ip_address,
             user_agent, browser, browser_version, os, device_type, country, city, latitude, longitude,
             geo_accuracy_km, session_key_hash, login_at, metadata)
-          SELECT id, user_id, username, login_type, success, failure_reason, ip_address, user_agent, browser,
-            browser_version, os, device_type, country, city, latitude, longitude, geo_accuracy_km,
-            session_key_hash, login_at, coalesce(metadata, '{}'::jsonb)
+          SELECT id, "userId", username, "loginType", success, "failureReason", "ipAddress", "userAgent",
+            browser, "browserVersion", os, "deviceType", country, city, latitude, longitude, "geoAccuracyKm",
+            "sessionKeyHash", "loginAt", coalesce(metadata, '{}'::jsonb)
           FROM batch
           RETURNING login_at, success, login_type, device_type, country
-        )
-        INSERT INTO login_rollup_hourly AS r (hour, success, login_type, device_type, country, count)
-        SELECT date_trunc('hour', login_at, 'UTC'), success, login_type, device_type, coalesce(country, ''), count(*)
+        )${sql.join(companions, sql``)}
+        INSERT INTO login_rollup_hourly AS r (hour, success, login_type, device_type, country, shard, count)
+        SELECT date_trunc('hour', login_at, 'UTC'), success, login_type, device_type, coalesce(country, ''),
+          ${options.shard ?? 0}::smallint, count(*)
         FROM inserted
         GROUP BY 1, 2, 3, 4, 5
         ORDER BY 1, 2, 3, 4, 5
-        ON CONFLICT (hour, success, login_type, device_type, country)
-        DO UPDATE SET count = r.count + excluded.count`.execute(executor);
+        ON CONFLICT (hour, success, login_type, device_type, country, shard)
+        DO UPDATE SET count = r.count + excluded.count`.execute(db);
     },
 
     async closeSession(userId, sessionKeyHash, at) {

@@ -3,7 +3,7 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { uuidv7 } from 'uuidv7';
+import { newId } from '../domain/ids.ts';
 import type { Clock } from '../domain/clock.ts';
 import { decodeKeysetCursor, encodeKeysetCursor } from '../domain/cursor.ts';
 import { TrailguardError, invalid } from '../domain/errors.ts';
@@ -28,7 +28,7 @@ import type { ClientContext, Enricher } from '../enrich/enricher.ts';
 import { createGroupCommitter } from '../store/group-commit.ts';
 import type { GroupCommitter } from '../store/group-commit.ts';
 import type { PartitionManager } from '../store/partitions.ts';
-import type { Kysely } from 'kysely';
+import type { Kysely, RawBuilder } from 'kysely';
 import type { Database } from '../store/schema.ts';
 import type { LoginFilter, LoginRepository, LoginRow } from './login-repository.ts';
 import type { HourlyCount, LoginStatsRepository } from './login-stats-repository.ts';
@@ -41,19 +41,19 @@ export type LoginObserver = (record: LoginRecord, client: ClientContext, trace?:
 
 /**
  * Rows another feature attaches to each login (security events): prepared before the login is written
- * (detection runs there), committed in the same transaction as the login row, so a login and its
- * events are stored together or not at all, at the cost of one commit.
+ * (detection runs there) and inserted by the same statement as the login rows, so a login and its
+ * events are stored together or not at all, in one round trip and one commit.
  */
 export interface LoginCompanion<E> {
   /** Whether `prepare` uses the caller's stack trace (capturing one costs time on every record). @default true */
   readonly wantsTrace?: boolean;
   /** Runs before the login row is written; the rows it returns are committed with it. */
   prepare(record: LoginRecord, client: ClientContext, trace: Error | undefined): Promise<E[]>;
-  /** Runs before the transaction (e.g. creating partitions). */
+  /** Runs before the statement (e.g. creating partitions). */
   beforeWrite(items: E[]): Promise<void>;
-  /** Writes the rows inside the login batch's transaction. */
-  write(db: Kysely<Database>, items: E[]): Promise<void>;
-  /** Runs once the transaction has committed (e.g. writing log lines). */
+  /** A data-modifying statement (INSERT …) that the login batch's statement runs as one of its parts. */
+  insert(items: E[]): RawBuilder<unknown>;
+  /** Runs once the statement has committed (e.g. writing log lines). */
   committed(items: E[]): void;
 }
 
@@ -73,6 +73,10 @@ export interface LoginServiceDeps {
   clock: Clock;
   /** Parallel insert batches. @default 1 */
   maxInFlight?: number | undefined;
+  /** Largest batch. @default 1000 */
+  maxBatch?: number | undefined;
+  /** Items waiting before a batch overlaps one in flight. @default maxBatch */
+  minOverlap?: number | undefined;
   onBatch?: ((size: number, durationMs: number) => void) | undefined;
 }
 
@@ -169,7 +173,9 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
   const committer: GroupCommitter<PendingLogin> = createGroupCommitter<PendingLogin>({
     maxInFlight: deps.maxInFlight,
     onBatch: deps.onBatch,
-    flush: async (pending) => {
+    minOverlap: deps.minOverlap,
+    maxBatch: deps.maxBatch,
+    flush: async (pending, slot) => {
       const rows = pending.map((p) => p.row);
       const extras = companions.map((_, i) => pending.flatMap((p) => p.extras[i] ?? []));
       const write = async (): Promise<void> => {
@@ -177,15 +183,14 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
           'login_history',
           rows.map((r) => r.loginAt),
         );
-        if (extras.every((e) => e.length === 0)) {
-          await repository.insertBatch(rows, deps.db);
-          return;
+        const parts: RawBuilder<unknown>[] = [];
+        for (const [i, c] of companions.entries()) {
+          const items = extras[i];
+          if (!items?.length) continue;
+          await c.beforeWrite(items);
+          parts.push(c.insert(items));
         }
-        for (const [i, c] of companions.entries()) if (extras[i]?.length) await c.beforeWrite(extras[i]);
-        await deps.db.transaction().execute(async (trx) => {
-          await repository.insertBatch(rows, trx);
-          for (const [i, c] of companions.entries()) if (extras[i]?.length) await c.write(trx, extras[i]);
-        });
+        await repository.insertBatch(rows, { shard: slot, with: parts });
       };
       try {
         await write();
@@ -227,7 +232,7 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
     if (client.acceptLanguage !== null && metadata['acceptLanguage'] === undefined)
       metadata['acceptLanguage'] = client.acceptLanguage;
     const row: LoginRow = {
-      id: uuidv7(),
+      id: newId(),
       userId: fields.userId === undefined || fields.userId === null ? null : normalizeUserId(fields.userId),
       username,
       loginType: fields.loginType ?? 'password',

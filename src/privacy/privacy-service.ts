@@ -8,7 +8,7 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Kysely, RawBuilder } from 'kysely';
-import { uuidv7 } from 'uuidv7';
+import { newId } from '../domain/ids.ts';
 import type { Logger } from '../config.ts';
 import type { Clock } from '../domain/clock.ts';
 import { invalid } from '../domain/errors.ts';
@@ -201,7 +201,7 @@ export function createPrivacyService(deps: PrivacyServiceDeps): PrivacyService {
       }
       const removed = { logins, securityEvents, alerts: Number(alerts.numAffectedRows ?? 0) };
       const receipt: ErasureReceipt = {
-        id: uuidv7(),
+        id: newId(),
         subject: subjectHash(userId),
         requestedBy: cleanText(options.requestedBy.trim(), 256),
         reason: cleanText(options.reason.trim(), 1024),

@@ -7,7 +7,7 @@
  */
 import { sql } from 'kysely';
 import type { Kysely, RawBuilder } from 'kysely';
-import { uuidv7 } from 'uuidv7';
+import { newId } from '../domain/ids.ts';
 import type { Clock } from '../domain/clock.ts';
 import { TrailguardError, invalid } from '../domain/errors.ts';
 import { isPlainObject } from '../domain/validation.ts';
@@ -543,7 +543,7 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
         const plain: PlainTarget[] = [changeLogTarget(startedAt, policy), ...extra.plain];
         const items: RetentionItem[] = [];
         const receipt: RetentionReceipt = {
-          id: uuidv7(),
+          id: newId(),
           dryRun,
           startedAt: startedAt.toISOString(),
           finishedAt: startedAt.toISOString(),

@@ -4,7 +4,7 @@
  * @module
  */
 import { sql } from 'kysely';
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, RawBuilder, Selectable } from 'kysely';
 import type {
   SecurityCategory,
   SecurityEvent,
@@ -38,7 +38,9 @@ export interface LocatedLogin {
 }
 
 export interface SecurityRepository {
-  insertBatch(rows: SecurityEvent[], executor?: Kysely<Database>): Promise<void>;
+  insertBatch(rows: SecurityEvent[]): Promise<void>;
+  /** The INSERT of `rows`, to run inside another statement (a login batch). */
+  insertStatement(rows: SecurityEvent[]): RawBuilder<unknown>;
   find(filter: EventFilter, limit: number): Promise<SecurityEvent[]>;
   /**
    * For each login being recorded: the user's previous successful login and whether `country` was
@@ -82,32 +84,25 @@ export interface LoginContext {
 }
 
 export function createSecurityRepository(db: Kysely<Database>): SecurityRepository {
+  function insertStatement(rows: SecurityEvent[]): RawBuilder<unknown> {
+    // The events go as they are (camelCase keys, dates as ISO strings): no per-row copy on the way out.
+    const payload = JSON.stringify(rows);
+    return sql`
+      INSERT INTO security_events (id, event_type, category, severity, occurred_at, username, user_id,
+        ip_address, user_agent, reason, context)
+      SELECT id, type, category, severity, "occurredAt", username, "userId", "ipAddress", "userAgent",
+        reason, coalesce(context, '{}'::jsonb)
+      FROM json_to_recordset(${payload}::json) AS r(
+        id uuid, type text, category text, severity text, "occurredAt" timestamptz, username text,
+        "userId" text, "ipAddress" inet, "userAgent" text, reason text, context jsonb)`;
+  }
+
   return {
-    async insertBatch(rows, executor = db) {
-      const payload = JSON.stringify(
-        rows.map((r) => ({
-          id: r.id,
-          event_type: r.type,
-          category: r.category,
-          severity: r.severity,
-          occurred_at: r.occurredAt.toISOString(),
-          username: r.username,
-          user_id: r.userId,
-          ip_address: r.ipAddress,
-          user_agent: r.userAgent,
-          reason: r.reason,
-          context: r.context,
-        })),
-      );
-      await sql`
-        INSERT INTO security_events (id, event_type, category, severity, occurred_at, username, user_id,
-          ip_address, user_agent, reason, context)
-        SELECT id, event_type, category, severity, occurred_at, username, user_id, ip_address, user_agent,
-          reason, coalesce(context, '{}'::jsonb)
-        FROM jsonb_to_recordset(${payload}::jsonb) AS r(
-          id uuid, event_type text, category text, severity text, occurred_at timestamptz, username text,
-          user_id text, ip_address inet, user_agent text, reason text, context jsonb)`.execute(executor);
+    async insertBatch(rows) {
+      await insertStatement(rows).execute(db);
     },
+
+    insertStatement,
 
     async find(f, limit) {
       let q = db.selectFrom('security_events').selectAll();

@@ -2,7 +2,7 @@
  * `tg.security`: security events (stored and logged as one JSON line each) and attack detection.
  * @module
  */
-import { uuidv7 } from 'uuidv7';
+import { newId } from '../domain/ids.ts';
 import type { Clock } from '../domain/clock.ts';
 import { decodeKeysetCursor, encodeKeysetCursor } from '../domain/cursor.ts';
 import { invalid } from '../domain/errors.ts';
@@ -299,7 +299,7 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
     trace: Error | undefined,
   ): PreparedEvent {
     const event: SecurityEvent = {
-      id: uuidv7(),
+      id: newId(),
       type,
       category: EVENT_CATEGORY[type],
       severity,
@@ -658,11 +658,7 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
           'security_events',
           items.map((p) => p.event.occurredAt),
         ),
-      write: (db, items) =>
-        repository.insertBatch(
-          items.map((p) => p.event),
-          db,
-        ),
+      insert: (items) => repository.insertStatement(items.map((p) => p.event)),
       committed(items) {
         for (const p of items) {
           writeLine(p);

@@ -77,6 +77,35 @@ describe('group commit', () => {
     );
   });
 
+  it('overlaps a batch once minOverlap items wait, giving each batch in flight its own slot', async () => {
+    const inFlight = new Set<number>();
+    const seen: { size: number; slot: number; overlapping: number[] }[] = [];
+    const gc = createGroupCommitter<number>({
+      maxBatch: 50,
+      minOverlap: 20,
+      maxInFlight: 3,
+      flush: async (items, slot) => {
+        seen.push({ size: items.length, slot, overlapping: [...inFlight] });
+        assert.ok(!inFlight.has(slot), `slot ${slot} given to two batches at once`);
+        inFlight.add(slot);
+        await new Promise((r) => setTimeout(r, 20));
+        inFlight.delete(slot);
+      },
+    });
+    const first = gc.submit(0);
+    await new Promise((r) => setImmediate(r));
+    // 10 waiting items do not start a second batch; 25 do.
+    const more = Array.from({ length: 10 }, (_, i) => gc.submit(1 + i));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(seen.length, 1);
+    more.push(...Array.from({ length: 15 }, (_, i) => gc.submit(11 + i)));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(seen.length, 2);
+    assert.deepEqual(seen[1], { size: 25, slot: 1, overlapping: [0] });
+    await Promise.all([first, ...more]);
+    assert.ok(seen.every((b) => b.slot >= 0 && b.slot < 3));
+  });
+
   it('refuses writes after close and drains what was queued', async () => {
     const stored: number[] = [];
     const gc = createGroupCommitter<number>({ flush: async (items) => void stored.push(...items) });

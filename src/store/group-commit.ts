@@ -7,12 +7,21 @@
 import { TrailguardError } from '../domain/errors.ts';
 
 export interface GroupCommitOptions<T> {
-  /** Writes one batch in one statement (atomic). Throwing rejects every item in the batch. */
-  flush(items: T[]): Promise<void>;
+  /**
+   * Writes one batch in one statement (atomic). Throwing rejects every item in the batch. `slot` is
+   * unique among the batches in flight at that moment (0 ≤ slot < maxInFlight), so concurrent batches
+   * can keep to rows of their own (e.g. rollup shards) instead of waiting on each other's locks.
+   */
+  flush(items: T[], slot: number): Promise<void>;
   /** Largest batch. @default 1000 */
   maxBatch?: number | undefined;
   /** Batches in flight at once (PostgreSQL can overlap a few; PGlite has one connection). @default 1 */
   maxInFlight?: number | undefined;
+  /**
+   * While a batch is in flight, another starts only once this many items wait: overlapping small
+   * batches costs more round trips than it saves. @default maxBatch
+   */
+  minOverlap?: number | undefined;
   /** Called after each committed batch, for metrics. */
   onBatch?: ((size: number, durationMs: number) => void) | undefined;
   /** Decides whether a failed batch should be retried row by row to isolate a bad row. */
@@ -45,19 +54,22 @@ export function isPostgresDataError(err: unknown): boolean {
 export function createGroupCommitter<T>(options: GroupCommitOptions<T>): GroupCommitter<T> {
   const maxBatch = options.maxBatch ?? 1000;
   const maxInFlight = options.maxInFlight ?? 1;
+  const minOverlap = Math.min(options.minOverlap ?? maxBatch, maxBatch);
   const isDataError = options.isDataError ?? isPostgresDataError;
   let queue: Entry<T>[] = [];
   let inFlight = 0;
+  // slots[i] is true while the batch holding slot i is in flight.
+  const slots: boolean[] = new Array<boolean>(maxInFlight).fill(false);
   let inFlightItems = 0;
   let scheduled = false;
   let closed = false;
   let idleWaiters: (() => void)[] = [];
 
-  // A batch starts at once when nothing is in flight. While one is, another starts only when a full
-  // batch is waiting: overlapping small batches would cost more round trips than they save.
+  // A batch starts at once when nothing is in flight. While one is, another starts only when
+  // `minOverlap` items wait: overlapping small batches would cost more round trips than they save.
   function ready(): boolean {
     if (queue.length === 0 || inFlight >= maxInFlight) return false;
-    return inFlight === 0 || queue.length >= maxBatch;
+    return inFlight === 0 || queue.length >= minOverlap;
   }
 
   function schedule(): void {
@@ -74,14 +86,17 @@ export function createGroupCommitter<T>(options: GroupCommitOptions<T>): GroupCo
     });
   }
 
-  async function write(batch: Entry<T>[]): Promise<void> {
+  async function write(batch: Entry<T>[], slot: number): Promise<void> {
     const started = performance.now();
     try {
-      await options.flush(batch.map((e) => e.item));
+      await options.flush(
+        batch.map((e) => e.item),
+        slot,
+      );
     } catch (err) {
       if (batch.length > 1 && isDataError(err)) {
         // One bad row must not take its neighbours down: retry each alone.
-        for (const entry of batch) await write([entry]);
+        for (const entry of batch) await write([entry], slot);
         return;
       }
       const failure =
@@ -102,9 +117,12 @@ export function createGroupCommitter<T>(options: GroupCommitOptions<T>): GroupCo
   async function run(batch: Entry<T>[]): Promise<void> {
     inFlight++;
     inFlightItems += batch.length;
+    const slot = slots.indexOf(false);
+    slots[slot] = true;
     try {
-      await write(batch);
+      await write(batch, slot);
     } finally {
+      slots[slot] = false;
       inFlight--;
       inFlightItems -= batch.length;
       if (queue.length > 0) schedule();

@@ -41,6 +41,8 @@ export interface LoginRollupHourlyTable {
   device_type: string;
   /** '' when unknown. */
   country: string;
+  /** Concurrent batches add their counts under different shards; readers sum over them. */
+  shard: number;
   count: number;
 }
 

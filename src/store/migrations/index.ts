@@ -9,6 +9,7 @@ import * as m0003 from './0003-change-log.ts';
 import * as m0004 from './0004-server-auth.ts';
 import * as m0005 from './0005-compliance.ts';
 import * as m0006 from './0006-change-history-pseudonymise.ts';
+import * as m0007 from './0007-write-path.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-login-history': m0001,
@@ -17,4 +18,5 @@ export const migrations: Record<string, Migration> = {
   '0004-server-auth': m0004,
   '0005-compliance': m0005,
   '0006-change-history-pseudonymise': m0006,
+  '0007-write-path': m0007,
 };
