@@ -4,7 +4,7 @@
  *   (a) one plain INSERT per call (N concurrent callers, pool of 10 connections), and
  *   (b) the server-side ceiling: one INSERT … SELECT of the same rows from a staging table.
  *
- * Usage: node --import tsx bench/ingest/run.ts [--backend postgres|pglite|both] [--runs 3]
+ * Usage (after `npm run build`): node --import tsx bench/ingest/run.ts [--backend postgres|pglite|both] [--runs 3]
  *        [--records 40000] [--concurrency 64,1024] [--pipeline login|full]
  * env BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test): a scratch database is
  * created next to it and dropped afterwards.
@@ -14,8 +14,17 @@ import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import pg from 'pg';
 import { sql } from 'kysely';
-import { createTrailguard } from '../../src/index.ts';
-import type { Trailguard, TrailguardOptions } from '../../src/index.ts';
+import { existsSync } from 'node:fs';
+import type { Trailguard, TrailguardOptions, createTrailguard as CreateTrailguard } from '../../src/index.ts';
+
+// The built package, as users run it (the TypeScript sources through tsx carry a little overhead).
+if (!existsSync(new URL('../../dist/index.js', import.meta.url))) {
+  console.error('bench/ingest measures the built package: run `npm run build` first');
+  process.exit(1);
+}
+const { createTrailguard } = (await import('../../dist/index.js')) as {
+  createTrailguard: typeof CreateTrailguard;
+};
 
 const { values: args } = parseArgs({
   options: {

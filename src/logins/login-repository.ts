@@ -29,7 +29,8 @@ export interface LoginRow {
   longitude: number | null;
   geoAccuracyKm: number | null;
   sessionKeyHash: string | null;
-  loginAt: Date;
+  /** ISO 8601 (a Date would make JSON.stringify take its slow path for the whole batch). */
+  loginAt: string;
   metadata: Record<string, unknown>;
 }
 
@@ -98,7 +99,7 @@ function likeSubstring(text: string): string {
 export function createLoginRepository(db: Kysely<Database>): LoginRepository {
   return {
     async insertBatch(rows, options = {}) {
-      // The rows go as they are (camelCase keys, dates as ISO strings): no per-row copy on the way out.
+      // The rows go as they are (camelCase keys, the date already a string): no per-row copy on the way out.
       const payload = JSON.stringify(rows);
       // Every data-modifying part of a WITH runs exactly once, whether or not the main query reads it.
       const companions = (options.with ?? []).map(

@@ -59,6 +59,8 @@ export interface LoginCompanion<E> {
 
 interface PendingLogin {
   row: LoginRow;
+  /** row.loginAt as a Date. */
+  at: Date;
   /** Rows of each attached companion, by companion index. */
   extras: unknown[][];
 }
@@ -181,7 +183,7 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
       const write = async (): Promise<void> => {
         await partitions.ensure(
           'login_history',
-          rows.map((r) => r.loginAt),
+          pending.map((p) => p.at),
         );
         const parts: RawBuilder<unknown>[] = [];
         for (const [i, c] of companions.entries()) {
@@ -205,7 +207,7 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
     },
   });
 
-  function prepare(input: RecordLoginInput): { row: LoginRow; client: ClientContext } {
+  function prepare(input: RecordLoginInput): { row: LoginRow; at: Date; client: ClientContext } {
     if (!isPlainObject(input)) throw invalid('input', 'record() takes an object');
     const { request, headers, occurredAt, ...rest } = input;
     // null means "not given" for the optional fields; username and success must be real values.
@@ -250,13 +252,13 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
       longitude: client.geo?.longitude ?? null,
       geoAccuracyKm: client.geo?.accuracyKm ?? null,
       sessionKeyHash: fields.sessionKey ? hashSessionKey(fields.sessionKey) : null,
-      loginAt,
+      loginAt: loginAt.toISOString(),
       metadata,
     };
-    return { row, client };
+    return { row, at: loginAt, client };
   }
 
-  function toRecord(row: LoginRow): LoginRecord {
+  function toRecord(row: LoginRow, loginAt: Date): LoginRecord {
     return {
       id: row.id,
       userId: row.userId,
@@ -272,7 +274,7 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
       deviceType: row.deviceType,
       country: row.country,
       city: row.city,
-      loginAt: row.loginAt,
+      loginAt,
       logoutAt: null,
       sessionDurationSeconds: null,
       metadata: row.metadata,
@@ -299,12 +301,12 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
     async record(input) {
       // Captured before the first await, while the caller is still on the stack (formatted lazily).
       const trace = companions.some((c) => c.wantsTrace !== false) ? new Error('call site') : undefined;
-      const { row, client } = prepare(input);
-      const record = toRecord(row);
+      const { row, at, client } = prepare(input);
+      const record = toRecord(row, at);
       const write = (async () => {
         const extras: unknown[][] = [];
         for (const c of companions) extras.push(await c.prepare(record, client, trace));
-        await committer.submit({ row, extras });
+        await committer.submit({ row, at, extras });
       })();
       writing.add(write);
       try {

@@ -85,8 +85,9 @@ export interface LoginContext {
 
 export function createSecurityRepository(db: Kysely<Database>): SecurityRepository {
   function insertStatement(rows: SecurityEvent[]): RawBuilder<unknown> {
-    // The events go as they are (camelCase keys, dates as ISO strings): no per-row copy on the way out.
-    const payload = JSON.stringify(rows);
+    // camelCase keys as the events have them; the date as a string beforehand, because a Date's toJSON
+    // puts JSON.stringify on its slow path for every row (half the cost of the whole call).
+    const payload = JSON.stringify(rows.map((e) => ({ ...e, occurredAt: e.occurredAt.toISOString() })));
     return sql`
       INSERT INTO security_events (id, event_type, category, severity, occurred_at, username, user_id,
         ip_address, user_agent, reason, context)

@@ -78,10 +78,17 @@ export function createPartitionManager(db: Kysely<Database>): PartitionManager {
     async ensure(table, dates) {
       const waits: Promise<void>[] = [];
       const seen = new Set<number>();
+      // A batch's dates are nearly always in one month: skip those inside the month just handled.
+      let lo = NaN;
+      let hi = NaN;
       for (const d of dates) {
+        const t = d.getTime();
+        if (t >= lo && t < hi) continue;
         const start = monthStart(d);
-        if (seen.has(start.getTime())) continue;
-        seen.add(start.getTime());
+        lo = start.getTime();
+        hi = addMonths(start, 1).getTime();
+        if (seen.has(lo)) continue;
+        seen.add(lo);
         const p = ensureMonth(table, start);
         if (p) waits.push(p);
       }
