@@ -83,10 +83,10 @@ try {
       '{}'::jsonb
     FROM generate_series(1, ${ROWS}) AS g`.execute(db);
   await sql`
-    INSERT INTO login_rollup_hourly AS r (hour, success, login_type, device_type, country, count)
-    SELECT date_trunc('hour', login_at, 'UTC'), success, login_type, device_type, coalesce(country, ''), count(*)
+    INSERT INTO login_rollup_hourly AS r (hour, success, login_type, device_type, country, shard, count)
+    SELECT date_trunc('hour', login_at, 'UTC'), success, login_type, device_type, coalesce(country, ''), 0, count(*)
     FROM login_history GROUP BY 1, 2, 3, 4, 5
-    ON CONFLICT (hour, success, login_type, device_type, country) DO UPDATE SET count = r.count + excluded.count`.execute(
+    ON CONFLICT (hour, success, login_type, device_type, country, shard) DO UPDATE SET count = r.count + excluded.count`.execute(
     db,
   );
   await sql`ANALYZE`.execute(db);
