@@ -311,8 +311,17 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
 
   function remember(windowKey: string, rule: string, key: string, until: number): void {
     const w = openWindows.get(windowKey);
-    if (w) w.until = until;
-    else openWindows.set(windowKey, { rule, key, until, pending: 0 });
+    if (w) {
+      w.until = until;
+      return;
+    }
+    // Many keys raising once each (a distributed attack) must not grow the map without end: closed
+    // windows with nothing left to store are dropped.
+    if (openWindows.size >= 10_000) {
+      const now = clock.now().getTime();
+      for (const [k, x] of openWindows) if (x.until <= now && x.pending === 0) openWindows.delete(k);
+    }
+    openWindows.set(windowKey, { rule, key, until, pending: 0 });
   }
 
   function nudge(): void {
