@@ -56,6 +56,11 @@ export interface TrailguardOptions {
   logger?: Logger | undefined;
   /** PostgreSQL pool size. @default 10 */
   poolSize?: number | undefined;
+  /**
+   * Milliseconds a substring `search` of login history may scan before it returns a partial page
+   * (with `searchedBack` and a cursor to go on). @default 50
+   */
+  searchBudgetMs?: number | undefined;
   /** Apply migrations at start. @default true */
   migrate?: boolean | undefined;
   /** A JSON config file to read options from (explicit options and env win). Env: `TRAILGUARD_CONFIG`. */
@@ -78,6 +83,7 @@ export interface ResolvedConfig {
   clock: Clock;
   logger: Logger | undefined;
   poolSize: number;
+  searchBudgetMs: number;
   migrate: boolean;
   retention: RetentionPolicy;
   alerts: ResolvedAlertsConfig;
@@ -92,6 +98,7 @@ const FILE_KEYS = [
   'detection',
   'securityLog',
   'poolSize',
+  'searchBudgetMs',
   'migrate',
   'retention',
   'alerts',
@@ -190,6 +197,10 @@ export function resolveConfig(
   if (typeof poolSize !== 'number' || !Number.isInteger(poolSize) || poolSize < 2 || poolSize > 100) {
     throw configError('poolSize', 'must be a whole number from 2 to 100');
   }
+  const searchBudgetMs = pick<number>('searchBudgetMs') ?? 50;
+  if (typeof searchBudgetMs !== 'number' || !Number.isFinite(searchBudgetMs) || searchBudgetMs < 0) {
+    throw configError('searchBudgetMs', 'must be a number of milliseconds, 0 or more');
+  }
   const clock = options.clock ?? systemClock;
   if (typeof clock?.now !== 'function')
     throw configError('clock', 'must have a now() method returning a Date');
@@ -205,6 +216,7 @@ export function resolveConfig(
     clock,
     logger,
     poolSize,
+    searchBudgetMs,
     migrate: pick<boolean>('migrate') ?? true,
     retention: resolveRetentionPolicy(pick('retention')),
     alerts: resolveAlertsConfig(pick('alerts')),

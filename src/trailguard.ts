@@ -139,6 +139,7 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
     clock: config.clock,
     maxInFlight: database.maxConcurrentWrites,
     maxBatch: database.batching.maxBatch,
+    searchBudgetMs: config.searchBudgetMs,
     minOverlap: database.batching.minOverlap,
     onBatch: (size, ms) => {
       for (const listener of batchListeners) listener('login_history', size, ms);

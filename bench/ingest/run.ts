@@ -22,7 +22,7 @@ if (!existsSync(new URL('../../dist/index.js', import.meta.url))) {
   console.error('bench/ingest measures the built package: run `npm run build` first');
   process.exit(1);
 }
-const { createTrailguard } = (await import('../../dist/index.js')) as {
+const { createTrailguard } = (await import('../../dist/index.js')) as unknown as {
   createTrailguard: typeof CreateTrailguard;
 };
 

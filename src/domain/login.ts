@@ -131,7 +131,11 @@ export interface ListLoginsQuery {
   deviceType?: DeviceType | undefined;
   /** ISO 3166-1 alpha-2 code. */
   country?: string | undefined;
-  /** Case-insensitive substring of the username or the user agent (1–256 characters). */
+  /**
+   * Case-insensitive substring of the username or the user agent (1–256 characters). No index serves a
+   * substring, so a search scans back in time within a time budget: a page may hold fewer than `limit`
+   * items and say in `searchedBack` how far back it looked; its `nextCursor` searches on from there.
+   */
   search?: string | undefined;
   /** Inclusive lower bound on `loginAt`. */
   from?: Date | string | number | undefined;
@@ -159,4 +163,9 @@ export interface Page<T> {
   items: T[];
   /** Pass as `cursor` to get the next page; null on the last page. */
   nextCursor: string | null;
+  /**
+   * Set when a search ran out of its time budget before filling the page: rows older than this were
+   * not searched yet (follow `nextCursor` to go on).
+   */
+  searchedBack?: Date | undefined;
 }

@@ -91,6 +91,8 @@ export const LoginRecordSchema = Type.Object({
 export const LoginPage = Type.Object({
   items: Type.Array(LoginRecordSchema),
   nextCursor: Nullable(Type.String()),
+  /** Set when a `search` ran out of its time budget: older rows were not searched yet (follow nextCursor). */
+  searchedBack: Type.Optional(DateTime),
 });
 
 /** What an end user sees of their own logins (the seed's `my-logins`). */

@@ -622,6 +622,68 @@ describe('embedded database on disk', () => {
   });
 });
 
+forEachBackend('login search', (backend) => {
+  // A zero budget makes every search page stop after its first window, so the paging is exercised
+  // whatever the machine's speed.
+  let tg: Trailguard;
+  const clock = manualClock('2026-05-20T12:00:00Z');
+  const ago = (ms: number) => new Date(clock.now().getTime() - ms);
+  const DAY = 86_400_000;
+
+  before(async () => {
+    tg = await openTrailguard(backend, { clock, searchBudgetMs: 0 });
+    const at = (username: string, occurredAt: Date) =>
+      tg.logins.record({ username, success: true, ip: '198.51.100.20', occurredAt });
+    for (let i = 0; i < 40; i++) await at(`filler${i}@example.com`, ago(i * 18 * 3_600_000 + 60_000));
+    await at('needle-new@example.com', ago(3_600_000));
+    await at('needle-edge@example.com', ago(DAY)); // exactly on the first window's lower bound
+    await at('needle-old@example.com', ago(20 * DAY));
+  });
+  after(async () => {
+    await tg?.close();
+  });
+
+  it('returns a partial page that says how far back it searched, and its cursor goes on from there', async () => {
+    const first = await tg.logins.list({ search: 'NEEDLE' });
+    assert.deepEqual(
+      first.items.map((r) => r.username),
+      ['needle-new@example.com', 'needle-edge@example.com'],
+    );
+    assert.equal(first.searchedBack?.toISOString(), ago(DAY).toISOString());
+    assert.ok(first.nextCursor);
+    const seen = [...first.items];
+    let cursor: string | null = first.nextCursor;
+    let pages = 1;
+    while (cursor !== null) {
+      const page = await tg.logins.list({ search: 'needle', cursor });
+      seen.push(...page.items);
+      cursor = page.nextCursor;
+      assert.ok(++pages < 50, 'the search must reach the oldest login');
+    }
+    // Every match once, newest first, none repeated at a window boundary.
+    assert.deepEqual(
+      seen.map((r) => r.username),
+      ['needle-new@example.com', 'needle-edge@example.com', 'needle-old@example.com'],
+    );
+  });
+
+  it('stops at `from` and fills a page without searchedBack when matches are plentiful', async () => {
+    const bounded = await tg.logins.list({ search: 'needle', from: ago(2 * DAY) });
+    let cursor = bounded.nextCursor;
+    const seen = [...bounded.items];
+    while (cursor !== null) {
+      const page = await tg.logins.list({ search: 'needle', from: ago(2 * DAY), cursor });
+      seen.push(...page.items);
+      cursor = page.nextCursor;
+    }
+    assert.ok(!seen.some((r) => r.username === 'needle-old@example.com'));
+    const full = await tg.logins.list({ search: 'filler', limit: 1 });
+    assert.equal(full.items.length, 1);
+    assert.equal(full.searchedBack, undefined);
+    assert.ok(full.nextCursor);
+  });
+});
+
 describe('unreachable PostgreSQL', () => {
   it('fails at start with an error naming the URL, password redacted', async () => {
     await assert.rejects(

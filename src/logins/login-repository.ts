@@ -89,6 +89,8 @@ export interface LoginRepository {
   find(filter: LoginFilter, limit: number): Promise<LoginRecord[]>;
   /** One record by id, or null. */
   get(id: string): Promise<LoginRecord | null>;
+  /** The earliest login_at stored, or null when there is none. */
+  oldest(): Promise<Date | null>;
 }
 
 /** Escapes LIKE wildcards so user input matches literally. */
@@ -193,6 +195,16 @@ export function createLoginRepository(db: Kysely<Database>): LoginRepository {
     async get(id) {
       const row = await db.selectFrom('login_history').selectAll().where('id', '=', id).executeTakeFirst();
       return row ? toLoginRecord(row) : null;
+    },
+
+    async oldest() {
+      const row = await db
+        .selectFrom('login_history')
+        .select('login_at')
+        .orderBy('login_at')
+        .limit(1)
+        .executeTakeFirst();
+      return row ? new Date(row.login_at) : null;
     },
   };
 }

@@ -77,6 +77,8 @@ export interface LoginServiceDeps {
   maxInFlight?: number | undefined;
   /** Largest batch. @default 1000 */
   maxBatch?: number | undefined;
+  /** Time a substring search may spend scanning before it returns a partial page. @default 50 */
+  searchBudgetMs?: number | undefined;
   /** Items waiting before a batch overlaps one in flight. @default maxBatch */
   minOverlap?: number | undefined;
   onBatch?: ((size: number, durationMs: number) => void) | undefined;
@@ -281,6 +283,53 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
     };
   }
 
+  /**
+   * A substring search has no index to use, so it scans back in time, one window after another, until
+   * the page is full, the data (or `from`) ends, or the time budget is spent. Windows start at one day
+   * and are sized from the scan rate seen so far, so the last one still fits the budget. A page cut
+   * short by the budget says how far back it searched, and its cursor goes on from there.
+   */
+  async function searchPage(filter: LoginFilter, limit: number): Promise<Page<LoginRecord>> {
+    const budgetMs = deps.searchBudgetMs ?? 50;
+    const started = performance.now();
+    const oldest = await repository.oldest();
+    if (oldest === null) return { items: [], nextCursor: null };
+    const floor = filter.from !== undefined && filter.from > oldest ? filter.from : oldest;
+    const top = filter.before?.loginAt ?? filter.to ?? clock.now();
+    const items: LoginRecord[] = [];
+    let upper: Date | undefined; // exclusive upper bound of the next window (the filter's own at first)
+    let span = 86_400_000;
+    for (;;) {
+      const lower = new Date(Math.max(floor.getTime(), (upper ?? top).getTime() - span));
+      const windowStarted = performance.now();
+      const rows = await repository.find(
+        { ...filter, from: lower, ...(upper ? { to: upper, before: undefined } : {}) },
+        limit + 1 - items.length,
+      );
+      items.push(...rows);
+      if (items.length > limit) {
+        const page = items.slice(0, limit);
+        const last = page[page.length - 1] as LoginRecord;
+        return { items: page, nextCursor: encodeCursor(last.loginAt, last.id) };
+      }
+      if (lower.getTime() <= floor.getTime()) return { items, nextCursor: null };
+      const now = performance.now();
+      const left = budgetMs - (now - started);
+      if (left <= 0) {
+        // Rows strictly older than `lower` remain: the smallest id makes the keyset exclude `lower` itself.
+        return {
+          items,
+          nextCursor: encodeCursor(lower, '00000000-0000-0000-0000-000000000000'),
+          searchedBack: lower,
+        };
+      }
+      const windowSpan = upper ? upper.getTime() - lower.getTime() : span;
+      const rate = windowSpan / Math.max(0.5, now - windowStarted); // ms of data scanned per ms spent
+      span = Math.max(3_600_000, Math.min(windowSpan * 16, rate * left * 0.8));
+      upper = lower;
+    }
+  }
+
   function limitOf(value: unknown, dflt: number, max: number): number {
     if (value === undefined) return dflt;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
@@ -387,6 +436,7 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
       if (query.to !== undefined) filter.to = parseDate(query.to, 'to');
       if (query.cursor !== undefined && query.cursor !== null) filter.before = decodeCursor(query.cursor);
       const limit = limitOf(query.limit, 50, 1000);
+      if (filter.search !== undefined) return searchPage(filter, limit);
       const rows = await repository.find(filter, limit + 1);
       const items = rows.slice(0, limit);
       const last = items[items.length - 1];

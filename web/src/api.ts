@@ -87,6 +87,8 @@ export async function api<T>(
 export interface Page<T> {
   items: T[];
   nextCursor: string | null;
+  /** A search that ran out of time stopped here (older rows not searched yet). */
+  searchedBack?: string;
 }
 
 export interface LoginRecord {

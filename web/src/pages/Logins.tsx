@@ -204,6 +204,26 @@ function DrillDown() {
   );
 }
 
+/** A search cut short by the server's time budget: say how far back it looked, offer to go on. */
+function SearchedBack(props: { until: string; cursor: string | null; empty: boolean }) {
+  const [, set] = useSearchParams();
+  const more = props.cursor && (
+    <button className="button secondary" onClick={() => set({ cursor: props.cursor }, true)}>
+      Search older logins
+    </button>
+  );
+  return props.empty ? (
+    <div className="state empty" role="status">
+      <p>No match since {fmtTime(props.until)} — older logins have not been searched yet.</p>
+      {more}
+    </div>
+  ) : (
+    <div className="notice warn" role="status">
+      Searched back to {fmtTime(props.until)} — older logins have not been searched yet. {more}
+    </div>
+  );
+}
+
 export function LoginsPage() {
   const [params, set] = useSearchParams();
   const { path } = useLocation();
@@ -244,13 +264,22 @@ export function LoginsPage() {
       <DrillDown />
       {list.isPending && <Loading what="logins" />}
       {list.error && <ErrorState error={list.error} retry={() => void list.refetch()} />}
+      {list.data?.searchedBack && (
+        <SearchedBack
+          until={list.data.searchedBack}
+          cursor={list.data.nextCursor}
+          empty={list.data.items.length === 0}
+        />
+      )}
       {list.data &&
         (list.data.items.length === 0 ? (
-          <Empty clear={active}>
-            {active
-              ? 'No login matches these filters. Widen the dates or clear a filter.'
-              : 'No logins recorded yet. Send some with POST /api/v1/logins or tg.logins.record().'}
-          </Empty>
+          list.data.searchedBack ? null : (
+            <Empty clear={active}>
+              {active
+                ? 'No login matches these filters. Widen the dates or clear a filter.'
+                : 'No logins recorded yet. Send some with POST /api/v1/logins or tg.logins.record().'}
+            </Empty>
+          )
         ) : (
           <>
             <DataTable
