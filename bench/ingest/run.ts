@@ -108,7 +108,7 @@ async function rowCount(tg: Trailguard): Promise<number> {
 }
 
 async function truncate(tg: Trailguard): Promise<void> {
-  await sql`TRUNCATE login_history, login_rollup_hourly`.execute(tg.database.db);
+  await sql`TRUNCATE login_history, login_rollup_hourly, login_rollup_daily`.execute(tg.database.db);
   await sql`TRUNCATE security_events`.execute(tg.database.db).catch(() => undefined);
 }
 

@@ -89,6 +89,10 @@ try {
     ON CONFLICT (hour, success, login_type, device_type, country, shard) DO UPDATE SET count = r.count + excluded.count`.execute(
     db,
   );
+  await sql`
+    INSERT INTO login_rollup_daily (day, success, login_type, device_type, country, shard, count)
+    SELECT date_trunc('day', hour, 'UTC'), success, login_type, device_type, country, 0, sum(count)
+    FROM login_rollup_hourly GROUP BY 1, 2, 3, 4, 5`.execute(db);
   await sql`ANALYZE`.execute(db);
   const seeded = Math.round(performance.now() - t0);
 

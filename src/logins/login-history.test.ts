@@ -622,6 +622,79 @@ describe('embedded database on disk', () => {
   });
 });
 
+forEachBackend('login stats over days', (backend) => {
+  // Windows longer than a day read whole days from the daily rollup and their ends from the hourly one;
+  // the counts must be those of the raw rows, hour-rounded at both ends.
+  let tg: Trailguard;
+  const clock = manualClock('2026-06-30T12:00:00Z');
+  const at = (iso: string) => new Date(iso);
+  const attempts: { at: Date; success: boolean; deviceType: string }[] = [];
+
+  before(async () => {
+    tg = await openTrailguard(backend, { clock, geo: false });
+    const UAS = { desktop: UA.chromeWindows, mobile: UA.iphone };
+    const times = [
+      '2026-06-01T00:00:00Z', // first instant of a day
+      '2026-06-01T23:59:59Z',
+      '2026-06-02T10:15:00Z',
+      '2026-06-03T10:45:00Z', // inside the window's first hour (10:00–11:00)
+      '2026-06-03T09:59:59Z', // just before it
+      '2026-06-04T00:00:00Z',
+      '2026-06-10T18:00:00Z',
+      '2026-06-12T06:30:00Z', // inside the window's last hour (06:00–07:00)
+      '2026-06-12T07:00:00Z', // just after it
+      '2026-06-13T01:00:00Z',
+    ];
+    for (const [i, t] of times.entries()) {
+      const deviceType = i % 3 === 0 ? 'mobile' : 'desktop';
+      const success = i % 2 === 0;
+      await tg.logins.record({
+        username: `days${i}`,
+        success,
+        ip: '198.51.100.30',
+        userAgent: UAS[deviceType as keyof typeof UAS],
+        occurredAt: t,
+      });
+      attempts.push({ at: at(t), success, deviceType });
+    }
+  });
+  after(async () => {
+    await tg?.close();
+  });
+
+  it('counts the same as the raw rows for windows that end inside a day, on a day, or span no whole day', async () => {
+    const windows: [string, string][] = [
+      ['2026-06-03T10:30:00Z', '2026-06-12T06:10:00Z'],
+      ['2026-06-01T00:00:00Z', '2026-06-13T00:00:00Z'],
+      ['2026-06-02T00:00:00Z', '2026-06-02T23:00:00Z'],
+      ['2026-05-01T00:00:00Z', '2026-07-01T00:00:00Z'],
+    ];
+    for (const [from, to] of windows) {
+      const lo = Math.floor(at(from).getTime() / 3_600_000) * 3_600_000;
+      const hi = Math.ceil(at(to).getTime() / 3_600_000) * 3_600_000;
+      const inside = attempts.filter((a) => a.at.getTime() >= lo && a.at.getTime() < hi);
+      const stats = await tg.logins.stats({ from, to });
+      assert.equal(stats.total, inside.length, `${from} → ${to}`);
+      assert.equal(stats.success, inside.filter((a) => a.success).length, `${from} → ${to}`);
+      const mobile = stats.deviceTypes.find((d) => d.key === 'mobile')?.count ?? 0;
+      assert.equal(mobile, inside.filter((a) => a.deviceType === 'mobile').length, `${from} → ${to}`);
+    }
+    const june = await tg.logins.calendar({ year: 2026, month: 6 });
+    assert.deepEqual(
+      june.items.map((d) => [d.period.toISOString().slice(0, 10), d.count]),
+      [
+        ['2026-06-01', 2],
+        ['2026-06-02', 1],
+        ['2026-06-03', 2],
+        ['2026-06-04', 1],
+        ['2026-06-10', 1],
+        ['2026-06-12', 2],
+        ['2026-06-13', 1],
+      ],
+    );
+  });
+});
+
 forEachBackend('login search', (backend) => {
   // A zero budget makes every search page stop after its first window, so the paging is exercised
   // whatever the machine's speed.

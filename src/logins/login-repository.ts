@@ -123,6 +123,15 @@ export function createLoginRepository(db: Kysely<Database>): LoginRepository {
             "sessionKeyHash", "loginAt", coalesce(metadata, '{}'::jsonb)
           FROM batch
           RETURNING login_at, success, login_type, device_type, country
+        ), daily AS (
+          INSERT INTO login_rollup_daily AS d (day, success, login_type, device_type, country, shard, count)
+          SELECT date_trunc('day', login_at, 'UTC'), success, login_type, device_type, coalesce(country, ''),
+            ${options.shard ?? 0}::smallint, count(*)
+          FROM inserted
+          GROUP BY 1, 2, 3, 4, 5
+          ORDER BY 1, 2, 3, 4, 5
+          ON CONFLICT (day, success, login_type, device_type, country, shard)
+          DO UPDATE SET count = d.count + excluded.count
         )${sql.join(companions, sql``)}
         INSERT INTO login_rollup_hourly AS r (hour, success, login_type, device_type, country, shard, count)
         SELECT date_trunc('hour', login_at, 'UTC'), success, login_type, device_type, coalesce(country, ''),

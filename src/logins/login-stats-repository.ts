@@ -1,10 +1,11 @@
 /**
- * Aggregates for dashboards and the seed's monitoring queries. Counts come from the hourly rollup (cheap
- * at any volume); only "top failing IPs", which needs the address, reads raw rows, over a short window.
+ * Aggregates for dashboards and the seed's monitoring queries. Counts come from the rollups (cheap at
+ * any volume): whole days of a window from the daily one, its partial first and last days from the
+ * hourly one. Only "top failing IPs", which needs the address, reads raw rows, over a short window.
  * @module
  */
 import { sql } from 'kysely';
-import type { Kysely } from 'kysely';
+import type { Kysely, RawBuilder } from 'kysely';
 import type { Database } from '../store/schema.ts';
 
 export interface HourlyCount {
@@ -31,7 +32,30 @@ export interface LoginStatsRepository {
   monthsWithData(from: Date, to: Date): Promise<Date[]>;
 }
 
-// Rollup rows are per hour; a window boundary inside an hour counts that whole hour.
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+
+/**
+ * The rollup rows of [from, to) as (day, success, login_type, device_type, country, count), counting
+ * every hour the window touches (a boundary inside an hour counts that whole hour): hourly rows for the
+ * partial days at either end, daily rows for the whole days between.
+ */
+export function rollupRows(from: Date, to: Date): RawBuilder<unknown> {
+  const hFrom = Math.floor(from.getTime() / HOUR) * HOUR;
+  const hTo = Math.ceil(to.getTime() / HOUR) * HOUR;
+  const dFrom = Math.ceil(hFrom / DAY) * DAY;
+  const dTo = Math.floor(hTo / DAY) * DAY;
+  const hourly = (a: number, b: number) => sql`
+    SELECT date_trunc('day', hour, 'UTC') AS day, success, login_type, device_type, country, count
+    FROM login_rollup_hourly WHERE hour >= ${new Date(a)} AND hour < ${new Date(b)}`;
+  if (dFrom >= dTo) return hourly(hFrom, hTo);
+  return sql`${hourly(hFrom, dFrom)}
+    UNION ALL
+    SELECT day, success, login_type, device_type, country, count
+    FROM login_rollup_daily WHERE day >= ${new Date(dFrom)} AND day < ${new Date(dTo)}
+    UNION ALL ${hourly(dTo, hTo)}`;
+}
+
 export function createLoginStatsRepository(db: Kysely<Database>): LoginStatsRepository {
   return {
     async perHour(from, to) {
@@ -54,37 +78,25 @@ export function createLoginStatsRepository(db: Kysely<Database>): LoginStatsRepo
       }));
     },
     async totals(from, to) {
-      const r = await db
-        .selectFrom('login_rollup_hourly')
-        .select((eb) => [
-          eb.fn.coalesce(eb.fn.sum<number>('count'), sql<number>`0`).as('total'),
-          eb.fn
-            .coalesce(eb.fn.sum<number>(sql`CASE WHEN success THEN count ELSE 0 END`), sql<number>`0`)
-            .as('success'),
-        ])
-        .where('hour', '>=', sql<Date>`date_trunc('hour', ${from}::timestamptz, 'UTC')`)
-        .where('hour', '<', to)
-        .executeTakeFirstOrThrow();
-      const total = Number(r.total);
-      const success = Number(r.success);
+      const r = await sql<{ total: number | null; success: number | null }>`
+        SELECT sum(count) AS total, sum(CASE WHEN success THEN count ELSE 0 END) AS success
+        FROM (${rollupRows(from, to)}) AS r`.execute(db);
+      const total = Number(r.rows[0]?.total ?? 0);
+      const success = Number(r.rows[0]?.success ?? 0);
       return { total, success, failure: total - success };
     },
     async byField(field, from, to) {
-      const rows = await db
-        .selectFrom('login_rollup_hourly')
-        .select((eb) => [eb.ref(field).as('key'), eb.fn.sum<number>('count').as('count')])
-        .where('hour', '>=', sql<Date>`date_trunc('hour', ${from}::timestamptz, 'UTC')`)
-        .where('hour', '<', to)
-        .groupBy(field)
-        .orderBy('count', 'desc')
-        .execute();
-      return rows.map((r) => ({ key: String(r.key), count: Number(r.count) }));
+      const rows = await sql<{ key: string; count: number }>`
+        SELECT ${sql.ref(field)} AS key, sum(count) AS count
+        FROM (${rollupRows(from, to)}) AS r
+        GROUP BY 1
+        ORDER BY 2 DESC`.execute(db);
+      return rows.rows.map((r) => ({ key: String(r.key), count: Number(r.count) }));
     },
     async perDay(from, to) {
       const rows = await sql<{ period: Date; count: number }>`
-        SELECT date_trunc('day', hour, 'UTC') AS period, sum(count) AS count
-        FROM login_rollup_hourly
-        WHERE hour >= ${from} AND hour < ${to}
+        SELECT day AS period, sum(count) AS count
+        FROM (${rollupRows(from, to)}) AS r
         GROUP BY 1
         ORDER BY 1`.execute(db);
       return rows.rows.map((r) => ({ period: new Date(r.period), count: Number(r.count) }));
@@ -94,7 +106,7 @@ export function createLoginStatsRepository(db: Kysely<Database>): LoginStatsRepo
         SELECT p.range_start AS start
         FROM trailguard_partition p
         WHERE p.parent = 'login_history' AND p.range_end > ${from} AND p.range_start < ${to}
-          AND EXISTS (SELECT 1 FROM login_rollup_hourly r WHERE r.hour >= p.range_start AND r.hour < p.range_end)
+          AND EXISTS (SELECT 1 FROM login_rollup_daily r WHERE r.day >= p.range_start AND r.day < p.range_end)
         ORDER BY 1`.execute(db);
       return rows.rows.map((r) => new Date(r.start));
     },

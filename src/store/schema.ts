@@ -46,6 +46,17 @@ export interface LoginRollupHourlyTable {
   count: number;
 }
 
+/** Like LoginRollupHourlyTable, per UTC day. */
+export interface LoginRollupDailyTable {
+  day: Timestamp;
+  success: boolean;
+  login_type: string;
+  device_type: string;
+  country: string;
+  shard: number;
+  count: number;
+}
+
 /** Which monthly partitions exist (see partitions.ts). */
 export interface PartitionCatalogTable {
   parent: string;
@@ -231,6 +242,7 @@ export interface ChangeLogHistoryTable {
 export interface Database {
   login_history: LoginHistoryTable;
   login_rollup_hourly: LoginRollupHourlyTable;
+  login_rollup_daily: LoginRollupDailyTable;
   trailguard_partition: PartitionCatalogTable;
   alert: AlertTable;
   alert_outbox: AlertOutboxTable;

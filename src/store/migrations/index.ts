@@ -10,6 +10,7 @@ import * as m0004 from './0004-server-auth.ts';
 import * as m0005 from './0005-compliance.ts';
 import * as m0006 from './0006-change-history-pseudonymise.ts';
 import * as m0007 from './0007-write-path.ts';
+import * as m0008 from './0008-daily-rollup.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-login-history': m0001,
@@ -19,4 +20,5 @@ export const migrations: Record<string, Migration> = {
   '0005-compliance': m0005,
   '0006-change-history-pseudonymise': m0006,
   '0007-write-path': m0007,
+  '0008-daily-rollup': m0008,
 };
