@@ -34,6 +34,13 @@ export interface LoginRow {
   metadata: Record<string, unknown>;
 }
 
+/**
+ * The name under which a login batch's statement exposes its input rows to companion statements, with
+ * these columns: id, "userId", username, "ipAddress", "userAgent", "failureReason", "loginAt" (and the
+ * other LoginRow fields, camelCase).
+ */
+export const LOGIN_BATCH = 'batch';
+
 /** Filters the repository understands (already validated). */
 export interface LoginFilter {
   userId?: string | undefined;
@@ -108,7 +115,7 @@ export function createLoginRepository(db: Kysely<Database>): LoginRepository {
         (part, i) => sql`, ${sql.raw(`companion_${i}`)} AS (${part})`,
       );
       await sql`
-        WITH batch AS (
+        WITH ${sql.raw(LOGIN_BATCH)} AS (
           SELECT * FROM json_to_recordset(${payload}::json) AS r(
             id uuid, "userId" text, username text, "loginType" text, success boolean, "failureReason" text,
             "ipAddress" inet, "userAgent" text, browser text, "browserVersion" text, os text, "deviceType" text,
@@ -121,7 +128,7 @@ export function createLoginRepository(db: Kysely<Database>): LoginRepository {
           SELECT id, "userId", username, "loginType", success, "failureReason", "ipAddress", "userAgent",
             browser, "browserVersion", os, "deviceType", country, city, latitude, longitude, "geoAccuracyKm",
             "sessionKeyHash", "loginAt", coalesce(metadata, '{}'::jsonb)
-          FROM batch
+          FROM ${sql.raw(LOGIN_BATCH)}
           RETURNING login_at, success, login_type, device_type, country
         ), daily AS (
           INSERT INTO login_rollup_daily AS d (day, success, login_type, device_type, country, shard, count)

@@ -30,6 +30,7 @@ import type { GroupCommitter } from '../store/group-commit.ts';
 import type { PartitionManager } from '../store/partitions.ts';
 import type { Kysely, RawBuilder } from 'kysely';
 import type { Database } from '../store/schema.ts';
+import { LOGIN_BATCH } from './login-repository.ts';
 import type { LoginFilter, LoginRepository, LoginRow } from './login-repository.ts';
 import type { HourlyCount, LoginStatsRepository } from './login-stats-repository.ts';
 
@@ -51,8 +52,12 @@ export interface LoginCompanion<E> {
   prepare(record: LoginRecord, client: ClientContext, trace: Error | undefined): Promise<E[]>;
   /** Runs before the statement (e.g. creating partitions). */
   beforeWrite(items: E[]): Promise<void>;
-  /** A data-modifying statement (INSERT …) that the login batch's statement runs as one of its parts. */
-  insert(items: E[]): RawBuilder<unknown>;
+  /**
+   * A data-modifying statement (INSERT …) that the login batch's statement runs as one of its parts.
+   * It may read the batch's login rows from the relation named `logins` (see LOGIN_BATCH), to take
+   * fields it shares with them instead of sending them again.
+   */
+  insert(items: E[], logins: string): RawBuilder<unknown>;
   /** Runs once the statement has committed (e.g. writing log lines). */
   committed(items: E[]): void;
 }
@@ -192,7 +197,7 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
           const items = extras[i];
           if (!items?.length) continue;
           await c.beforeWrite(items);
-          parts.push(c.insert(items));
+          parts.push(c.insert(items, LOGIN_BATCH));
         }
         await repository.insertBatch(rows, { shard: slot, with: parts });
       };

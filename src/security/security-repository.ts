@@ -39,8 +39,15 @@ export interface LocatedLogin {
 
 export interface SecurityRepository {
   insertBatch(rows: SecurityEvent[]): Promise<void>;
-  /** The INSERT of `rows`, to run inside another statement (a login batch). */
-  insertStatement(rows: SecurityEvent[]): RawBuilder<unknown>;
+  /**
+   * The INSERT of events raised for logins, to run inside the login batch's statement: who, where,
+   * when and why (username, user id, address, user agent, time, failure reason) are read from the
+   * batch's login rows in relation `logins`, joined on `loginId`, instead of being sent twice.
+   */
+  insertForLogins(
+    events: { event: SecurityEvent; loginId?: string | undefined }[],
+    logins: string,
+  ): RawBuilder<unknown>;
   find(filter: EventFilter, limit: number): Promise<SecurityEvent[]>;
   /**
    * For each login being recorded: the user's previous successful login and whether `country` was
@@ -103,7 +110,29 @@ export function createSecurityRepository(db: Kysely<Database>): SecurityReposito
       await insertStatement(rows).execute(db);
     },
 
-    insertStatement,
+    insertForLogins(events, logins) {
+      const payload = JSON.stringify(
+        events.map(({ event: e, loginId }) => {
+          if (loginId === undefined) throw new TypeError(`event ${e.id} was not raised for a login`);
+          return {
+            id: e.id,
+            loginId,
+            type: e.type,
+            category: e.category,
+            severity: e.severity,
+            context: e.context,
+          };
+        }),
+      );
+      return sql`
+        INSERT INTO security_events (id, event_type, category, severity, occurred_at, username, user_id,
+          ip_address, user_agent, reason, context)
+        SELECT e.id, e.type, e.category, e.severity, l."loginAt", l.username, l."userId", l."ipAddress",
+          l."userAgent", l."failureReason", coalesce(e.context, '{}'::jsonb)
+        FROM json_to_recordset(${payload}::json) AS e(
+          id uuid, "loginId" uuid, type text, category text, severity text, context jsonb)
+        JOIN ${sql.raw(logins)} AS l ON l.id = e."loginId"`;
+    },
 
     async find(f, limit) {
       let q = db.selectFrom('security_events').selectAll();

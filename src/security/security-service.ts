@@ -200,6 +200,8 @@ const NO_LOCATION = Object.freeze({ file: null, line: null, function: null });
 export interface PreparedEvent {
   event: SecurityEvent;
   line: () => SecurityLogLine;
+  /** The login this event was raised for; its subject (who, where, when, why) is that login's. */
+  loginId?: string;
 }
 
 interface Subject {
@@ -611,6 +613,11 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
       // The trace only feeds the log line's location.
       wantsTrace: log.enabled && log.location,
       async prepare(record, client, trace) {
+        // Stored with the login's own subject (see insertForLogins), joined on its id.
+        const forLogin = (prepared: PreparedEvent[]): PreparedEvent[] => {
+          for (const p of prepared) p.loginId = record.id;
+          return prepared;
+        };
         const s: Subject = {
           username: record.username,
           userId: record.userId,
@@ -622,7 +629,7 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
         };
         const base = { login_id: record.id, login_type: record.loginType };
         if (!record.success) {
-          return (await failureEvents(s as Subject & { username: string }, trace, base)).prepared;
+          return forLogin((await failureEvents(s as Subject & { username: string }, trace, base)).prepared);
         }
         const signals = await geoSignals(record, client);
         const geo = record.country
@@ -651,14 +658,14 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
             );
           }
         }
-        return prepared;
+        return forLogin(prepared);
       },
       beforeWrite: (items) =>
         partitions.ensure(
           'security_events',
           items.map((p) => p.event.occurredAt),
         ),
-      insert: (items) => repository.insertStatement(items.map((p) => p.event)),
+      insert: (items, logins) => repository.insertForLogins(items, logins),
       committed(items) {
         for (const p of items) {
           writeLine(p);

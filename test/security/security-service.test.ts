@@ -66,11 +66,21 @@ forEachBackend('security service', (backend) => {
     assert.equal(newest?.context['is_suspicious'], true);
     const oldest = failed.items[6];
     assert.equal(oldest?.severity, 'warning');
+    // The event is stored with its login's subject: who, where, when and why.
+    const login = history.items.find((l) => l.id === newest?.context['login_id']);
+    assert.ok(login, 'the event names its login');
+    assert.equal(newest?.username, 'alice@example.com');
+    assert.equal(newest?.ipAddress, '198.51.100.7');
+    assert.equal(newest?.reason, 'invalid_password');
+    assert.equal(newest?.occurredAt.getTime(), login.loginAt.getTime());
+    assert.equal(newest?.userAgent, login.userAgent);
+    assert.equal(newest?.userId, login.userId);
     const alerts = await tg.security.events({ type: 'suspicious_activity', ip: '198.51.100.7' });
     assert.equal(alerts.items.length, 1, 'one suspicious_activity per pattern and key per window');
     assert.equal(alerts.items[0]?.severity, 'critical');
     assert.equal(alerts.items[0]?.context['pattern'], 'brute_force');
     assert.equal(alerts.items[0]?.context['count'], 5);
+    assert.equal(alerts.items[0]?.username, 'alice@example.com');
 
     const lines = sink.parsed();
     assert.equal(lines.length, 8);
@@ -127,6 +137,9 @@ forEachBackend('security service', (backend) => {
     assert.equal(page.items.length, 1);
     assert.equal(page.items[0]?.severity, 'info');
     assert.equal(page.items[0]?.category, 'authentication');
+    assert.equal(page.items[0]?.username, 'carol@example.com');
+    assert.equal(page.items[0]?.userId, '42');
+    assert.equal(page.items[0]?.ipAddress, '203.0.113.9');
   });
 
   it('logs account and authorization events with their category and severity', async () => {
