@@ -131,7 +131,6 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
   }
   const batchListeners = new Set<BatchListener>();
   const logins = createLoginService({
-    db: database.db,
     repository: createLoginRepository(database.db),
     stats: createLoginStatsRepository(database.db),
     partitions,

@@ -28,8 +28,7 @@ import type { ClientContext, Enricher } from '../enrich/enricher.ts';
 import { createGroupCommitter } from '../store/group-commit.ts';
 import type { GroupCommitter } from '../store/group-commit.ts';
 import type { PartitionManager } from '../store/partitions.ts';
-import type { Kysely, RawBuilder } from 'kysely';
-import type { Database } from '../store/schema.ts';
+import type { RawBuilder } from 'kysely';
 import { LOGIN_BATCH } from './login-repository.ts';
 import type { LoginFilter, LoginRepository, LoginRow } from './login-repository.ts';
 import type { HourlyCount, LoginStatsRepository } from './login-stats-repository.ts';
@@ -71,8 +70,6 @@ interface PendingLogin {
 }
 
 export interface LoginServiceDeps {
-  /** For the transaction that writes a batch of logins with their companion rows. */
-  db: Kysely<Database>;
   repository: LoginRepository;
   stats: LoginStatsRepository;
   partitions: PartitionManager;
