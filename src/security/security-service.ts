@@ -138,10 +138,9 @@ export interface SecurityService {
   onEvent(listener: (event: SecurityEvent) => void): () => void;
   /** The detector (null when detection is off). */
   readonly detector: Detector | null;
-  /** Login-history hook: emits `login_failed` / `login_success` and runs detection. */
   /**
    * Login-history hook: for each `logins.record()`, runs detection and builds `login_failed` /
-   * `login_success` (and any `suspicious_activity`), stored in the same transaction as the login.
+   * `login_success` (and any `suspicious_activity`), stored by the same statement as the login.
    */
   readonly loginCompanion: LoginCompanion<PreparedEvent>;
   flush(): Promise<void>;
