@@ -9,15 +9,24 @@ import type { Kysely, Migration, MigrationResult } from 'kysely';
 import { TrailguardError } from '../domain/errors.ts';
 import { migrations } from './migrations/index.ts';
 
-/** Applies every pending migration; returns the names applied. */
-export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
-  const migrator = new Migrator({
+function migrator(db: Kysely<Database>): Migrator {
+  return new Migrator({
     db,
     provider: { getMigrations: async () => migrations as Record<string, Migration> },
     migrationTableName: 'trailguard_migration',
     migrationLockTableName: 'trailguard_migration_lock',
   });
-  const { error, results } = await migrator.migrateToLatest();
+}
+
+/** Applies the migrations up to and including `name` (for upgrade tests: a database as an older release left it). */
+export async function migrateTo(db: Kysely<Database>, name: string): Promise<void> {
+  const { error } = await migrator(db).migrateTo(name);
+  if (error) throw error;
+}
+
+/** Applies every pending migration; returns the names applied. */
+export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
+  const { error, results } = await migrator(db).migrateToLatest();
   if (error) {
     const failed = results?.find((r: MigrationResult) => r.status === 'Error');
     throw new TrailguardError(
