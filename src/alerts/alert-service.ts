@@ -157,10 +157,15 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
   const openWindows = new Map<string, { rule: string; key: string; until: number; pending: number }>();
   let suppressedTimer: NodeJS.Timeout | null = null;
 
+  /** Forgets windows that have closed with nothing left to store. */
+  function dropClosedWindows(now: number): void {
+    for (const [k, w] of openWindows) if (w.until <= now && w.pending === 0) openWindows.delete(k);
+  }
+
   async function flushSuppressed(): Promise<void> {
     const now = clock.now().getTime();
     const due = [...openWindows.values()].filter((w) => w.pending > 0);
-    for (const [k, w] of openWindows) if (w.until <= now && w.pending === 0) openWindows.delete(k);
+    dropClosedWindows(now);
     if (due.length === 0) return;
     const counts = due.map((w) => ({ rule: w.rule, key: w.key, n: w.pending }));
     for (const w of due) w.pending = 0;
@@ -317,10 +322,7 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
     }
     // Many keys raising once each (a distributed attack) must not grow the map without end: closed
     // windows with nothing left to store are dropped.
-    if (openWindows.size >= 10_000) {
-      const now = clock.now().getTime();
-      for (const [k, x] of openWindows) if (x.until <= now && x.pending === 0) openWindows.delete(k);
-    }
+    if (openWindows.size >= 10_000) dropClosedWindows(clock.now().getTime());
     openWindows.set(windowKey, { rule, key, until, pending: 0 });
   }
 

@@ -105,11 +105,32 @@ function likeSubstring(text: string): string {
   return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
+/**
+ * Adds the counts of the rows in `inserted` to a rollup table (`unit`: its period column, also the
+ * date_trunc unit) under rollup shard `shard`. Both rollups, hourly and daily, are kept this one way.
+ */
+function rollupUpsert(
+  table: 'login_rollup_hourly' | 'login_rollup_daily',
+  unit: 'hour' | 'day',
+  shard: number,
+) {
+  return sql`
+    INSERT INTO ${sql.table(table)} AS t (${sql.ref(unit)}, success, login_type, device_type, country, shard, count)
+    SELECT date_trunc(${sql.lit(unit)}, login_at, 'UTC'), success, login_type, device_type, coalesce(country, ''),
+      ${shard}::smallint, count(*)
+    FROM inserted
+    GROUP BY 1, 2, 3, 4, 5
+    ORDER BY 1, 2, 3, 4, 5
+    ON CONFLICT (${sql.ref(unit)}, success, login_type, device_type, country, shard)
+    DO UPDATE SET count = t.count + excluded.count`;
+}
+
 export function createLoginRepository(db: Kysely<Database>): LoginRepository {
   return {
     async insertBatch(rows, options = {}) {
       // The rows go as they are (camelCase keys, the date already a string): no per-row copy on the way out.
       const payload = JSON.stringify(rows);
+      const shard = options.shard ?? 0;
       // Every data-modifying part of a WITH runs exactly once, whether or not the main query reads it.
       const companions = (options.with ?? []).map(
         (part, i) => sql`, ${sql.raw(`companion_${i}`)} AS (${part})`,
@@ -130,24 +151,9 @@ export function createLoginRepository(db: Kysely<Database>): LoginRepository {
             "sessionKeyHash", "loginAt", coalesce(metadata, '{}'::jsonb)
           FROM ${sql.raw(LOGIN_BATCH)}
           RETURNING login_at, success, login_type, device_type, country
-        ), daily AS (
-          INSERT INTO login_rollup_daily AS d (day, success, login_type, device_type, country, shard, count)
-          SELECT date_trunc('day', login_at, 'UTC'), success, login_type, device_type, coalesce(country, ''),
-            ${options.shard ?? 0}::smallint, count(*)
-          FROM inserted
-          GROUP BY 1, 2, 3, 4, 5
-          ORDER BY 1, 2, 3, 4, 5
-          ON CONFLICT (day, success, login_type, device_type, country, shard)
-          DO UPDATE SET count = d.count + excluded.count
+        ), daily AS (${rollupUpsert('login_rollup_daily', 'day', shard)}
         )${sql.join(companions, sql``)}
-        INSERT INTO login_rollup_hourly AS r (hour, success, login_type, device_type, country, shard, count)
-        SELECT date_trunc('hour', login_at, 'UTC'), success, login_type, device_type, coalesce(country, ''),
-          ${options.shard ?? 0}::smallint, count(*)
-        FROM inserted
-        GROUP BY 1, 2, 3, 4, 5
-        ORDER BY 1, 2, 3, 4, 5
-        ON CONFLICT (hour, success, login_type, device_type, country, shard)
-        DO UPDATE SET count = r.count + excluded.count`.execute(db);
+        ${rollupUpsert('login_rollup_hourly', 'hour', shard)}`.execute(db);
     },
 
     async closeSession(userId, sessionKeyHash, at) {
