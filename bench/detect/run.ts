@@ -145,7 +145,7 @@ const scenarios: Scenario[] = [
           await d.close();
           client.disconnect();
         },
-        ipKey: /\{i:[^}]+\}$/,
+        ipKey: /\{i:[^}]+\}:w$/,
       };
     },
   },

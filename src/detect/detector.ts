@@ -150,11 +150,6 @@ export function createDetector(options: DetectorOptions = {}): Detector {
     });
   }
 
-  // Event members must be unique per key; a random process prefix plus a counter is short and enough.
-  const processTag = randomBytes(3).toString('base64url');
-  let counter = 0;
-  const uniq = () => `${processTag}${(counter++ % 2 ** 30).toString(36)}`;
-
   // Attacks repeat accounts; a bounded cache spares the HMAC (the largest JS cost per failure) on the
   // hot path. Two generations approximate LRU without per-hit bookkeeping: a hit in the old generation
   // is promoted, and when the young one is full it becomes the old one.
@@ -175,8 +170,14 @@ export function createDetector(options: DetectorOptions = {}): Detector {
     return h;
   }
 
-  const ipKey = (ip: string) => `${prefix}{i:${ip}}`;
-  const accountKey = (hash: string) => `${prefix}{a:${hash}}`;
+  // `:w` marks the packed-window layout; the keys of earlier releases (a sorted set without the suffix
+  // and a `:m` marker hash) are left to expire and are only ever deleted, by reset().
+  const ipKey = (ip: string) => `${prefix}{i:${ip}}:w`;
+  const accountKey = (hash: string) => `${prefix}{a:${hash}}:w`;
+  const legacyKeys = (key: string) => {
+    const base = key.slice(0, -2);
+    return [base, `${base}:m`];
+  };
 
   function spec(p: WindowPattern | false, mode: WindowSpec['mode'], field: string): WindowSpec[] {
     return p === false ? [] : [{ mode, windowMs: p.windowSeconds * 1000, threshold: p.threshold, field }];
@@ -193,12 +194,12 @@ export function createDetector(options: DetectorOptions = {}): Detector {
   function ipOp(ip: string, entity: string): KeyOp | null {
     if (ipWindows.length === 0) return null;
     const key = ipKey(ip);
-    return { key, markerKey: `${key}:m`, entity, retentionMs: ipRetention, windows: ipWindows };
+    return { key, entity, retentionMs: ipRetention, windows: ipWindows };
   }
   function accountOp(hash: string, ip: string): KeyOp | null {
     if (accountWindows.length === 0) return null;
     const key = accountKey(hash);
-    return { key, markerKey: `${key}:m`, entity: ip, retentionMs: accountRetention, windows: accountWindows };
+    return { key, entity: ip, retentionMs: accountRetention, windows: accountWindows };
   }
 
   function parseIp(value: unknown): string {
@@ -292,7 +293,7 @@ export function createDetector(options: DetectorOptions = {}): Detector {
         ops.push(b);
         labels.push(username);
       }
-      const results = ops.length ? await store.apply(ops, atMs, true, uniq()) : [];
+      const results = ops.length ? await store.apply(ops, atMs, true) : [];
       const r = interpret(ops, labels, results);
       return {
         suspicious: r.signals.length > 0,
@@ -326,7 +327,7 @@ export function createDetector(options: DetectorOptions = {}): Detector {
           labels.push(username);
         }
       }
-      const results = ops.length ? await store.apply(ops, at.getTime(), false, '') : [];
+      const results = ops.length ? await store.apply(ops, at.getTime(), false) : [];
       const r = interpret(ops, labels, results);
       return {
         suspicious: r.signals.length > 0,
@@ -344,11 +345,11 @@ export function createDetector(options: DetectorOptions = {}): Detector {
       const keys: string[] = [];
       if (input.ip !== undefined) {
         const k = ipKey(parseIp(input.ip));
-        keys.push(k, `${k}:m`);
+        keys.push(k, ...legacyKeys(k));
       }
       if (input.username !== undefined) {
         const k = accountKey(accountHash(normalizeAccount(parseUser(input.username))));
-        keys.push(k, `${k}:m`);
+        keys.push(k, ...legacyKeys(k));
       }
       await store.clear(keys);
     },

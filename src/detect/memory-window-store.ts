@@ -92,7 +92,7 @@ export function createMemoryWindowStore(options: MemoryWindowStoreOptions = {}):
           const r = evaluateWindow(ev, at, spec);
           let alert = false;
           if (record && r.count >= spec.threshold) {
-            const mk = `${op.markerKey}\u0000${spec.field}`;
+            const mk = `${op.key}\u0000${spec.field}`;
             if (shouldAlert(markers.get(mk), at, spec.windowMs)) {
               touch(markers, mk, at);
               alert = true;

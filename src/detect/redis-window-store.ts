@@ -1,8 +1,9 @@
 /**
- * Redis window store: the sliding windows live in capped sorted sets shared by every process. One
- * failed login is one EVALSHA round trip (per hash slot on Redis Cluster: IP keys and account keys
- * carry different hash tags and are sent in parallel). When Redis is slow or down, calls fall back to
- * an in-process store at once — a login is never blocked — and Redis is probed again until it returns.
+ * Redis window store: the sliding windows live in capped, packed strings shared by every process
+ * (layout in `redis-window-script.ts`). A failed login is at most one EVALSHA round trip: the calls
+ * that arrive together go as one (per hash slot on Redis Cluster, where IP keys and account keys carry
+ * different hash tags and each is sent on its own). When Redis is slow or down, calls fall back to an
+ * in-process store at once — a login is never blocked — and Redis is probed again until it returns.
  * @module
  */
 import { Redis } from 'ioredis';
@@ -46,6 +47,8 @@ export interface RedisWindowStoreOptions {
   probeIntervalMs?: number | undefined;
   /** How long the very first call waits for the initial connection. @default 500 */
   firstConnectWaitMs?: number | undefined;
+  /** Most events sent in one script call. @default 16 */
+  maxBatch?: number | undefined;
   /** Close the client on close(). @default true */
   ownsClient?: boolean | undefined;
 }
@@ -81,10 +84,13 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
     }
     return id;
   }
-  const commands = new Map<string, string>();
+  interface Command {
+    name: string;
+  }
+  const commands = new Map<string, Command>();
   // The detector sends the same two shapes over and over: remember the last one by reference.
   let lastOps: KeyOp[] = [];
-  let lastName = '';
+  let lastCommand: Command | undefined;
   function sameShape(ops: KeyOp[]): boolean {
     if (ops.length !== lastOps.length) return false;
     for (let i = 0; i < ops.length; i++) {
@@ -94,67 +100,121 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
     }
     return true;
   }
-  function commandFor(ops: KeyOp[]): string {
-    if (lastName !== '' && sameShape(ops)) return lastName;
+  function commandFor(ops: KeyOp[]): Command {
+    if (lastCommand !== undefined && sameShape(ops)) return lastCommand;
     lastOps = ops;
-    lastName = shapeCommand(ops);
-    return lastName;
+    lastCommand = shapeCommand(ops);
+    return lastCommand;
   }
-  function shapeCommand(ops: KeyOp[]): string {
+  function shapeCommand(ops: KeyOp[]): Command {
     let shape = '';
     for (const op of ops) shape += `${specId(op.windows)}@${op.retentionMs};`;
-    let name = commands.get(shape);
-    if (name === undefined) {
+    let command = commands.get(shape);
+    if (command === undefined) {
       const script = generateWindowScript(ops, cap);
-      name = script.name;
-      if (typeof client[name] !== 'function') {
-        client.defineCommand(name, { lua: script.lua, numberOfKeys: script.numberOfKeys });
-      }
-      commands.set(shape, name);
+      // No fixed numberOfKeys: a call carries the key count first, as many keys as it has events.
+      if (typeof client[script.name] !== 'function') client.defineCommand(script.name, { lua: script.lua });
+      command = { name: script.name };
+      commands.set(shape, command);
     }
-    return name;
+    return command;
   }
 
-  async function call(ops: KeyOp[], at: number, record: boolean, uniq: string): Promise<number[]> {
-    const args: (string | number)[] = [];
-    for (const op of ops) args.push(op.key, op.markerKey);
-    args.push(at, record ? '1' : '0', uniq);
-    for (const op of ops) args.push(op.entity);
-    const fn = client[commandFor(ops)] as (...a: (string | number)[]) => Promise<number[]>;
-    return fn.apply(client, args);
+  // Calls that arrive in the same turn of the event loop with the same shape go as one EVALSHA: the
+  // script applies their events one after the other, as if they had come one by one. A batch is cut
+  // at maxBatch events so that one script never holds Redis for long.
+  interface Batch {
+    command: Command;
+    record: boolean;
+    keys: string[];
+    args: (string | number)[];
+    waiters: { ops: KeyOp[]; resolve(outcomes: WindowOutcome[][]): void; reject(err: unknown): void }[];
+  }
+  const maxBatch = options.maxBatch ?? 16;
+  let open = new Map<string, Batch>();
+  let flushScheduled = false;
+
+  function send(batch: Batch): void {
+    const fn = client[batch.command.name] as (...a: (string | number)[]) => Promise<number[]>;
+    const call = fn.call(client, batch.keys.length, ...batch.keys, batch.record ? '1' : '0', ...batch.args);
+    call.then(
+      (flat) => {
+        let at = 0;
+        for (const w of batch.waiters) {
+          const outcomes: WindowOutcome[][] = [];
+          at = parse(w.ops, flat, at, outcomes);
+          w.resolve(outcomes);
+        }
+      },
+      (err: unknown) => {
+        for (const w of batch.waiters) w.reject(err);
+      },
+    );
   }
 
-  function parse(ops: KeyOp[], flat: number[], into: WindowOutcome[][]): void {
-    let i = 0;
+  function flush(): void {
+    flushScheduled = false;
+    const batches = open;
+    open = new Map();
+    for (const batch of batches.values()) send(batch);
+  }
+
+  function enqueue(ops: KeyOp[], at: number, record: boolean): Promise<WindowOutcome[][]> {
+    const command = commandFor(ops);
+    const id = record ? command.name : `${command.name}:check`;
+    // On a cluster every key has its own slot, so each call goes alone.
+    let batch = isCluster ? undefined : open.get(id);
+    if (batch === undefined) {
+      batch = { command, record, keys: [], args: [], waiters: [] };
+      if (!isCluster) open.set(id, batch);
+      if (!flushScheduled && !isCluster) {
+        flushScheduled = true;
+        process.nextTick(flush);
+      }
+    }
+    for (const op of ops) batch.keys.push(op.key);
+    batch.args.push(at);
+    for (const op of ops) batch.args.push(op.entity);
+    const b = batch;
+    const result = new Promise<WindowOutcome[][]>((resolve, reject) =>
+      b.waiters.push({ ops, resolve, reject }),
+    );
+    if (isCluster || b.waiters.length >= maxBatch) {
+      if (!isCluster) open.delete(id);
+      send(b);
+    }
+    return result;
+  }
+
+  // A window's reply is its count, and only at its threshold also firstSeenMs, releaseMs and alert.
+  function parse(ops: KeyOp[], flat: number[], from: number, into: WindowOutcome[][]): number {
+    let i = from;
     for (const op of ops) {
       const outcomes: WindowOutcome[] = [];
-      for (let w = 0; w < op.windows.length; w++, i += 4) {
+      for (const w of op.windows) {
+        const count = Number(flat[i++]);
+        if (count < w.threshold) {
+          outcomes.push({ count, firstSeenMs: 0, releaseMs: 0, alert: false });
+          continue;
+        }
         outcomes.push({
-          count: Number(flat[i]),
-          firstSeenMs: Number(flat[i + 1]),
-          releaseMs: Number(flat[i + 2]),
-          alert: Number(flat[i + 3]) === 1,
+          count,
+          firstSeenMs: Number(flat[i]),
+          releaseMs: Number(flat[i + 1]),
+          alert: Number(flat[i + 2]) === 1,
         });
+        i += 3;
       }
       into.push(outcomes);
     }
+    return i;
   }
 
-  async function viaRedis(
-    ops: KeyOp[],
-    at: number,
-    record: boolean,
-    uniq: string,
-  ): Promise<WindowOutcome[][]> {
-    const out: WindowOutcome[][] = [];
-    if (!isCluster) {
-      parse(ops, await call(ops, at, record, uniq), out);
-      return out;
-    }
-    // Cluster: a script may only touch one slot. Each op's keys share one hash tag; send them in parallel.
-    const parts = await Promise.all(ops.map((op) => call([op], at, record, uniq)));
-    parts.forEach((flat, k) => parse([ops[k] as KeyOp], flat, out));
-    return out;
+  async function viaRedis(ops: KeyOp[], at: number, record: boolean): Promise<WindowOutcome[][]> {
+    if (!isCluster) return enqueue(ops, at, record);
+    // Cluster: a script may only touch one slot. Each op's key has its own hash tag; send them in parallel.
+    const parts = await Promise.all(ops.map((op) => enqueue([op], at, record)));
+    return parts.map((p) => p[0] as WindowOutcome[]);
   }
 
   // The first call may come while the client is still connecting: wait for it once, briefly.
@@ -177,12 +237,12 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
     get degraded() {
       return degraded;
     },
-    async apply(ops, at, record, uniq) {
+    async apply(ops, at, record) {
       if (!degraded) await waitForFirstConnection();
       const now = performance.now();
       if (!degraded || (now >= nextProbe && client.status === 'ready')) {
         try {
-          const result = await viaRedis(ops, at, record, uniq);
+          const result = await viaRedis(ops, at, record);
           if (degraded) {
             degraded = false;
             options.onRecovered?.();
@@ -196,7 +256,7 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
           }
         }
       }
-      return options.fallback.apply(ops, at, record, uniq);
+      return options.fallback.apply(ops, at, record);
     },
     async clear(keys) {
       await options.fallback.clear(keys);

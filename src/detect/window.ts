@@ -21,10 +21,8 @@ export interface WindowSpec {
 
 /** Work on one key: optionally add an event, then evaluate its patterns. */
 export interface KeyOp {
-  /** Sorted-set key (with its cluster hash tag). */
+  /** The key (with its cluster hash tag); it also holds the time of each pattern's last alert. */
   key: string;
-  /** Alert-marker key, in the same hash slot as `key`. */
-  markerKey: string;
   /** What the distinct count counts (account hash for an IP key, IP for an account key). */
   entity: string;
   /** How long events are kept: the longest window plus the allowed lateness. */
@@ -35,7 +33,7 @@ export interface KeyOp {
 /** The outcome of one pattern on one key. */
 export interface WindowOutcome {
   count: number;
-  /** Event time of the first event in the counted window (0 when empty). */
+  /** Event time of the first event in the counted window (0 below the threshold). */
   firstSeenMs: number;
   /** When the count falls below the threshold again (0 when it is below already). */
   releaseMs: number;
@@ -46,8 +44,8 @@ export interface WindowOutcome {
 /** A store of windows: in-process or Redis. */
 export interface WindowStore {
   /** Adds the event (when `record`) and evaluates every op; one outcome list per op. */
-  apply(ops: KeyOp[], atMs: number, record: boolean, uniq: string): Promise<WindowOutcome[][]>;
-  /** Forgets keys (and their markers). */
+  apply(ops: KeyOp[], atMs: number, record: boolean): Promise<WindowOutcome[][]>;
+  /** Forgets keys (and their alert times). */
   clear(keys: string[]): Promise<void>;
   close(): Promise<void>;
 }
@@ -93,22 +91,20 @@ export function evaluateWindow(
     // In order, the first start gives the trailing window, which holds every other candidate.
     if (inOrder) break;
   }
-  if (bestI < 0) return { count: 0, firstSeenMs: 0, releaseMs: 0 };
-  let releaseMs = 0;
-  if (best >= spec.threshold) {
-    // The count falls below the threshold when the (count − threshold + 1)-th oldest contributor expires;
-    // for distinct counts an entity contributes its latest event in the window.
-    const start = scores[bestI] as number;
-    const end = start + win;
-    const latest = new Map<string, number>();
-    let k = 0;
-    for (let j = bestI; j < n && (scores[j] as number) < end; j++) {
-      latest.set(spec.mode === 'distinct' ? (entities[j] as string) : String(k++), scores[j] as number);
-    }
-    const times = [...latest.values()].sort((a, b) => a - b);
-    releaseMs = (times[best - spec.threshold] as number) + win;
+  // Below the threshold only the count matters (and is all the Redis script returns).
+  if (bestI < 0 || best < spec.threshold) return { count: best, firstSeenMs: 0, releaseMs: 0 };
+  // The count falls below the threshold when the (count − threshold + 1)-th oldest contributor expires;
+  // for distinct counts an entity contributes its latest event in the window.
+  const start = scores[bestI] as number;
+  const end = start + win;
+  const latest = new Map<string, number>();
+  let k = 0;
+  for (let j = bestI; j < n && (scores[j] as number) < end; j++) {
+    latest.set(spec.mode === 'distinct' ? (entities[j] as string) : String(k++), scores[j] as number);
   }
-  return { count: best, firstSeenMs: scores[bestI] as number, releaseMs };
+  const times = [...latest.values()].sort((a, b) => a - b);
+  const releaseMs = (times[best - spec.threshold] as number) + win;
+  return { count: best, firstSeenMs: start, releaseMs };
 }
 
 /** True when a pattern that is over its threshold should raise an alert given the last one's time. */

@@ -174,7 +174,7 @@ export const DEFAULT_PATTERNS: Readonly<FailurePatterns> = {
 export interface WindowLimits {
   /** How late (in event time) an event may arrive and still count. @default 300 */
   maxLatenessSeconds: number;
-  /** Events kept per key; must be ≥ every threshold and ≤ 128 (Redis' listpack limit). @default 64 */
+  /** Events kept per key; must be ≥ every threshold and ≤ 128 (bounds Redis memory and script time). @default 64 */
   maxEntriesPerKey: number;
 }
 
