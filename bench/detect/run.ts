@@ -4,7 +4,8 @@
  * [--timeout-ms 1000] [--auto-pipelining]`
  * Env: BENCH_REDIS_URL (default redis://127.0.0.1:6379). Keys use a random prefix and are deleted after.
  * `--auto-pipelining` turns on ioredis `enableAutoPipelining` for BOTH clients (Trailguard's and
- * rate-limiter-flexible's); without it neither uses it. Trailguard still sends one EVALSHA per failure.
+ * rate-limiter-flexible's); without it neither uses it. Trailguard sends at most one EVALSHA per failure
+ * (failures that arrive together share one).
  * `--timeout-ms` is the detector's Redis command timeout: on a loaded machine the production default
  * (100 ms) can trip and silently measure the in-process fallback, so the bench raises it and counts
  * every fallback (column `fallbacks`; a run with fallbacks is not a Redis measurement).
