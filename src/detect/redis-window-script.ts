@@ -23,8 +23,6 @@ export interface ScriptGroup {
 export interface GeneratedScript {
   name: string;
   lua: string;
-  /** Keys per event (one per group); a call passes this many keys for each of its events. */
-  keysPerEvent: number;
 }
 
 /** The longest entity a window keeps (its length is one byte); longer ones are cut. */
@@ -258,5 +256,5 @@ export function generateWindowScript(groups: readonly ScriptGroup[], cap: number
   body.push('end', 'return out');
   const lua = body.join('\n');
   const sha = createHash('sha1').update(lua).digest('hex');
-  return { name: `tgWindow${sha.slice(0, 16)}`, lua, keysPerEvent: g };
+  return { name: `tgWindow${sha.slice(0, 16)}`, lua };
 }

@@ -84,13 +84,10 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
     }
     return id;
   }
-  interface Command {
-    name: string;
-  }
-  const commands = new Map<string, Command>();
+  const commands = new Map<string, string>();
   // The detector sends the same two shapes over and over: remember the last one by reference.
   let lastOps: KeyOp[] = [];
-  let lastCommand: Command | undefined;
+  let lastName = '';
   function sameShape(ops: KeyOp[]): boolean {
     if (ops.length !== lastOps.length) return false;
     for (let i = 0; i < ops.length; i++) {
@@ -100,31 +97,31 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
     }
     return true;
   }
-  function commandFor(ops: KeyOp[]): Command {
-    if (lastCommand !== undefined && sameShape(ops)) return lastCommand;
+  function commandFor(ops: KeyOp[]): string {
+    if (lastName !== '' && sameShape(ops)) return lastName;
     lastOps = ops;
-    lastCommand = shapeCommand(ops);
-    return lastCommand;
+    lastName = shapeCommand(ops);
+    return lastName;
   }
-  function shapeCommand(ops: KeyOp[]): Command {
+  function shapeCommand(ops: KeyOp[]): string {
     let shape = '';
     for (const op of ops) shape += `${specId(op.windows)}@${op.retentionMs};`;
-    let command = commands.get(shape);
-    if (command === undefined) {
+    let name = commands.get(shape);
+    if (name === undefined) {
       const script = generateWindowScript(ops, cap);
+      name = script.name;
       // No fixed numberOfKeys: a call carries the key count first, as many keys as it has events.
-      if (typeof client[script.name] !== 'function') client.defineCommand(script.name, { lua: script.lua });
-      command = { name: script.name };
-      commands.set(shape, command);
+      if (typeof client[name] !== 'function') client.defineCommand(name, { lua: script.lua });
+      commands.set(shape, name);
     }
-    return command;
+    return name;
   }
 
   // Calls that arrive in the same turn of the event loop with the same shape go as one EVALSHA: the
   // script applies their events one after the other, as if they had come one by one. A batch is cut
   // at maxBatch events so that one script never holds Redis for long.
   interface Batch {
-    command: Command;
+    command: string;
     record: boolean;
     keys: string[];
     args: (string | number)[];
@@ -135,7 +132,7 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
   let flushScheduled = false;
 
   function send(batch: Batch): void {
-    const fn = client[batch.command.name] as (...a: (string | number)[]) => Promise<number[]>;
+    const fn = client[batch.command] as (...a: (string | number)[]) => Promise<number[]>;
     const call = fn.call(client, batch.keys.length, ...batch.keys, batch.record ? '1' : '0', ...batch.args);
     call.then(
       (flat) => {
@@ -161,27 +158,30 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
 
   function enqueue(ops: KeyOp[], at: number, record: boolean): Promise<WindowOutcome[][]> {
     const command = commandFor(ops);
-    const id = record ? command.name : `${command.name}:check`;
+    const id = record ? command : `${command}:check`;
     // On a cluster every key has its own slot, so each call goes alone.
-    let batch = isCluster ? undefined : open.get(id);
-    if (batch === undefined) {
-      batch = { command, record, keys: [], args: [], waiters: [] };
-      if (!isCluster) open.set(id, batch);
-      if (!flushScheduled && !isCluster) {
-        flushScheduled = true;
-        process.nextTick(flush);
-      }
-    }
+    const batch: Batch = (isCluster ? undefined : open.get(id)) ?? {
+      command,
+      record,
+      keys: [],
+      args: [],
+      waiters: [],
+    };
     for (const op of ops) batch.keys.push(op.key);
     batch.args.push(at);
     for (const op of ops) batch.args.push(op.entity);
-    const b = batch;
     const result = new Promise<WindowOutcome[][]>((resolve, reject) =>
-      b.waiters.push({ ops, resolve, reject }),
+      batch.waiters.push({ ops, resolve, reject }),
     );
-    if (isCluster || b.waiters.length >= maxBatch) {
-      if (!isCluster) open.delete(id);
-      send(b);
+    if (isCluster || batch.waiters.length >= maxBatch) {
+      open.delete(id);
+      send(batch);
+    } else if (batch.waiters.length === 1) {
+      open.set(id, batch);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        process.nextTick(flush);
+      }
     }
     return result;
   }
