@@ -106,7 +106,7 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
   try {
     securityLog = createSecurityLog(config.securityLog);
     await partitions.prepare('login_history', config.clock.now());
-    await partitions.prepare('security_events', config.clock.now());
+    await partitions.prepare('security_event_rows', config.clock.now());
     if (config.detection.enabled) {
       const d = config.detection;
       // Every process sharing this database (and so this Redis) must hash accounts with the same key.

@@ -32,6 +32,13 @@ export interface LoginRow {
   /** ISO 8601 (a Date would make JSON.stringify take its slow path for the whole batch). */
   loginAt: string;
   metadata: Record<string, unknown>;
+  /**
+   * The login's own security event (login_success / login_failed), stored in this row: its severity,
+   * null when the login has none, and the part of its context the `security_events` view does not
+   * derive from the row, null when empty.
+   */
+  eventSeverity: string | null;
+  eventContext: Record<string, unknown> | null;
 }
 
 /**
@@ -141,14 +148,15 @@ export function createLoginRepository(db: Kysely<Database>): LoginRepository {
             id uuid, "userId" text, username text, "loginType" text, success boolean, "failureReason" text,
             "ipAddress" inet, "userAgent" text, browser text, "browserVersion" text, os text, "deviceType" text,
             country text, city text, latitude double precision, longitude double precision,
-            "geoAccuracyKm" real, "sessionKeyHash" text, "loginAt" timestamptz, metadata jsonb)
+            "geoAccuracyKm" real, "sessionKeyHash" text, "loginAt" timestamptz, metadata jsonb,
+            "eventSeverity" text, "eventContext" jsonb)
         ), inserted AS (
           INSERT INTO login_history (id, user_id, username, login_type, success, failure_reason, ip_address,
             user_agent, browser, browser_version, os, device_type, country, city, latitude, longitude,
-            geo_accuracy_km, session_key_hash, login_at, metadata)
+            geo_accuracy_km, session_key_hash, login_at, metadata, event_severity, event_context)
           SELECT id, "userId", username, "loginType", success, "failureReason", "ipAddress", "userAgent",
             browser, "browserVersion", os, "deviceType", country, city, latitude, longitude, "geoAccuracyKm",
-            "sessionKeyHash", "loginAt", coalesce(metadata, '{}'::jsonb)
+            "sessionKeyHash", "loginAt", coalesce(metadata, '{}'::jsonb), "eventSeverity", "eventContext"
           FROM ${sql.raw(LOGIN_BATCH)}
           RETURNING login_at, success, login_type, device_type, country
         ), daily AS (${rollupUpsert('login_rollup_daily', 'day', shard)}

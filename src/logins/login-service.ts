@@ -49,16 +49,28 @@ export interface LoginCompanion<E> {
   readonly wantsTrace?: boolean;
   /** Runs before the login row is written; the rows it returns are committed with it. */
   prepare(record: LoginRecord, client: ClientContext, trace: Error | undefined): Promise<E[]>;
+  /**
+   * The login's own event among `items`, stored in the login row itself (its severity, and the context
+   * that `row` does not already say) rather than by `insert`; null when there is none.
+   */
+  ownEvent?(items: E[], row: LoginRow): LoginOwnEvent | null;
   /** Runs before the statement (e.g. creating partitions). */
   beforeWrite(items: E[]): Promise<void>;
   /**
-   * A data-modifying statement (INSERT …) that the login batch's statement runs as one of its parts.
+   * A data-modifying statement (INSERT …) that the login batch's statement runs as one of its parts,
+   * or null when there is nothing to insert.
    * It may read the batch's login rows from the relation named `logins` (see LOGIN_BATCH), to take
    * fields it shares with them instead of sending them again.
    */
-  insert(items: E[], logins: string): RawBuilder<unknown>;
+  insert(items: E[], logins: string): RawBuilder<unknown> | null;
   /** Runs once the statement has committed (e.g. writing log lines). */
   committed(items: E[]): void;
+}
+
+/** A login's own event as its row stores it (see LoginRow.eventSeverity). */
+export interface LoginOwnEvent {
+  severity: string;
+  context: Record<string, unknown> | null;
 }
 
 interface PendingLogin {
@@ -194,7 +206,8 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
           const items = extras[i];
           if (!items?.length) continue;
           await c.beforeWrite(items);
-          parts.push(c.insert(items, LOGIN_BATCH));
+          const part = c.insert(items, LOGIN_BATCH);
+          if (part) parts.push(part);
         }
         await repository.insertBatch(rows, { shard: slot, with: parts });
       };
@@ -258,6 +271,8 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
       sessionKeyHash: fields.sessionKey ? hashSessionKey(fields.sessionKey) : null,
       loginAt: loginAt.toISOString(),
       metadata,
+      eventSeverity: null,
+      eventContext: null,
     };
     return { row, at: loginAt, client };
   }
@@ -356,7 +371,15 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
       const record = toRecord(row, at);
       const write = (async () => {
         const extras: unknown[][] = [];
-        for (const c of companions) extras.push(await c.prepare(record, client, trace));
+        for (const c of companions) {
+          const items = await c.prepare(record, client, trace);
+          const own = c.ownEvent?.(items, row);
+          if (own) {
+            row.eventSeverity = own.severity;
+            row.eventContext = own.context;
+          }
+          extras.push(items);
+        }
         await committer.submit({ row, at, extras });
       })();
       writing.add(write);

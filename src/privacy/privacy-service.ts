@@ -172,13 +172,20 @@ export function createPrivacyService(deps: PrivacyServiceDeps): PrivacyService {
       const usernames = await usernamesOf(userId);
       const where = mine(userId, usernames);
       let logins = 0;
+      // A login's own security event is stored in its row (migration 0009): it goes with the login and
+      // counts among the security events removed.
+      let loginEvents = 0;
       // Bounded batches: a user with a long history must not hold a long lock on login_history.
       for (;;) {
-        const r = await sql`
-          DELETE FROM login_history WHERE (id, login_at) IN (
-            SELECT id, login_at FROM login_history WHERE ${where} LIMIT ${batchSize})`.execute(db);
-        const n = Number(r.numAffectedRows ?? 0);
+        const r = await sql<{ n: number; events: number }>`
+          WITH removed AS (
+            DELETE FROM login_history WHERE (id, login_at) IN (
+              SELECT id, login_at FROM login_history WHERE ${where} LIMIT ${batchSize})
+            RETURNING event_severity)
+          SELECT count(*)::int4 AS n, count(event_severity)::int4 AS events FROM removed`.execute(db);
+        const n = Number(r.rows[0]?.n ?? 0);
         logins += n;
+        loginEvents += Number(r.rows[0]?.events ?? 0);
         if (n < batchSize) break;
       }
       // Alerts name the person too (a burst key is the username, a new-country key starts with the id;
@@ -190,7 +197,7 @@ export function createPrivacyService(deps: PrivacyServiceDeps): PrivacyService {
       const pseudonym = deps.pseudonymKey
         ? pseudonymFor(userId, await deps.pseudonymKey())
         : `erased-user-${randomBytes(6).toString('hex')}`;
-      let securityEvents = 0;
+      let securityEvents = loginEvents;
       let changes = 0;
       let changeHistory = 0;
       for (const c of contributors) {

@@ -1,6 +1,7 @@
 /**
  * The security events part of a GDPR export or erasure: events carrying the user id, or one of the
- * user's usernames.
+ * user's usernames. Export reads the security_events view (every event); erasure removes the rows of
+ * security_event_rows — the login events stored in login rows go with those rows.
  * @module
  */
 import { sql } from 'kysely';
@@ -25,8 +26,8 @@ export function securityEventsPrivacy(db: Kysely<Database>, batchSize = 5000): P
       let removed = 0;
       for (;;) {
         const r = await sql`
-          DELETE FROM security_events WHERE (id, occurred_at) IN (
-            SELECT id, occurred_at FROM security_events WHERE ${mine(userId, usernames)} LIMIT ${batchSize})`.execute(
+          DELETE FROM security_event_rows WHERE (id, occurred_at) IN (
+            SELECT id, occurred_at FROM security_event_rows WHERE ${mine(userId, usernames)} LIMIT ${batchSize})`.execute(
           db,
         );
         const n = Number(r.numAffectedRows ?? 0);

@@ -211,7 +211,7 @@ forEachBackend('retention of security events', (backend) => {
 
   it('keeps error and critical events two years and the rest 180 days', async () => {
     const receipt = await tg.retention.run();
-    const items = receipt.items.filter((i) => i.table === 'security_events');
+    const items = receipt.items.filter((i) => i.table === 'security_event_rows');
     assert.deepEqual(
       items.map((i) => [i.period, i.method, i.rows]),
       [
@@ -228,6 +228,84 @@ forEachBackend('retention of security events', (backend) => {
       left.map((r) => r.severity),
       ['error', 'info'],
     );
+  });
+});
+
+// A login's own event is stored in its login row, yet keeps the security event periods: when the login
+// expires first, the event stays (as a row of its own), with the same id, time and context.
+forEachBackend('retention of login events', (backend) => {
+  const clock = manualClock('2026-07-15T12:00:00Z');
+  let tg: Trailguard;
+  before(async () => {
+    tg = await openTrailguard(backend, { clock, geo: false });
+    // Five failures from one address: the fifth trips brute force (login_failed at severity error,
+    // plus a suspicious_activity event). Their month is dropped whole (failed logins: 180 days).
+    for (let i = 0; i < 5; i++) {
+      await tg.logins.record({
+        username: `victim${i}`,
+        success: false,
+        ip: '203.0.113.77',
+        occurredAt: `2025-12-10T10:00:0${i}Z`,
+      });
+    }
+    // A success older than 90 days (its login goes) but younger than 180 (its info event stays), in a
+    // month that is only trimmed.
+    await tg.logins.record({
+      username: 'kept',
+      userId: 'u-kept',
+      success: true,
+      ip: '198.51.100.4',
+      occurredAt: '2026-04-01T09:00:00Z',
+    });
+  });
+  after(() => tg.close());
+
+  const events = async () =>
+    (await tg.security.events({ limit: 100 })).items.map((e) => ({
+      id: e.id,
+      type: e.type,
+      severity: e.severity,
+      at: e.occurredAt.toISOString(),
+      username: e.username,
+      context: e.context,
+    }));
+
+  it('keeps the events whose own period is longer than their login', async () => {
+    const before = await events();
+    assert.equal(before.length, 7);
+    const receipt = await tg.retention.run();
+    const loginItems = receipt.items.filter((i) => i.table === 'login_history');
+    assert.deepEqual(
+      loginItems.map((i) => [i.period, i.method, i.rows]),
+      [
+        ['2025-12', 'drop_partition', 5],
+        ['2026-04', 'batch_delete', 1],
+      ],
+    );
+    assert.equal((await tg.logins.list({ limit: 100 })).items.length, 0);
+    const expected = before
+      .filter((e) => e.severity === 'error' || e.severity === 'critical' || e.at.startsWith('2026-04'))
+      .sort((a, b) => a.id.localeCompare(b.id));
+    assert.deepEqual(expected.map((e) => `${e.type} ${e.severity}`).sort(), [
+      'login_failed error',
+      'login_success info',
+      'suspicious_activity critical',
+    ]);
+    const after = (await events()).sort((a, b) => a.id.localeCompare(b.id));
+    assert.deepEqual(after, expected);
+    // A second run finds nothing more to keep or remove, and lists nothing twice.
+    const again = await tg.retention.run();
+    assert.equal(again.totalRows, 0);
+    assert.equal((await events()).length, 3);
+  });
+
+  it('then removes them by their own period', async () => {
+    clock.set('2026-10-15T12:00:00Z'); // the April success event is now older than 180 days
+    await tg.retention.run();
+    assert.deepEqual((await events()).map((e) => `${e.type} ${e.severity}`).sort(), [
+      'login_failed error',
+      'suspicious_activity critical',
+    ]);
   });
 });
 

@@ -14,6 +14,7 @@ import { isPlainObject } from '../domain/validation.ts';
 import type { Logger } from '../config.ts';
 import type { Backend } from '../store/database.ts';
 import type { PartitionManager, PartitionedTable } from '../store/partitions.ts';
+import { SECURITY_EVENT_COLUMNS, loginEventsOf } from '../store/login-events.ts';
 import type { Database } from '../store/schema.ts';
 import { archiveFileName, createArchiveWriter } from './archive.ts';
 import type { ArchiveFile, ArchiveWriter } from './archive.ts';
@@ -83,6 +84,12 @@ export interface PartitionedTarget {
   table: PartitionedTable;
   timeColumn: string;
   classes: RetentionClass[];
+  /**
+   * What must outlive the rows of `relation` (the table or a detached partition) matching `where`: a
+   * data-modifying statement run in the same transaction as their removal, before it. Login rows keep
+   * their own security events this way when the events' period is longer (see loginEventKeeper).
+   */
+  keep?: ((relation: string, where: RawBuilder<boolean>) => RawBuilder<unknown>) | undefined;
 }
 
 /** Rows of another table that belong to each row of a plain target and go with it. */
@@ -146,6 +153,24 @@ export function securityEventClasses(now: Date, policy: RetentionPolicy): Retent
       cutoff: new Date(now.getTime() - policy.securityEvents.otherDays * DAY_MS),
     },
   ];
+}
+
+/**
+ * A login's own security event lives in its login row (migration 0009), yet follows the security event
+ * periods: when the login expires first, the event still inside its period becomes a row of
+ * security_event_rows, in the statement that removes the login.
+ */
+export function loginEventKeeper(
+  now: Date,
+  policy: RetentionPolicy,
+): (relation: string, where: RawBuilder<boolean>) => RawBuilder<unknown> {
+  const high = new Date(now.getTime() - policy.securityEvents.highDays * DAY_MS);
+  const other = new Date(now.getTime() - policy.securityEvents.otherDays * DAY_MS);
+  const current = sql<boolean>`(CASE WHEN event_severity IN ('error', 'critical') THEN login_at >= ${high}
+    ELSE login_at >= ${other} END)`;
+  return (relation, where) => sql`
+    INSERT INTO security_event_rows (${SECURITY_EVENT_COLUMNS})
+    ${loginEventsOf(relation, sql<boolean>`${where} AND ${current}`)}`;
 }
 
 /** The login history classes: successful and failed logins have different periods. */
@@ -243,6 +268,7 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
     timeColumn: string,
     where: RawBuilder<boolean>,
     archive: ArchiveWriter | null,
+    keep?: PartitionedTarget['keep'],
   ): Promise<number> {
     let removed = 0;
     for (;;) {
@@ -254,8 +280,10 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
       if (rows.length === 0) return removed;
       if (archive) await archive.write(rows);
       const ids = rows.map((r) => r.id);
-      const del =
-        await sql`DELETE FROM ${sql.table(relation)} WHERE id = ANY(${ids}::uuid[]) AND ${where}`.execute(db);
+      const these = sql<boolean>`id = ANY(${ids}::uuid[]) AND ${where}`;
+      // What must outlive the rows is saved by the statement that deletes them: both or neither.
+      const kept = keep ? sql`WITH kept AS (${keep(relation, these)}) ` : sql``;
+      const del = await sql`${kept}DELETE FROM ${sql.table(relation)} WHERE ${these}`.execute(db);
       removed += Number(del.numAffectedRows ?? 0);
       if (rows.length < policy.batchSize) return removed;
     }
@@ -326,7 +354,8 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
       } else {
         const archive = await openArchive(target.table, period, runAt);
         try {
-          item.rows = await trimInBatches(p.name, target.timeColumn, where, archive);
+          if (target.keep) await deps.partitions.ensure('security_event_rows', [start]);
+          item.rows = await trimInBatches(p.name, target.timeColumn, where, archive, target.keep);
           item.archive = archive ? await finishOrDrop(archive, item.rows) : null;
         } catch (err) {
           await archive?.abort();
@@ -382,7 +411,17 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
         rows = await countWhere(name, sql<boolean>`TRUE`);
       }
       const file = archive ? await finishOrDrop(archive, rows) : null;
-      await sql`DROP TABLE ${sql.table(name)}`.execute(db);
+      const keep = target.keep;
+      if (keep) {
+        await deps.partitions.ensure('security_event_rows', [start]);
+        // What must outlive the month is saved in the transaction that drops it: both or neither.
+        await db.transaction().execute(async (trx) => {
+          await keep(name, sql<boolean>`TRUE`).execute(trx);
+          await sql`DROP TABLE ${sql.table(name)}`.execute(trx);
+        });
+      } else {
+        await sql`DROP TABLE ${sql.table(name)}`.execute(db);
+      }
       await sql`DELETE FROM trailguard_partition WHERE parent = ${target.table} AND name = ${name}`.execute(
         db,
       );
@@ -532,9 +571,14 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
         const startedAt = clock.now();
         const extra = deps.targets?.(startedAt, policy) ?? { partitioned: [], plain: [] };
         const partitioned: PartitionedTarget[] = [
-          { table: 'login_history', timeColumn: 'login_at', classes: loginClasses(startedAt, policy) },
           {
-            table: 'security_events',
+            table: 'login_history',
+            timeColumn: 'login_at',
+            classes: loginClasses(startedAt, policy),
+            keep: loginEventKeeper(startedAt, policy),
+          },
+          {
+            table: 'security_event_rows',
             timeColumn: 'occurred_at',
             classes: securityEventClasses(startedAt, policy),
           },

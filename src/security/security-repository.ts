@@ -96,7 +96,7 @@ export function createSecurityRepository(db: Kysely<Database>): SecurityReposito
     // puts JSON.stringify on its slow path for every row (half the cost of the whole call).
     const payload = JSON.stringify(rows.map((e) => ({ ...e, occurredAt: e.occurredAt.toISOString() })));
     return sql`
-      INSERT INTO security_events (id, event_type, category, severity, occurred_at, username, user_id,
+      INSERT INTO security_event_rows (id, event_type, category, severity, occurred_at, username, user_id,
         ip_address, user_agent, reason, context)
       SELECT id, type, category, severity, "occurredAt", username, "userId", "ipAddress", "userAgent",
         reason, coalesce(context, '{}'::jsonb)
@@ -125,7 +125,7 @@ export function createSecurityRepository(db: Kysely<Database>): SecurityReposito
         }),
       );
       return sql`
-        INSERT INTO security_events (id, event_type, category, severity, occurred_at, username, user_id,
+        INSERT INTO security_event_rows (id, event_type, category, severity, occurred_at, username, user_id,
           ip_address, user_agent, reason, context)
         SELECT e.id, e.type, e.category, e.severity, l."loginAt", l.username, l."userId", l."ipAddress",
           l."userAgent", l."failureReason", coalesce(e.context, '{}'::jsonb)

@@ -227,6 +227,11 @@ function usernameOf(value: unknown): string {
   return u;
 }
 
+/** A login's own event (it carries the login's id), stored in the login row rather than as a row. */
+function isOwnEvent(p: PreparedEvent): boolean {
+  return p.loginId !== undefined && p.event.id === p.loginId;
+}
+
 export function createSecurityService(deps: SecurityServiceDeps): SecurityService {
   const { repository, partitions, enricher, clock, detector, settings, log } = deps;
   const listeners = new Set<(event: SecurityEvent) => void>();
@@ -237,7 +242,7 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
     maxInFlight: deps.maxInFlight,
     flush: async (rows) => {
       await partitions.ensure(
-        'security_events',
+        'security_event_rows',
         rows.map((r) => r.occurredAt),
       );
       await repository.insertBatch(rows);
@@ -613,8 +618,11 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
       wantsTrace: log.enabled && log.location,
       async prepare(record, client, trace) {
         // Stored with the login's own subject (see insertForLogins), joined on its id.
+        // The first event is the login's own (login_success / login_failed): it takes the login's id,
+        // because it is stored in the login row itself (see ownEvent) and the view shows it by that id.
         const forLogin = (prepared: PreparedEvent[]): PreparedEvent[] => {
           for (const p of prepared) p.loginId = record.id;
+          if (prepared[0]) prepared[0].event.id = record.id;
           return prepared;
         };
         const s: Subject = {
@@ -659,12 +667,31 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
         }
         return forLogin(prepared);
       },
-      beforeWrite: (items) =>
-        partitions.ensure(
-          'security_events',
-          items.map((p) => p.event.occurredAt),
-        ),
-      insert: (items, logins) => repository.insertForLogins(items, logins),
+      ownEvent(items, row) {
+        const own = items.find(isOwnEvent);
+        if (!own) return null;
+        // What the security_events view derives from the login row is left out (see migration 0009).
+        const context: Record<string, unknown> = { ...own.event.context };
+        if (context['login_id'] === row.id) delete context['login_id'];
+        if (context['login_type'] === row.loginType) delete context['login_type'];
+        if (row.success && row.country !== null && context['country'] === row.country) {
+          delete context['country'];
+          if (row.city !== null && context['city'] === row.city) delete context['city'];
+        }
+        return { severity: own.event.severity, context: Object.keys(context).length ? context : null };
+      },
+      async beforeWrite(items) {
+        const rows = items.filter((p) => !isOwnEvent(p));
+        if (rows.length)
+          await partitions.ensure(
+            'security_event_rows',
+            rows.map((p) => p.event.occurredAt),
+          );
+      },
+      insert(items, logins) {
+        const rows = items.filter((p) => !isOwnEvent(p));
+        return rows.length ? repository.insertForLogins(rows, logins) : null;
+      },
       committed(items) {
         for (const p of items) {
           writeLine(p);

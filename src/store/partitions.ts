@@ -9,7 +9,7 @@ import type { Database } from './schema.ts';
 import type { Kysely } from 'kysely';
 
 /** Partition parents and their partition-key column. */
-export type PartitionedTable = 'login_history' | 'security_events';
+export type PartitionedTable = 'login_history' | 'security_event_rows';
 
 /** UTC start of the month containing `d`. */
 export function monthStart(d: Date): Date {

@@ -31,6 +31,10 @@ export interface LoginHistoryTable {
   logout_at: Timestamp | null;
   session_duration_seconds: number | null;
   metadata: Json;
+  /** Severity of the login's own event (login_success / login_failed); NULL: no event in the view. */
+  event_severity: string | null;
+  /** That event's context beyond what the view derives from the row; NULL when there is none. */
+  event_context: Json | null;
 }
 
 /** Counts per hour × outcome × type × device × country, maintained with every insert. */
@@ -163,7 +167,10 @@ export interface IdempotencyKeysTable {
   created_at: Timestamp;
 }
 
-/** One security event (partitioned by month on occurred_at). */
+/**
+ * One security event. `security_events` is a view: the rows of `security_event_rows` (partitioned by
+ * month on occurred_at) and the login events stored inline in `login_history` (migration 0009).
+ */
 export interface SecurityEventsTable {
   id: string;
   event_type: string;
@@ -254,6 +261,7 @@ export interface Database {
   viewer_tokens: ViewerTokensTable;
   idempotency_keys: IdempotencyKeysTable;
   security_events: SecurityEventsTable;
+  security_event_rows: SecurityEventsTable;
   security_secret: SecuritySecretTable;
   change_log: ChangeLogTable;
   change_log_history: ChangeLogHistoryTable;

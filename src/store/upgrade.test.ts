@@ -9,12 +9,14 @@ import { createTrailguard } from '../trailguard.ts';
 import { openDatabase } from './database.ts';
 import { migrateTo } from './migrator.ts';
 import { createPartitionManager } from './partitions.ts';
+import type { PartitionedTable } from './partitions.ts';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const HOUR = 3_600_000;
 
 // A database written by the release before migrations 0007 (rollup shards, security_events key and
-// partial indexes) and 0008 (daily rollup) must come up with every row and the same counts.
+// partial indexes), 0008 (daily rollup) and 0009 (login events stored in their login rows) must come up
+// with every row, count and event, each event once.
 forEachBackend('upgrade from migration 0006', (backend) => {
   let where: { databaseUrl: string } | { dataDir: string };
   let cleanup: () => Promise<void>;
@@ -45,8 +47,9 @@ forEachBackend('upgrade from migration 0006', (backend) => {
         'login_history',
         logins.map((l) => l.at),
       );
+      // Before 0009 the events' own table was called security_events.
       await partitions.ensure(
-        'security_events',
+        'security_events' as PartitionedTable,
         logins.map((l) => l.at),
       );
       for (const l of logins) {
@@ -92,6 +95,21 @@ forEachBackend('upgrade from migration 0006', (backend) => {
       const after = await tg.logins.stats({ from });
       assert.equal(after.total, logins.length + 1);
       assert.equal(after.failure, logins.filter((l) => !l.success).length + 1);
+      const failedAfter = await tg.security.events({ type: 'login_failed', limit: 1000 });
+      assert.equal(failedAfter.items.length, logins.filter((l) => !l.success).length + 1);
+      assert.equal(failedAfter.items[0]?.username, 'after@example.test');
+      const all = await tg.security.events({ limit: 1000 });
+      assert.equal(new Set(all.items.map((e) => e.id)).size, all.items.length, 'an event listed twice');
+      // The old events' partitions moved with their table.
+      const parents = await sql<{ parent: string; name: string }>`
+        SELECT parent, name FROM trailguard_partition WHERE name LIKE 'security_event%'`.execute(
+        tg.database.db,
+      );
+      assert.ok(parents.rows.length > 0);
+      for (const r of parents.rows) {
+        assert.equal(r.parent, 'security_event_rows');
+        assert.match(r.name, /^security_event_rows_p\d{4}_\d{2}$/);
+      }
     } finally {
       await tg.close();
     }

@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { manualClock } from '../../src/domain/clock.ts';
 import { resolveConfig } from '../../src/config.ts';
-import type { GeoLookup, GeoResult, Trailguard } from '../../src/index.ts';
+import type { GeoLookup, GeoResult, SecurityEvent, Trailguard } from '../../src/index.ts';
 import { forEachBackend, openTrailguard, REDIS_SKIP, TEST_REDIS_URL } from '../helpers/backends.ts';
 
 const T0 = '2026-05-10T08:00:00Z';
@@ -101,6 +101,8 @@ forEachBackend('security service', (backend) => {
     assert.equal(line['context'].ip_address, '198.51.100.7');
     assert.equal(line['context'].reason, 'invalid_password');
     assert.equal(line['context'].category, 'authentication');
+    // The line names the stored event by its id.
+    assert.ok(failed.items.some((e) => e.id === line['context'].event_id));
     for (const k of [
       'failed_attempts_from_ip',
       'unique_ips_for_email',
@@ -295,7 +297,7 @@ forEachBackend('security enforcement and geo signals', (backend) => {
         '198.51.100.1': place('DE', 52.52, 13.405), // Berlin
         '198.51.100.2': place('DE', 48.137, 11.575), // Munich
         '198.51.100.3': place('AU', -33.87, 151.21), // Sydney
-        '198.51.100.4': place('FR', 48.857, 2.352), // Paris
+        '198.51.100.4': { ...place('FR', 48.857, 2.352), city: 'Paris' },
       }),
     });
   });
@@ -317,6 +319,8 @@ forEachBackend('security enforcement and geo signals', (backend) => {
   });
 
   it('flags a login from a new country and impossible travel between consecutive logins', async () => {
+    const emitted: SecurityEvent[] = [];
+    const stop = tg.security.onEvent((e) => emitted.push(e));
     const login = (ip: string) =>
       tg.logins.record({ username: 'h@example.com', userId: 'h', success: true, ip });
     await login('198.51.100.1'); // Berlin: first login, nothing to compare
@@ -338,6 +342,15 @@ forEachBackend('security enforcement and geo signals', (backend) => {
     const alerts = await tg.security.events({ type: 'suspicious_activity', userId: 'h' });
     assert.equal(alerts.items.length, 1);
     assert.equal(alerts.items[0]?.context['pattern'], 'impossible_travel');
+    // A login event is stored in its login row; read back, it is the event that was emitted, whole.
+    stop();
+    assert.equal(events[3]?.context['city'], 'Paris');
+    for (const e of [...events, ...alerts.items]) {
+      assert.deepEqual(
+        e,
+        emitted.find((x) => x.id === e.id),
+      );
+    }
   });
 });
 

@@ -11,6 +11,7 @@ import * as m0005 from './0005-compliance.ts';
 import * as m0006 from './0006-change-history-pseudonymise.ts';
 import * as m0007 from './0007-write-path.ts';
 import * as m0008 from './0008-daily-rollup.ts';
+import * as m0009 from './0009-login-events-inline.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-login-history': m0001,
@@ -21,4 +22,5 @@ export const migrations: Record<string, Migration> = {
   '0006-change-history-pseudonymise': m0006,
   '0007-write-path': m0007,
   '0008-daily-rollup': m0008,
+  '0009-login-events-inline': m0009,
 };
