@@ -329,3 +329,65 @@ forEachBackend('detection alerts', (backend) => {
     assert.match(alerts[0]?.key ?? '', /^brute_force:/);
   });
 });
+
+// An alert storm: many keys crossing a threshold in the same moment share transactions. Each key still
+// gets exactly one alert per window and every further raise is counted, also when two processes on one
+// database raise the same keys at once, in opposite orders.
+forEachBackend('alert storm', (backend) => {
+  const clock = manualClock('2026-03-01T10:00:00Z');
+  let loc: Awaited<ReturnType<typeof persistentLocation>>;
+  const instances: Trailguard[] = [];
+  before(async () => {
+    loc = await persistentLocation(backend);
+    const open = () =>
+      createTrailguard({
+        ...loc.options,
+        clock,
+        geo: false,
+        logger: quiet,
+        securityLog: { enabled: false },
+        alerts: { sinks: [{ type: 'log' }], delivery: { enabled: false } },
+      });
+    instances.push(await open());
+    // PGlite is one process's database; a second process needs PostgreSQL.
+    if (backend === 'postgres') instances.push(await open());
+  });
+  after(async () => {
+    for (const tg of instances) await tg.close();
+    await loc.cleanup();
+  });
+
+  it('gives each key one alert per window and counts every other raise', async () => {
+    const keys = Array.from({ length: 300 }, (_, i) => `storm-${String(i).padStart(3, '0')}`);
+    const raise = (tg: Trailguard, key: string) =>
+      tg.alerts.raise({ rule: 'storm', key, severity: 'warning', title: `storm ${key}` });
+    // Three raises per key from each instance, the second instance walking the keys backwards.
+    const results = await Promise.all(
+      instances.flatMap((tg, n) =>
+        [1, 2, 3].flatMap(() => (n === 0 ? keys : [...keys].reverse()).map((k) => raise(tg, k))),
+      ),
+    );
+    const raised = results.filter((a) => a !== null);
+    assert.equal(raised.length, keys.length);
+    assert.deepEqual([...new Set(raised.map((a) => a?.key))].sort(), keys);
+    for (const tg of instances) await tg.alerts.flush();
+    const db = instances[0]!.database.db;
+    const stored = await db.selectFrom('alert').select(['alert_key']).where('rule', '=', 'storm').execute();
+    assert.equal(stored.length, keys.length);
+    const throttle = await db
+      .selectFrom('alert_throttle')
+      .select(['alert_key', 'suppressed'])
+      .where('rule', '=', 'storm')
+      .execute();
+    assert.equal(throttle.length, keys.length);
+    const perKey = 3 * instances.length - 1;
+    for (const t of throttle) assert.equal(Number(t.suppressed), perKey, t.alert_key);
+    const outbox = await db.selectFrom('alert_outbox').select('alert_id').execute();
+    assert.equal(outbox.length, keys.length);
+
+    // Once the window has closed, the next raise opens a new one carrying the count.
+    clock.advance(16 * 60_000);
+    const next = await raise(instances[0]!, 'storm-000');
+    assert.equal(next?.suppressed, perKey);
+  });
+});

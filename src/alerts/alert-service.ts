@@ -229,7 +229,15 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
     if (known) known.pending = 0;
     let outcome: { alert: Alert | null; windowEnd: number };
     try {
-      outcome = await raiseInTransaction(input, key, now, carry, throttleSeconds, sinkNames, details);
+      outcome = await raiseBatched({
+        input,
+        key,
+        now,
+        carry,
+        throttleSeconds,
+        sinkNames,
+        details,
+      });
     } catch (err) {
       if (known) known.pending += carry;
       throw err;
@@ -240,77 +248,152 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
     return outcome.alert;
   }
 
-  async function raiseInTransaction(
-    input: RaiseAlertInput,
-    key: string,
-    now: Date,
-    carry: number,
-    throttleSeconds: number,
-    sinkNames: string[],
-    details: Record<string, unknown>,
+  // Raises that reach the database in the same event-loop turn share one transaction: an alert storm
+  // (a thousand accounts crossing the burst threshold in one batch of logins) costs a handful of
+  // statements instead of seven round trips per alert. Batches run one after another.
+  interface QueuedRaise {
+    input: RaiseAlertInput;
+    key: string;
+    now: Date;
+    carry: number;
+    throttleSeconds: number;
+    sinkNames: string[];
+    details: Record<string, unknown>;
+    resolve: (outcome: { alert: Alert | null; windowEnd: number }) => void;
+    reject: (err: unknown) => void;
+  }
+  let raiseQueue: QueuedRaise[] = [];
+  let raiseRunning: Promise<void> | null = null;
+  const RAISE_BATCH = 500;
+
+  function raiseBatched(
+    item: Omit<QueuedRaise, 'resolve' | 'reject'>,
   ): Promise<{ alert: Alert | null; windowEnd: number }> {
-    return db.transaction().execute(async (trx) => {
-      // The throttle row is created once, then locked: concurrent raisers (even in other processes)
-      // serialise on it, and exactly one opens each window.
-      await sql`INSERT INTO alert_throttle (rule, alert_key, window_start, window_end, suppressed)
-        VALUES (${input.rule}, ${key}, 'epoch', 'epoch', 0) ON CONFLICT DO NOTHING`.execute(trx);
-      const state = await sql<{ window_end: Date; suppressed: number }>`
-        SELECT window_end, suppressed FROM alert_throttle
-        WHERE rule = ${input.rule} AND alert_key = ${key} FOR UPDATE`.execute(trx);
-      const row = state.rows[0];
-      if (row && new Date(row.window_end).getTime() > now.getTime()) {
-        await sql`UPDATE alert_throttle SET suppressed = suppressed + ${1 + carry}
-          WHERE rule = ${input.rule} AND alert_key = ${key}`.execute(trx);
-        return { alert: null, windowEnd: new Date(row.window_end).getTime() };
+    return new Promise((resolve, reject) => {
+      raiseQueue.push({ ...item, resolve, reject });
+      if (!raiseRunning) raiseRunning = new Promise((done) => setImmediate(done)).then(drainRaises);
+    });
+  }
+
+  async function drainRaises(): Promise<void> {
+    while (raiseQueue.length > 0) {
+      const batch = raiseQueue.slice(0, RAISE_BATCH);
+      raiseQueue = raiseQueue.slice(RAISE_BATCH);
+      try {
+        const outcomes = await raiseInTransaction(batch);
+        batch.forEach((b, i) => b.resolve(outcomes[i] as { alert: Alert | null; windowEnd: number }));
+      } catch (err) {
+        for (const b of batch) b.reject(err);
       }
-      const carried = Number(row?.suppressed ?? 0) + carry;
-      const windowEnd = new Date(now.getTime() + throttleSeconds * 1000);
-      await sql`UPDATE alert_throttle SET window_start = ${now}, window_end = ${windowEnd}, suppressed = 0
-        WHERE rule = ${input.rule} AND alert_key = ${key}`.execute(trx);
-      const alert: Alert = {
-        id: newId(),
-        rule: input.rule,
-        key,
-        severity: input.severity,
-        title: cleanText(input.title, 512),
-        message: cleanText(input.message ?? input.title, 4096),
-        details,
-        suppressed: carried,
-        occurredAt: input.occurredAt ?? now,
-        createdAt: now,
-      };
-      await trx
-        .insertInto('alert')
-        .values({
-          id: alert.id,
-          rule: alert.rule,
-          alert_key: alert.key,
-          severity: alert.severity,
-          title: alert.title,
-          message: alert.message,
-          details: JSON.stringify(alert.details),
-          suppressed: alert.suppressed,
-          occurred_at: alert.occurredAt,
-          created_at: now,
-        })
-        .execute();
-      if (sinkNames.length > 0) {
+    }
+    raiseRunning = null;
+  }
+
+  async function raiseInTransaction(
+    batch: QueuedRaise[],
+  ): Promise<{ alert: Alert | null; windowEnd: number }[]> {
+    // The (rule, key) pairs of the batch, sorted: every transaction locks throttle rows in this order,
+    // so concurrent batches (even in other processes) wait on each other instead of deadlocking.
+    const pairs = new Map<string, { rule: string; key: string }>();
+    for (const b of batch) pairs.set(`${b.input.rule}\u0000${b.key}`, { rule: b.input.rule, key: b.key });
+    const sorted = [...pairs.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+    const rules = sorted.map((p) => p.rule);
+    const keys = sorted.map((p) => p.key);
+    return db.transaction().execute(async (trx) => {
+      // The throttle row is created once, then locked: concurrent raisers serialise on it, and exactly
+      // one opens each window.
+      await sql`INSERT INTO alert_throttle (rule, alert_key, window_start, window_end, suppressed)
+        SELECT r, k, 'epoch', 'epoch', 0 FROM unnest(${rules}::text[], ${keys}::text[]) AS p(r, k)
+        ORDER BY r COLLATE "C", k COLLATE "C"
+        ON CONFLICT DO NOTHING`.execute(trx);
+      const state = await sql<{ rule: string; alert_key: string; window_end: Date; suppressed: number }>`
+        SELECT t.rule, t.alert_key, t.window_end, t.suppressed FROM alert_throttle t
+        JOIN unnest(${rules}::text[], ${keys}::text[]) AS p(r, k) ON t.rule = p.r AND t.alert_key = p.k
+        ORDER BY t.rule COLLATE "C", t.alert_key COLLATE "C"
+        FOR UPDATE OF t`.execute(trx);
+      const windows = new Map<string, { windowStart: Date | null; windowEnd: number; suppressed: number }>();
+      for (const r of state.rows) {
+        windows.set(`${r.rule}\u0000${r.alert_key}`, {
+          windowStart: null,
+          windowEnd: new Date(r.window_end).getTime(),
+          suppressed: Number(r.suppressed),
+        });
+      }
+      // Each raise in arrival order: the first past a closed window opens the next one; the others
+      // count as suppressed in it.
+      const outcomes: { alert: Alert | null; windowEnd: number }[] = [];
+      const alerts: { alert: Alert; sinks: string[] }[] = [];
+      for (const b of batch) {
+        const w = windows.get(`${b.input.rule}\u0000${b.key}`) as {
+          windowStart: Date | null;
+          windowEnd: number;
+          suppressed: number;
+        };
+        if (w.windowEnd > b.now.getTime()) {
+          w.suppressed += 1 + b.carry;
+          outcomes.push({ alert: null, windowEnd: w.windowEnd });
+          continue;
+        }
+        const carried = w.suppressed + b.carry;
+        w.windowStart = b.now;
+        w.windowEnd = b.now.getTime() + b.throttleSeconds * 1000;
+        w.suppressed = 0;
+        const alert: Alert = {
+          id: newId(),
+          rule: b.input.rule,
+          key: b.key,
+          severity: b.input.severity,
+          title: cleanText(b.input.title, 512),
+          message: cleanText(b.input.message ?? b.input.title, 4096),
+          details: b.details,
+          suppressed: carried,
+          occurredAt: b.input.occurredAt ?? b.now,
+          createdAt: b.now,
+        };
+        alerts.push({ alert, sinks: b.sinkNames });
+        outcomes.push({ alert, windowEnd: w.windowEnd });
+      }
+      const changed = sorted.map(
+        (p) => windows.get(`${p.rule}\u0000${p.key}`) as NonNullable<ReturnType<typeof windows.get>>,
+      );
+      await sql`UPDATE alert_throttle AS t
+        SET window_start = coalesce(c.ws, t.window_start), window_end = c.we, suppressed = c.s
+        FROM unnest(${rules}::text[], ${keys}::text[], ${changed.map((w) => w.windowStart?.toISOString() ?? null)}::timestamptz[],
+          ${changed.map((w) => new Date(w.windowEnd).toISOString())}::timestamptz[],
+          ${changed.map((w) => w.suppressed)}::int8[]) AS c(r, k, ws, we, s)
+        WHERE t.rule = c.r AND t.alert_key = c.k`.execute(trx);
+      if (alerts.length > 0) {
         await trx
-          .insertInto('alert_outbox')
+          .insertInto('alert')
           .values(
-            sinkNames.map((sink) => ({
-              id: newId(),
-              alert_id: alert.id,
-              sink,
-              next_attempt_at: now,
-              last_error: null,
-              created_at: now,
-              delivered_at: null,
+            alerts.map(({ alert }) => ({
+              id: alert.id,
+              rule: alert.rule,
+              alert_key: alert.key,
+              severity: alert.severity,
+              title: alert.title,
+              message: alert.message,
+              details: JSON.stringify(alert.details),
+              suppressed: alert.suppressed,
+              occurred_at: alert.occurredAt,
+              created_at: alert.createdAt,
             })),
           )
           .execute();
+        const deliveries = alerts.flatMap(({ alert, sinks: names }) =>
+          names.map((sink) => ({
+            id: newId(),
+            alert_id: alert.id,
+            sink,
+            next_attempt_at: alert.createdAt,
+            last_error: null,
+            created_at: alert.createdAt,
+            delivered_at: null,
+          })),
+        );
+        if (deliveries.length > 0) await trx.insertInto('alert_outbox').values(deliveries).execute();
       }
-      return { alert, windowEnd: windowEnd.getTime() };
+      return outcomes;
     });
   }
 
@@ -375,7 +458,8 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
       )
       .execute();
     const byId = new Map(alerts.map((a) => [a.id, toAlert(a)]));
-    await Promise.all(
+    // Every attempt of the pass first, then their outcomes in one statement.
+    const outcomes = await Promise.all(
       claimed.rows.map(async (row) => {
         const alert = byId.get(row.alert_id);
         const sink = sinks.get(row.sink);
@@ -384,34 +468,35 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
             ? await sink.deliver(alert, row.id)
             : { ok: false as const, error: `sink '${row.sink}' is no longer configured` };
         const at = clock.now();
-        if (result.ok) {
-          await db
-            .updateTable('alert_outbox')
-            .set({ status: 'delivered', delivered_at: at, last_error: null })
-            .where('id', '=', row.id)
-            .execute();
-          return;
-        }
+        if (result.ok) return { id: row.id, status: 'delivered', at, next: null, error: null };
         const attempts = Number(row.attempts);
         const giveUp = attempts >= config.delivery.maxAttempts || !sink;
         const next = new Date(at.getTime() + backoffDelay(attempts, config.delivery, result.retryAfterMs));
-        await db
-          .updateTable('alert_outbox')
-          .set({
-            status: giveUp ? 'failed' : 'pending',
-            next_attempt_at: next,
-            last_error: cleanText(result.error, 1024),
-          })
-          .where('id', '=', row.id)
-          .execute();
         (giveUp ? logger.error : logger.warn).call(
           logger,
           { delivery: row.id, sink: row.sink, attempts, error: result.error },
           giveUp ? 'alerts: delivery failed for good' : 'alerts: delivery failed, will retry',
         );
         if (!giveUp) scheduleRetry(next.getTime() - at.getTime());
+        return {
+          id: row.id,
+          status: giveUp ? 'failed' : 'pending',
+          at,
+          next,
+          error: cleanText(result.error, 1024),
+        };
       }),
     );
+    await sql`UPDATE alert_outbox AS o
+      SET status = u.status,
+        delivered_at = CASE WHEN u.status = 'delivered' THEN u.at ELSE o.delivered_at END,
+        next_attempt_at = coalesce(u.next, o.next_attempt_at),
+        last_error = u.error
+      FROM unnest(${outcomes.map((o) => o.id)}::uuid[], ${outcomes.map((o) => o.status)}::text[],
+        ${outcomes.map((o) => o.at.toISOString())}::timestamptz[],
+        ${outcomes.map((o) => o.next?.toISOString() ?? null)}::timestamptz[],
+        ${outcomes.map((o) => o.error)}::text[]) AS u(id, status, at, next, error)
+      WHERE o.id = u.id`.execute(db);
     return claimed.rows.length;
   }
 
