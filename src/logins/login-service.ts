@@ -228,13 +228,13 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
     if (!isPlainObject(input)) throw invalid('input', 'record() takes an object');
     const { request, headers, occurredAt, ...rest } = input;
     // null means "not given" for the optional fields; username and success must be real values.
-    const fields = checkFields(
-      Object.fromEntries(
-        Object.entries(rest).filter(
-          ([k, v]) => v !== undefined && (v !== null || k === 'username' || k === 'success'),
-        ),
-      ),
-    );
+    const given: Record<string, unknown> = {};
+    for (const k in rest) {
+      if (!Object.hasOwn(rest, k)) continue;
+      const v = (rest as Record<string, unknown>)[k];
+      if (v !== undefined && (v !== null || k === 'username' || k === 'success')) given[k] = v;
+    }
+    const fields = checkFields(given);
     const username = cleanText(fields.username.trim(), LIMITS.username);
     if (username === '') throw invalid('username', 'must not be empty');
     let metadata: Record<string, unknown> = {};
