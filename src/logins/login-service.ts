@@ -269,7 +269,7 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
       longitude: client.geo?.longitude ?? null,
       geoAccuracyKm: client.geo?.accuracyKm ?? null,
       sessionKeyHash: fields.sessionKey ? hashSessionKey(fields.sessionKey) : null,
-      loginAt: loginAt.toISOString(),
+      loginAt: loginAt.getTime(),
       metadata,
       eventSeverity: null,
       eventContext: null,
