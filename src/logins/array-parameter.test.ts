@@ -1,0 +1,45 @@
+import { after, before, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { sql } from 'kysely';
+import { forEachBackend, openTrailguard } from '../../test/helpers/backends.ts';
+import type { Trailguard } from '../trailguard.ts';
+import { arrayParameter } from './login-repository.ts';
+
+// A login batch goes to PostgreSQL as one array per column; every value must come back as it was sent.
+forEachBackend('batch columns as arrays', (backend) => {
+  let tg: Trailguard;
+  before(async () => {
+    tg = await openTrailguard(backend, { geo: false });
+  });
+  after(() => tg.close());
+
+  const roundTrip = async <T>(values: (T | null)[], type: string) => {
+    const r = await sql<{ v: T | null }>`
+      SELECT v FROM unnest(${arrayParameter(values as never)}::text::${sql.raw(type)}[]) WITH ORDINALITY AS t(v, i)
+      ORDER BY i`.execute(tg.database.db);
+    return r.rows.map((x) => x.v);
+  };
+
+  it('round-trips text with and without characters that need escaping', async () => {
+    const plain = ['plain', '', 'NULL', 'a,b', '{braces}', ' spaced ', "it's", 'Ünïcødé ✓ 𝄞', null];
+    assert.deepEqual(await roundTrip(plain, 'text'), plain);
+    const hard = [
+      ...plain,
+      'with "quotes"',
+      'back\\slash\\',
+      '\\"',
+      'line\nbreak\r\ttab',
+      '\u0001',
+      '\ud800',
+    ];
+    const back = await roundTrip(hard, 'text');
+    // A lone surrogate is not valid UTF-8; the driver sends the replacement character.
+    assert.deepEqual(back.slice(0, -1), hard.slice(0, -1));
+  });
+
+  it('round-trips numbers and booleans', async () => {
+    const numbers = [0, -1.5, 52.52, 1e-7, 1763840000123, null];
+    assert.deepEqual(await roundTrip(numbers, 'float8'), numbers);
+    assert.deepEqual(await roundTrip([true, false, null], 'boolean'), [true, false, null]);
+  });
+});
