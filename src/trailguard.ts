@@ -223,8 +223,12 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
   logins.observe(async (record) => {
     if (!record.success) alerts.background('login rules', () => alerts.onLogin(record));
   });
+  // Of the successful logins, only those that carry signals (a new country) can raise an alert.
   security.onEvent((event) => {
-    if (event.type === 'suspicious_activity' || event.type === 'login_success') {
+    if (
+      event.type === 'suspicious_activity' ||
+      (event.type === 'login_success' && Array.isArray(event.context['signals']))
+    ) {
       alerts.background('event rules', () => alerts.onSecurityEvent(event));
     }
   });
