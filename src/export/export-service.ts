@@ -48,6 +48,11 @@ export interface ExportOptions {
 /** How one table is read and rendered. */
 export interface ExportSource {
   relation: keyof Database & string;
+  /**
+   * Read `relation` as these relations, each paged on its own time index and the pages merged: for a
+   * UNION ALL view, which the planner would sort whole for every page.
+   */
+  parts?: (keyof Database & string)[] | undefined;
   timeColumn: string;
   /** Raw row → public record. */
   toRecord(row: Record<string, unknown>): unknown;
@@ -67,6 +72,12 @@ export interface ExportService {
   register(table: ExportTable, source: ExportSource): void;
 }
 
+/** The first `limit` rows by (time, id) ascending. */
+function oldestFirst<R extends { id: string }>(rows: R[], timeColumn: string, limit: number): R[] {
+  const at = (r: R) => new Date((r as Record<string, unknown>)[timeColumn] as Date | string).getTime();
+  return rows.sort((a, b) => at(a) - at(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).slice(0, limit);
+}
+
 export const loginSource: ExportSource = {
   relation: 'login_history',
   timeColumn: 'login_at',
@@ -79,6 +90,7 @@ export const loginSource: ExportSource = {
 
 export const securityEventSource: ExportSource = {
   relation: 'security_events',
+  parts: ['security_event_rows', 'login_events'],
   timeColumn: 'occurred_at',
   toRecord: (row) => toEvent(row as Parameters<typeof toEvent>[0]),
   csvHeader: SECURITY_EVENT_CSV_COLUMNS,
@@ -142,12 +154,19 @@ export function createExportService(deps: { db: Kysely<Database> }): ExportServi
       if (from) conditions.push(sql<boolean>`${t} >= ${from}`);
       if (to) conditions.push(sql<boolean>`${t} < ${to}`);
       if (after) conditions.push(sql<boolean>`(${t}, id) > (${after.at}::timestamptz, ${after.id}::uuid)`);
-      const page = await sql<Record<string, unknown> & { id: string }>`
-        SELECT * FROM ${sql.table(source.relation)} WHERE ${sql.join(conditions, sql` AND `)}
-        ORDER BY ${t}, id LIMIT ${pageSize}`.execute(db);
-      for (const row of page.rows) yield row;
-      if (page.rows.length < pageSize) return;
-      const last = page.rows[page.rows.length - 1]!;
+      const read = async (relation: string) =>
+        (
+          await sql<Record<string, unknown> & { id: string }>`
+            SELECT * FROM ${sql.table(relation)} WHERE ${sql.join(conditions, sql` AND `)}
+            ORDER BY ${t}, id LIMIT ${pageSize}`.execute(db)
+        ).rows;
+      const pages = [];
+      for (const relation of source.parts ?? [source.relation]) pages.push(await read(relation));
+      const rows =
+        pages.length === 1 ? (pages[0] ?? []) : oldestFirst(pages.flat(), source.timeColumn, pageSize);
+      for (const row of rows) yield row;
+      if (rows.length < pageSize) return;
+      const last = rows[rows.length - 1]!;
       after = { at: new Date(last[source.timeColumn] as Date | string), id: last.id };
     }
   }

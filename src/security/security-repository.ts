@@ -90,6 +90,28 @@ export interface LoginContext {
   seenCountry: boolean;
 }
 
+const LOGIN_EVENT_TYPES = new Set(['login_success', 'login_failed']);
+
+/** The first `limit` rows of two lists each sorted newest first (occurred_at, then id, descending). */
+export function mergeNewestFirst(a: Row[], b: Row[], limit: number): Row[] {
+  const out: Row[] = [];
+  let i = 0;
+  let j = 0;
+  const key = (r: Row) => new Date(r.occurred_at).getTime();
+  while (out.length < limit && (i < a.length || j < b.length)) {
+    const x = a[i];
+    const y = b[j];
+    if (!y || (x && (key(x) > key(y) || (key(x) === key(y) && x.id > y.id)))) {
+      out.push(x as Row);
+      i++;
+    } else {
+      out.push(y);
+      j++;
+    }
+  }
+  return out;
+}
+
 export function createSecurityRepository(db: Kysely<Database>): SecurityRepository {
   function insertStatement(rows: SecurityEvent[]): RawBuilder<unknown> {
     // camelCase keys as the events have them; the date as a string beforehand, because a Date's toJSON
@@ -135,18 +157,31 @@ export function createSecurityRepository(db: Kysely<Database>): SecurityReposito
     },
 
     async find(f, limit) {
-      let q = db.selectFrom('security_events').selectAll();
-      if (f.type !== undefined) q = q.where('event_type', '=', f.type);
-      if (f.category !== undefined) q = q.where('category', '=', f.category);
-      if (f.severity !== undefined) q = q.where('severity', '=', f.severity);
-      if (f.username !== undefined) q = q.where('username', '=', f.username);
-      if (f.userId !== undefined) q = q.where('user_id', '=', f.userId);
-      if (f.from !== undefined) q = q.where('occurred_at', '>=', f.from);
-      if (f.to !== undefined) q = q.where('occurred_at', '<', f.to);
-      if (f.ip !== undefined) q = q.where(ipMatches(f.ip));
-      if (f.before !== undefined) q = q.where(beforeKeyset('occurred_at', f.before.occurredAt, f.before.id));
-      const rows = await q.orderBy('occurred_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
-      return rows.map(toEvent);
+      // security_events is a UNION ALL view, which the planner answers by sorting every row; each of its
+      // two parts walks its own time index, so each is read (at most `limit` rows) and the two merged.
+      const part = (relation: 'security_event_rows' | 'login_events') => {
+        let q = db.selectFrom(relation).selectAll();
+        if (f.type !== undefined) q = q.where('event_type', '=', f.type);
+        if (f.category !== undefined) q = q.where('category', '=', f.category);
+        if (f.severity !== undefined) q = q.where('severity', '=', f.severity);
+        if (f.username !== undefined) q = q.where('username', '=', f.username);
+        if (f.userId !== undefined) q = q.where('user_id', '=', f.userId);
+        if (f.from !== undefined) q = q.where('occurred_at', '>=', f.from);
+        if (f.to !== undefined) q = q.where('occurred_at', '<', f.to);
+        if (f.ip !== undefined) q = q.where(ipMatches(f.ip));
+        if (f.before !== undefined)
+          q = q.where(beforeKeyset('occurred_at', f.before.occurredAt, f.before.id));
+        return q.orderBy('occurred_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
+      };
+      // Login events are login_success / login_failed in category authentication, nothing else.
+      const loginsMayMatch =
+        (f.type === undefined || LOGIN_EVENT_TYPES.has(f.type)) &&
+        (f.category === undefined || f.category === 'authentication');
+      const [rows, logins] = await Promise.all([
+        part('security_event_rows'),
+        loginsMayMatch ? part('login_events') : Promise.resolve([]),
+      ]);
+      return mergeNewestFirst(rows, logins, limit).map(toEvent);
     },
 
     async loginContext(requests) {

@@ -262,6 +262,8 @@ export interface Database {
   idempotency_keys: IdempotencyKeysTable;
   security_events: SecurityEventsTable;
   security_event_rows: SecurityEventsTable;
+  /** View: the login events stored in login_history rows. */
+  login_events: SecurityEventsTable;
   security_secret: SecuritySecretTable;
   change_log: ChangeLogTable;
   change_log_history: ChangeLogHistoryTable;
