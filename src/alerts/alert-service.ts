@@ -137,6 +137,18 @@ export function backoffDelay(
   return Math.min(delivery.maxDelayMs, Math.round(jittered));
 }
 
+/** One rule and key's throttle window while a batch of raises is decided. */
+interface ThrottleWindow {
+  /** Set when a raise of the batch opens a new window. */
+  windowStart: Date | null;
+  windowEnd: number;
+  suppressed: number;
+}
+
+function throttleKey(rule: string, key: string): string {
+  return `${rule}\u0000${key}`;
+}
+
 export function createAlertService(deps: AlertServiceDeps): AlertService {
   const { db, clock, logger, config } = deps;
   const sinks = new Map<string, Sink>(
@@ -217,7 +229,7 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
       throw invalid('throttleSeconds', 'must be positive');
     const now = clock.now();
     const key = cleanText(input.key, 512);
-    const windowKey = `${input.rule}\u0000${key}`;
+    const windowKey = throttleKey(input.rule, key);
     const known = openWindows.get(windowKey);
     if (known && known.until > now.getTime()) {
       known.pending++;
@@ -292,13 +304,13 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
   async function raiseInTransaction(
     batch: QueuedRaise[],
   ): Promise<{ alert: Alert | null; windowEnd: number }[]> {
-    // The (rule, key) pairs of the batch, sorted: every transaction locks throttle rows in this order,
-    // so concurrent batches (even in other processes) wait on each other instead of deadlocking.
+    // The distinct (rule, key) pairs of the batch. The statements below lock their throttle rows in
+    // (rule, key) order, so concurrent batches (even in other processes) wait instead of deadlocking.
     const pairs = new Map<string, { rule: string; key: string }>();
-    for (const b of batch) pairs.set(`${b.input.rule}\u0000${b.key}`, { rule: b.input.rule, key: b.key });
-    const sorted = [...pairs.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
-    const rules = sorted.map((p) => p.rule);
-    const keys = sorted.map((p) => p.key);
+    for (const b of batch) pairs.set(throttleKey(b.input.rule, b.key), { rule: b.input.rule, key: b.key });
+    const distinct = [...pairs.values()];
+    const rules = distinct.map((p) => p.rule);
+    const keys = distinct.map((p) => p.key);
     return db.transaction().execute(async (trx) => {
       // The throttle row is created once, then locked: concurrent raisers serialise on it, and exactly
       // one opens each window.
@@ -311,9 +323,9 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
         JOIN unnest(${rules}::text[], ${keys}::text[]) AS p(r, k) ON t.rule = p.r AND t.alert_key = p.k
         ORDER BY t.rule COLLATE "C", t.alert_key COLLATE "C"
         FOR UPDATE OF t`.execute(trx);
-      const windows = new Map<string, { windowStart: Date | null; windowEnd: number; suppressed: number }>();
+      const windows = new Map<string, ThrottleWindow>();
       for (const r of state.rows) {
-        windows.set(`${r.rule}\u0000${r.alert_key}`, {
+        windows.set(throttleKey(r.rule, r.alert_key), {
           windowStart: null,
           windowEnd: new Date(r.window_end).getTime(),
           suppressed: Number(r.suppressed),
@@ -324,11 +336,7 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
       const outcomes: { alert: Alert | null; windowEnd: number }[] = [];
       const alerts: { alert: Alert; sinks: string[] }[] = [];
       for (const b of batch) {
-        const w = windows.get(`${b.input.rule}\u0000${b.key}`) as {
-          windowStart: Date | null;
-          windowEnd: number;
-          suppressed: number;
-        };
+        const w = windows.get(throttleKey(b.input.rule, b.key)) as ThrottleWindow;
         if (w.windowEnd > b.now.getTime()) {
           w.suppressed += 1 + b.carry;
           outcomes.push({ alert: null, windowEnd: w.windowEnd });
@@ -353,9 +361,7 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
         alerts.push({ alert, sinks: b.sinkNames });
         outcomes.push({ alert, windowEnd: w.windowEnd });
       }
-      const changed = sorted.map(
-        (p) => windows.get(`${p.rule}\u0000${p.key}`) as NonNullable<ReturnType<typeof windows.get>>,
-      );
+      const changed = distinct.map((p) => windows.get(throttleKey(p.rule, p.key)) as ThrottleWindow);
       await sql`UPDATE alert_throttle AS t
         SET window_start = coalesce(c.ws, t.window_start), window_end = c.we, suppressed = c.s
         FROM unnest(${rules}::text[], ${keys}::text[], ${changed.map((w) => w.windowStart?.toISOString() ?? null)}::timestamptz[],

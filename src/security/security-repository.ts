@@ -93,7 +93,7 @@ export interface LoginContext {
 const LOGIN_EVENT_TYPES = new Set(['login_success', 'login_failed']);
 
 /** The first `limit` rows of two lists each sorted newest first (occurred_at, then id, descending). */
-export function mergeNewestFirst(a: Row[], b: Row[], limit: number): Row[] {
+function mergeNewestFirst(a: Row[], b: Row[], limit: number): Row[] {
   const out: Row[] = [];
   let i = 0;
   let j = 0;
