@@ -49,7 +49,7 @@ function luaBytes(bytes: readonly number[]): string {
 // `(at − W, at]`, which holds every other candidate; out of order a two-pointer sweep over the starts.
 const PRELUDE = `
 local rec = ARGV[1] == '1'
-local upk, pk, sub = struct.unpack, struct.pack, string.sub
+local upk, pk, sub, byte = struct.unpack, struct.pack, string.sub, string.byte
 local out, on = {}, 0
 local at
 
@@ -181,6 +181,78 @@ end
 `;
 
 /**
+ * The common case, without tables beyond one set of entities per distinct window: recording an event
+ * that is not older than any stored one (so each window is the trailing one, `(at − W, at]`), on a key
+ * written with this group's windows, with every count still below its threshold and the cap not
+ * reached. One pass over the stored events counts, per window, those inside it (for a distinct window,
+ * their entities) and finds the first event still within the retention; the value is written back as
+ * its header, the events from there on and the new one. Anything else — a late event, a tripped window
+ * (which needs first-seen, release and alert times), the cap, another header — leaves `fast` false and
+ * takes the general path, which computes the same outcomes.
+ */
+function fastPath(
+  windows: readonly (WindowSpec & { win: string; thr: string })[],
+  hw: number,
+  ret: string,
+  capLua: string,
+): string[] {
+  const hl = 1 + 6 * hw;
+  const lines: string[] = [
+    '      local fast = false',
+    `      if rec and v and byte(v, 1) == ${hw} then`,
+    `        local p, len, cut, lo, n, last = ${hl + 1}, #v, ${hl + 1}, at - ${ret}, 0, 0`,
+  ];
+  // Every window counts the new event (or entity) already.
+  windows.forEach((w, i) => {
+    lines.push(`        local c${i} = 1`);
+    if (w.mode === 'distinct') lines.push(`        local s${i}`);
+  });
+  lines.push(
+    '        while p <= len do',
+    '          local b1, b2, b3, b4, b5, b6, l = byte(v, p, p + 6)',
+    '          local s = ((((b1 * 256 + b2) * 256 + b3) * 256 + b4) * 256 + b5) * 256 + b6',
+    '          local q = p + 7 + l',
+    '          if s < lo then',
+    '            cut = q',
+    '          else',
+    '            n = n + 1',
+    '            last = s',
+  );
+  // An event's entity is read once, and only when a distinct window holds the event.
+  if (windows.some((w) => w.mode === 'distinct')) lines.push('            local x');
+  windows.forEach((w, i) => {
+    if (w.mode === 'count') {
+      lines.push(`            if s > at - ${w.win} then c${i} = c${i} + 1 end`);
+      return;
+    }
+    lines.push(
+      `            if s > at - ${w.win} then`,
+      '              if not x then x = sub(v, p + 7, q - 1) end',
+      '              if x ~= e then',
+      `                if not s${i} then s${i} = {} end`,
+      `                if not s${i}[x] then s${i}[x] = true; c${i} = c${i} + 1 end`,
+      '              end',
+      '            end',
+    );
+  });
+  lines.push(
+    '          end',
+    '          p = q',
+    '        end',
+    `        if last <= at and n + 1 <= ${capLua}${windows.map((w, i) => ` and c${i} < ${w.thr}`).join('')} then`,
+    '          fast = true',
+  );
+  windows.forEach((_, i) => lines.push(`          out[on + 1] = c${i}`, '          on = on + 1'));
+  lines.push(
+    `          local kept = cut == ${hl + 1} and v or sub(v, 1, ${hl}) .. sub(v, cut)`,
+    `          redis.call('SET', key, kept .. r, 'PX', '${ret}')`,
+    '        end',
+    '      end',
+  );
+  return lines;
+}
+
+/**
  * Generates the script for a sequence of key groups. KEYS: per event, one key per group. ARGV: record
  * ('1'/'0'), then per event its time and one entity per group. Returns, per event and window in order,
  * the count, followed — only when it reaches the window's threshold — by firstSeenMs, releaseMs and
@@ -232,6 +304,8 @@ export function generateWindowScript(groups: readonly ScriptGroup[], cap: number
           ]
         : []),
       '    else',
+      ...fastPath(windows, hw, ret, capLua),
+      '      if not fast then',
       `      local al, sc, en, of, n, a, k = parse(v or ${zero}, ${hw}, ${ret}, e)`,
       `      if n - a + 1 > ${capLua} then a = n - ${capLua} + 1 end`,
       '      local inorder = n == 0 or sc[n] <= at',
@@ -248,6 +322,7 @@ export function generateWindowScript(groups: readonly ScriptGroup[], cap: number
       '      if rec then',
       `        local hdr = ${hw === 0 ? zero : `pk('>B${'I6'.repeat(hw)}', ${hw}, unpack(al))`}`,
       `        redis.call('SET', key, hdr .. body(v, of, n, a, k, r), 'PX', '${ret}')`,
+      '      end',
       '      end',
       '    end',
       '  end',

@@ -285,54 +285,61 @@ describe('detection [redis]', { skip: REDIS_SKIP }, () => {
       r.disconnect();
     });
 
-    it('gives identical outcomes on shuffled, late and capped events', async () => {
-      const { createMemoryWindowStore } = await import('../../src/detect/memory-window-store.ts');
-      const { createRedisWindowStore } = await import('../../src/detect/redis-window-store.ts');
-      const cap = 12;
-      const memory = createMemoryWindowStore({ maxEntriesPerKey: cap });
-      const redis = createRedisWindowStore({
-        client: r,
-        ownsClient: false,
-        fallback: createMemoryWindowStore(),
-        maxEntriesPerKey: cap,
-      });
-      const ipWindows = [
-        { mode: 'count' as const, windowMs: 5 * MIN, threshold: 4, field: 'bf' },
-        { mode: 'distinct' as const, windowMs: 3 * MIN, threshold: 3, field: 'en' },
-      ];
-      const accountWindows = [{ mode: 'distinct' as const, windowMs: 4 * MIN, threshold: 3, field: 'da' }];
-      let seed = 7;
-      const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
-      let t = T0;
-      for (let i = 0; i < 600; i++) {
-        t += rand(12_000);
-        // Mostly in order; a third arrive up to 4 minutes late.
-        const at = rand(3) === 0 ? t - rand(4 * MIN) : t;
-        const ipKey = `${prefix}{i:${rand(2)}}`;
-        const accountKey = `${prefix}{a:${rand(3)}}`;
-        const ops = [
-          {
-            key: ipKey,
-            entity: `acct${rand(5)}`,
-            retentionMs: 6 * MIN,
-            windows: ipWindows,
-          },
-          {
-            key: accountKey,
-            entity: `ip${rand(6)}`,
-            retentionMs: 6 * MIN,
-            windows: accountWindows,
-          },
+    // Low thresholds trip windows on most events (first-seen, release and alert times); high ones keep
+    // most counts below them, the script's table-free path for events in order.
+    for (const { name, cap, thresholds } of [
+      { name: 'tripped', cap: 12, thresholds: { bf: 4, en: 3, da: 3 } },
+      { name: 'mostly below the thresholds', cap: 40, thresholds: { bf: 30, en: 5, da: 6 } },
+    ])
+      it(`gives identical outcomes on shuffled, late and capped events (${name})`, async () => {
+        const { createMemoryWindowStore } = await import('../../src/detect/memory-window-store.ts');
+        const { createRedisWindowStore } = await import('../../src/detect/redis-window-store.ts');
+        const memory = createMemoryWindowStore({ maxEntriesPerKey: cap });
+        const redis = createRedisWindowStore({
+          client: r,
+          ownsClient: false,
+          fallback: createMemoryWindowStore(),
+          maxEntriesPerKey: cap,
+        });
+        const ipWindows = [
+          { mode: 'count' as const, windowMs: 5 * MIN, threshold: thresholds.bf, field: 'bf' },
+          { mode: 'distinct' as const, windowMs: 3 * MIN, threshold: thresholds.en, field: 'en' },
         ];
-        const record = rand(5) !== 0;
-        const [mine, theirs] = await Promise.all([
-          redis.apply(ops, at, record),
-          memory.apply(ops, at, record),
-        ]);
-        assert.deepEqual(mine, theirs, `event ${i} at +${(at - T0) / 1000}s (record ${record})`);
-      }
-      await redis.close();
-    });
+        const accountWindows = [
+          { mode: 'distinct' as const, windowMs: 4 * MIN, threshold: thresholds.da, field: 'da' },
+        ];
+        let seed = 7;
+        const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+        let t = T0;
+        for (let i = 0; i < 600; i++) {
+          t += rand(12_000);
+          // Mostly in order; a third arrive up to 4 minutes late.
+          const at = rand(3) === 0 ? t - rand(4 * MIN) : t;
+          const ipKey = `${prefix}${name}{i:${rand(2)}}`;
+          const accountKey = `${prefix}${name}{a:${rand(3)}}`;
+          const ops = [
+            {
+              key: ipKey,
+              entity: `acct${rand(5)}`,
+              retentionMs: 6 * MIN,
+              windows: ipWindows,
+            },
+            {
+              key: accountKey,
+              entity: `ip${rand(6)}`,
+              retentionMs: 6 * MIN,
+              windows: accountWindows,
+            },
+          ];
+          const record = rand(5) !== 0;
+          const [mine, theirs] = await Promise.all([
+            redis.apply(ops, at, record),
+            memory.apply(ops, at, record),
+          ]);
+          assert.deepEqual(mine, theirs, `event ${i} at +${(at - T0) / 1000}s (record ${record})`);
+        }
+        await redis.close();
+      });
 
     it('gives the same outcomes for concurrent calls (sent as one script call) as one by one', async () => {
       const { createMemoryWindowStore } = await import('../../src/detect/memory-window-store.ts');
