@@ -59,7 +59,7 @@ export interface DetectorOptions {
    * share Redis must share it. @default a random key per process
    */
   accountKeySecret?: string | Buffer | undefined;
-  /** Redis command timeout before falling back to in-process state. @default 100 */
+  /** How long a Redis call may take before the in-process state answers it. @default 100 */
   redisTimeoutMs?: number | undefined;
   /** Keys the in-process store keeps. @default 100000 */
   maxKeys?: number | undefined;
@@ -135,6 +135,7 @@ export function createDetector(options: DetectorOptions = {}): Detector {
       client: options.redis ?? connectDetectionRedis(options.redisUrl as string, timeoutMs),
       ownsClient: options.redis === undefined,
       fallback: memory,
+      timeoutMs,
       maxEntriesPerKey: patterns.maxEntriesPerKey,
       onDegraded(err) {
         options.logger?.warn(

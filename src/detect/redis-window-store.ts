@@ -11,11 +11,14 @@ import type { Cluster, RedisOptions } from 'ioredis';
 import { generateWindowScript } from './redis-window-script.ts';
 import type { KeyOp, WindowOutcome, WindowSpec, WindowStore } from './window.ts';
 
-/** Connection options for detection: fail fast, never queue commands while disconnected. */
+/**
+ * Connection options for detection: fail fast, never queue commands while disconnected. There is no
+ * ioredis `commandTimeout`: the store gives each script call its own deadline (`timeoutMs`) with one
+ * timer for all calls in flight, where `commandTimeout` arms and clears a timer per command.
+ */
 export function detectionRedisOptions(timeoutMs: number): RedisOptions {
   return {
     enableOfflineQueue: false,
-    commandTimeout: timeoutMs,
     maxRetriesPerRequest: 0,
     connectTimeout: Math.max(1000, timeoutMs * 10),
     // Keep reconnecting in the background; detection uses the fallback meanwhile.
@@ -39,6 +42,8 @@ export interface RedisWindowStoreOptions {
   client: Redis | Cluster;
   /** Used while Redis is unreachable. */
   fallback: WindowStore;
+  /** How long a call waits for Redis before it is answered from the fallback. @default 100 */
+  timeoutMs?: number | undefined;
   maxEntriesPerKey: number;
   /** Called once when Redis stops answering (and again only after it has recovered). */
   onDegraded?: ((err: unknown) => void) | undefined;
@@ -53,6 +58,19 @@ export interface RedisWindowStoreOptions {
   ownsClient?: boolean | undefined;
 }
 
+/** Rejects when `promise` has not settled within `ms`. */
+async function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export function createRedisWindowStore(options: RedisWindowStoreOptions): WindowStore & {
   /** True while serving from the fallback. */
   readonly degraded: boolean;
@@ -61,6 +79,7 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
   const cap = options.maxEntriesPerKey;
   const isCluster = (client as { isCluster?: boolean }).isCluster === true;
   const probeInterval = options.probeIntervalMs ?? 1000;
+  const timeoutMs = options.timeoutMs ?? 100;
   let degraded = false;
   let nextProbe = 0;
   let everReady = client.status === 'ready';
@@ -126,16 +145,51 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
     keys: string[];
     args: (string | number)[];
     waiters: { ops: KeyOp[]; resolve(outcomes: WindowOutcome[][]): void; reject(err: unknown): void }[];
+    /** performance.now() after which the batch is answered from the fallback. */
+    deadline: number;
+    settled: boolean;
   }
   const maxBatch = options.maxBatch ?? 16;
   let open = new Map<string, Batch>();
   let flushScheduled = false;
 
+  // Batches in flight, in the order they were sent (so also by deadline), and the one timer that
+  // expires them: it is armed for the oldest deadline and re-armed for the next one when it fires.
+  const inFlight = new Set<Batch>();
+  let expiry: ReturnType<typeof setTimeout> | undefined;
+  function expire(): void {
+    expiry = undefined;
+    const now = performance.now();
+    for (const batch of inFlight) {
+      if (batch.deadline > now) {
+        arm(batch.deadline - now);
+        return;
+      }
+      settle(batch);
+      const err = new Error(`Redis did not answer within ${timeoutMs} ms`);
+      for (const w of batch.waiters) w.reject(err);
+    }
+  }
+  function arm(ms: number): void {
+    expiry = setTimeout(expire, Math.max(1, Math.ceil(ms)));
+    expiry.unref();
+  }
+  function settle(batch: Batch): boolean {
+    if (batch.settled) return false;
+    batch.settled = true;
+    inFlight.delete(batch);
+    return true;
+  }
+
   function send(batch: Batch): void {
     const fn = client[batch.command] as (...a: (string | number)[]) => Promise<number[]>;
+    batch.deadline = performance.now() + timeoutMs;
+    inFlight.add(batch);
+    if (expiry === undefined) arm(timeoutMs);
     const call = fn.call(client, batch.keys.length, ...batch.keys, batch.record ? '1' : '0', ...batch.args);
     call.then(
       (flat) => {
+        if (!settle(batch)) return; // answered from the fallback already
         let at = 0;
         for (const w of batch.waiters) {
           const outcomes: WindowOutcome[][] = [];
@@ -144,6 +198,7 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
         }
       },
       (err: unknown) => {
+        if (!settle(batch)) return;
         for (const w of batch.waiters) w.reject(err);
       },
     );
@@ -166,6 +221,8 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
       keys: [],
       args: [],
       waiters: [],
+      deadline: 0,
+      settled: false,
     };
     for (const op of ops) batch.keys.push(op.key);
     batch.args.push(at);
@@ -263,7 +320,7 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
       if (keys.length === 0) return;
       try {
         // One key per DEL: on a cluster the keys live in different slots.
-        await Promise.all(keys.map((k) => client.del(k)));
+        await withDeadline(Promise.all(keys.map((k) => client.del(k))), timeoutMs);
       } catch (err) {
         if (!degraded) {
           degraded = true;
@@ -273,6 +330,7 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
       }
     },
     async close() {
+      if (expiry !== undefined) clearTimeout(expiry);
       await options.fallback.close();
       if (options.ownsClient !== false) {
         try {

@@ -99,4 +99,26 @@ describe('detection when Redis fails', { skip: REDIS_SKIP }, () => {
       return !detector.degraded;
     });
   });
+
+  it("bounds the wait on an application's own client, which has no command timeout", async () => {
+    const client = new Redis(server.url);
+    const own = createDetector({ redis: client, redisTimeoutMs: 100 });
+    try {
+      await own.recordFailure({ ip: '192.0.2.6', username: 'own@example.com' });
+      assert.equal(own.degraded, false);
+      server.pause();
+      try {
+        const started = performance.now();
+        const r = await own.recordFailure({ ip: '192.0.2.6', username: 'own@example.com' });
+        assert.ok(performance.now() - started < 1000, 'answered from the fallback, not after Redis');
+        assert.equal(own.degraded, true);
+        assert.equal(r.counts.failedAttemptsFromIp, 1);
+      } finally {
+        server.resume();
+      }
+    } finally {
+      await own.close();
+      client.disconnect();
+    }
+  });
 });
