@@ -184,6 +184,18 @@ const scenarios: Scenario[] = [
       };
     },
   },
+  {
+    // Not a detector: one round trip of an EVALSHA that returns at once, on the same kind of client —
+    // the floor any one-script-per-call design pays on this machine, beside the sequential p50 goal.
+    name: 'floor: EVALSHA of `return 1` (one round trip)',
+    async setup() {
+      const client = new Redis(url, { enableAutoPipelining: AUTO_PIPELINING });
+      client.defineCommand('tgFloor', { numberOfKeys: 1, lua: 'return 1' });
+      const floor = client as unknown as { tgFloor(key: string): Promise<number> };
+      await floor.tgFloor('warm');
+      return { op: (ip) => floor.tgFloor(ip), close: async () => client.disconnect(), ipKey: /^$/ };
+    },
+  },
 ];
 
 const results: Record<

@@ -267,11 +267,12 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
     return i;
   }
 
-  async function viaRedis(ops: KeyOp[], at: number, record: boolean): Promise<WindowOutcome[][]> {
+  function viaRedis(ops: KeyOp[], at: number, record: boolean): Promise<WindowOutcome[][]> {
     if (!isCluster) return enqueue(ops, at, record);
     // Cluster: a script may only touch one slot. Each op's key has its own hash tag; send them in parallel.
-    const parts = await Promise.all(ops.map((op) => enqueue([op], at, record)));
-    return parts.map((p) => p[0] as WindowOutcome[]);
+    return Promise.all(ops.map((op) => enqueue([op], at, record))).then((parts) =>
+      parts.map((p) => p[0] as WindowOutcome[]),
+    );
   }
 
   // The first call may come while the client is still connecting: wait for it once, briefly.
@@ -295,9 +296,8 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
       return degraded;
     },
     async apply(ops, at, record) {
-      if (!degraded) await waitForFirstConnection();
-      const now = performance.now();
-      if (!degraded || (now >= nextProbe && client.status === 'ready')) {
+      if (!degraded && !everReady) await waitForFirstConnection();
+      if (!degraded || (performance.now() >= nextProbe && client.status === 'ready')) {
         try {
           const result = await viaRedis(ops, at, record);
           if (degraded) {
