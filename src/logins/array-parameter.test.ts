@@ -37,6 +37,31 @@ forEachBackend('batch columns as arrays', (backend) => {
     assert.deepEqual(back.slice(0, -1), hard.slice(0, -1));
   });
 
+  it('stores JSON columns of one batch as they were given, row by row', async () => {
+    const metadata = [
+      { quote: 'say "hi"', slash: 'C:\\dir\\', nested: { list: [1, 'two', null, { three: true }] } },
+      { unicode: 'Ünïcødé ✓ 𝄞', line: 'a\nb\tc', empty: {} },
+      { app: 'plain' },
+    ];
+    // Recorded together, so they share a batch; a failure has an event context, a success here none.
+    const records = await Promise.all(
+      metadata.map((m, i) =>
+        tg.logins.record({ username: `json${i}@example.com`, success: i !== 1, metadata: m }),
+      ),
+    );
+    for (const [i, r] of records.entries()) {
+      assert.deepEqual((await tg.logins.get(r.id)).metadata, metadata[i]);
+    }
+    // SQL NULL, not a JSON null: the security_events view reads "no context" as NULL.
+    const rows = await sql<{ id: string; none: boolean }>`
+      SELECT id, event_context IS NULL AS none FROM login_history WHERE username LIKE 'json%'`.execute(
+      tg.database.db,
+    );
+    const none = new Map(rows.rows.map((r) => [r.id, r.none]));
+    assert.equal(none.get(records[0]!.id), true, 'a plain success stores no event context');
+    assert.equal(none.get(records[1]!.id), false, 'a failure stores its detection counts');
+  });
+
   it('round-trips numbers and booleans', async () => {
     const numbers = [0, -1.5, 52.52, 1e-7, 1763840000123, null];
     assert.deepEqual(await roundTrip(numbers, 'float8'), numbers);

@@ -164,6 +164,13 @@ export function createLoginRepository(db: Kysely<Database>): LoginRepository {
         for (let i = 0; i < n; i++) out[i] = pick(rows[i] as LoginRow);
         return sql`${arrayParameter(out)}::text`;
       };
+      // The JSON columns go as one JSON array each, split by jsonb_array_elements: as array literal
+      // elements every quote of their JSON would need escaping, element by element.
+      const json = (pick: (r: LoginRow) => unknown) => {
+        const out = new Array<unknown>(n);
+        for (let i = 0; i < n; i++) out[i] = pick(rows[i] as LoginRow);
+        return sql`jsonb_array_elements(${JSON.stringify(out)}::jsonb)`;
+      };
       const shard = options.shard ?? 0;
       // Every data-modifying part of a WITH runs exactly once, whether or not the main query reads it.
       const companions = (options.with ?? []).map(
@@ -171,18 +178,19 @@ export function createLoginRepository(db: Kysely<Database>): LoginRepository {
       );
       await sql`
         WITH ${sql.raw(LOGIN_BATCH)} AS (
-          SELECT r.*, to_timestamp(r."loginAtMs" / 1000) AS "loginAt" FROM unnest(
-            ${col((r) => r.id)}::uuid[], ${col((r) => r.userId)}::text[], ${col((r) => r.username)}::text[],
-            ${col((r) => r.loginType)}::text[], ${col((r) => r.success)}::boolean[],
-            ${col((r) => r.failureReason)}::text[], ${col((r) => r.ipAddress)}::inet[],
-            ${col((r) => r.userAgent)}::text[], ${col((r) => r.browser)}::text[],
-            ${col((r) => r.browserVersion)}::text[], ${col((r) => r.os)}::text[],
-            ${col((r) => r.deviceType)}::text[], ${col((r) => r.country)}::text[], ${col((r) => r.city)}::text[],
-            ${col((r) => r.latitude)}::double precision[], ${col((r) => r.longitude)}::double precision[],
-            ${col((r) => r.geoAccuracyKm)}::real[], ${col((r) => r.sessionKeyHash)}::text[],
-            ${col((r) => r.loginAt)}::float8[], ${col((r) => JSON.stringify(r.metadata))}::jsonb[],
-            ${col((r) => r.eventSeverity)}::text[],
-            ${col((r) => (r.eventContext === null ? null : JSON.stringify(r.eventContext)))}::jsonb[]
+          SELECT r.*, to_timestamp(r."loginAtMs" / 1000) AS "loginAt" FROM ROWS FROM (
+            unnest(${col((r) => r.id)}::uuid[]), unnest(${col((r) => r.userId)}::text[]),
+            unnest(${col((r) => r.username)}::text[]), unnest(${col((r) => r.loginType)}::text[]),
+            unnest(${col((r) => r.success)}::boolean[]), unnest(${col((r) => r.failureReason)}::text[]),
+            unnest(${col((r) => r.ipAddress)}::inet[]), unnest(${col((r) => r.userAgent)}::text[]),
+            unnest(${col((r) => r.browser)}::text[]), unnest(${col((r) => r.browserVersion)}::text[]),
+            unnest(${col((r) => r.os)}::text[]), unnest(${col((r) => r.deviceType)}::text[]),
+            unnest(${col((r) => r.country)}::text[]), unnest(${col((r) => r.city)}::text[]),
+            unnest(${col((r) => r.latitude)}::double precision[]),
+            unnest(${col((r) => r.longitude)}::double precision[]),
+            unnest(${col((r) => r.geoAccuracyKm)}::real[]), unnest(${col((r) => r.sessionKeyHash)}::text[]),
+            unnest(${col((r) => r.loginAt)}::float8[]), ${json((r) => r.metadata)},
+            unnest(${col((r) => r.eventSeverity)}::text[]), ${json((r) => r.eventContext)}
           ) AS r(id, "userId", username, "loginType", success, "failureReason", "ipAddress", "userAgent",
             browser, "browserVersion", os, "deviceType", country, city, latitude, longitude, "geoAccuracyKm",
             "sessionKeyHash", "loginAtMs", metadata, "eventSeverity", "eventContext")
@@ -192,7 +200,8 @@ export function createLoginRepository(db: Kysely<Database>): LoginRepository {
             geo_accuracy_km, session_key_hash, login_at, metadata, event_severity, event_context)
           SELECT id, "userId", username, "loginType", success, "failureReason", "ipAddress", "userAgent",
             browser, "browserVersion", os, "deviceType", country, city, latitude, longitude, "geoAccuracyKm",
-            "sessionKeyHash", "loginAt", coalesce(metadata, '{}'::jsonb), "eventSeverity", "eventContext"
+            "sessionKeyHash", "loginAt", coalesce(metadata, '{}'::jsonb), "eventSeverity",
+            nullif("eventContext", 'null'::jsonb)
           FROM ${sql.raw(LOGIN_BATCH)}
           RETURNING login_at, success, login_type, device_type, country
         ), daily AS (${rollupUpsert('login_rollup_daily', 'day', shard)}
