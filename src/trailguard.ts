@@ -220,7 +220,7 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
   const alerts = createAlertService({ db: database.db, clock: config.clock, logger, config: config.alerts });
   // Rules run beside the login, never in its way: a slow database query or sink cannot delay record().
   // Only failed logins need a query (the burst count); signals come from the committed events.
-  logins.observe(async (record) => {
+  logins.observe((record) => {
     if (!record.success) alerts.background('login rules', () => alerts.onLogin(record));
   });
   // Of the successful logins, only those that carry signals (a new country) can raise an alert.

@@ -139,29 +139,53 @@ export function truncate(value: string, max: number): string {
 }
 
 /** Copies a JSON object, removing NUL characters from strings and keys (jsonb rejects them). */
-export function cleanJson(value: unknown, field: string, depth = 0): unknown {
-  if (depth > 32) throw invalid(field, 'is nested too deeply (max 32 levels)');
+export function cleanJson(value: unknown, field: string): unknown {
+  return cleanJsonAt(value, 0, field, null);
+}
+
+// `field` names the value as `parent` then `key`; the name is only built for an error or a nested
+// object or array (whose members need it), not for each member.
+function cleanJsonAt(value: unknown, depth: number, parent: string, key: string | number | null): unknown {
+  if (depth > 32) throw invalid(pathOf(parent, key), 'is nested too deeply (max 32 levels)');
   if (value === null || typeof value === 'boolean') return value;
+  if (typeof value === 'string') return value.includes('\u0000') ? cleanText(value, value.length) : value;
   if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw invalid(field, 'must not contain NaN or Infinity');
+    if (!Number.isFinite(value)) throw invalid(pathOf(parent, key), 'must not contain NaN or Infinity');
     return value;
   }
-  if (typeof value === 'string') return cleanText(value, Number.MAX_SAFE_INTEGER);
-  if (Array.isArray(value)) return value.map((v, i) => cleanJson(v, `${field}[${i}]`, depth + 1));
+  if (Array.isArray(value)) {
+    const field = pathOf(parent, key);
+    const out = new Array<unknown>(value.length);
+    // A hole stays a hole (JSON null), as Array.prototype.map leaves it.
+    for (let i = 0; i < value.length; i++)
+      if (i in value) out[i] = cleanJsonAt(value[i], depth + 1, field, i);
+    return out;
+  }
   if (typeof value === 'object') {
     const proto = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) {
       if (value instanceof Date) return value.toISOString();
-      throw invalid(field, 'must be plain JSON (objects, arrays, strings, numbers, booleans, null)');
+      throw invalid(
+        pathOf(parent, key),
+        'must be plain JSON (objects, arrays, strings, numbers, booleans, null)',
+      );
     }
+    const field = pathOf(parent, key);
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
+    const source = value as Record<string, unknown>;
+    for (const k in source) {
+      if (!Object.hasOwn(source, k)) continue;
+      const v = source[k];
       if (v === undefined) continue;
-      out[cleanText(k, 256)] = cleanJson(v, `${field}.${k}`, depth + 1);
+      out[cleanText(k, 256)] = cleanJsonAt(v, depth + 1, field, k);
     }
     return out;
   }
-  throw invalid(field, `must be plain JSON, not ${typeof value}`);
+  throw invalid(pathOf(parent, key), `must be plain JSON, not ${typeof value}`);
+}
+
+function pathOf(parent: string, key: string | number | null): string {
+  return key === null ? parent : typeof key === 'number' ? `${parent}[${key}]` : `${parent}.${key}`;
 }
 
 /** A plain-object check: not null, not an array, not a class instance. */

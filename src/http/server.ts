@@ -210,7 +210,7 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
     metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
     metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
   });
-  tg.logins.observe(async (record) => {
+  tg.logins.observe((record) => {
     metrics.logins.inc({ outcome: record.success ? 'success' : 'failure' });
   });
   const unsubscribe = tg.internals.onBatch((table, size) => metrics.batchSize.observe({ table }, size));

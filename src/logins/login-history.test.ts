@@ -475,6 +475,27 @@ forEachBackend('login history', (backend) => {
         'metadata',
       ],
     ];
+    // Nested values are named by their path.
+    let deep: unknown = 'bottom';
+    for (let i = 0; i < 40; i++) deep = { d: deep };
+    bad.push(
+      [
+        'NaN deep in metadata',
+        { username: 'x', success: true, metadata: { a: [1, { b: NaN }] } },
+        'metadata.a[1].b',
+      ],
+      [
+        'metadata nested over 32 levels',
+        { username: 'x', success: true, metadata: deep },
+        `metadata${'.d'.repeat(33)}`,
+      ],
+      // 16 KiB of JSON counted in bytes: 6,000 three-byte characters are 18,000 bytes.
+      [
+        'metadata over the limit in bytes',
+        { username: 'x', success: true, metadata: { s: '€'.repeat(6000) } },
+        'metadata',
+      ],
+    );
     for (const [name, input, field] of bad) {
       it(`rejects ${name}`, async () => {
         const before = await count(tg);
@@ -483,6 +504,26 @@ forEachBackend('login history', (backend) => {
         assert.equal(await count(tg), before);
       });
     }
+
+    it("measures the metadata limit on the caller's metadata, not on the referrer it adds", async () => {
+      // {"s":"…"} exactly at the limit: accepted, with the request's Referer stored beside it.
+      const atLimit = { s: 'x'.repeat(16 * 1024 - '{"s":""}'.length) };
+      assert.equal(Buffer.byteLength(JSON.stringify(atLimit)), 16 * 1024);
+      const request = fakeRequest('203.0.113.9', { referer: 'https://app.example.com/login' });
+      const r = await tg.logins.record({
+        username: 'limit@example.com',
+        success: true,
+        metadata: atLimit,
+        request,
+      });
+      assert.deepEqual(r.metadata, { ...atLimit, referrer: 'https://app.example.com/login' });
+      assert.deepEqual((await tg.logins.get(r.id)).metadata, r.metadata);
+      const over = { s: `${atLimit.s}x` };
+      await rejects(
+        tg.logins.record({ username: 'limit@example.com', success: true, metadata: over }),
+        'metadata',
+      );
+    });
 
     it('rejects bad query arguments', async () => {
       await rejects(tg.logins.list({ ip: 'not-an-ip/8' }), 'ip');

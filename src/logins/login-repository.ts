@@ -33,6 +33,8 @@ export interface LoginRow {
   /** Epoch milliseconds (formatting an ISO string per row cost more than sending the number). */
   loginAt: number;
   metadata: Record<string, unknown>;
+  /** `metadata` as JSON, serialized once (its size is checked on it, and the batch sends it). */
+  metadataJson: string;
   /**
    * The login's own security event (login_success / login_failed), stored in this row: its severity,
    * null when the login has none, and the part of its context the `security_events` view does not
@@ -171,6 +173,9 @@ export function createLoginRepository(db: Kysely<Database>): LoginRepository {
         for (let i = 0; i < n; i++) out[i] = pick(rows[i] as LoginRow);
         return sql`jsonb_array_elements(${JSON.stringify(out)}::jsonb)`;
       };
+      let metadata = '[';
+      for (let i = 0; i < n; i++) metadata += (i ? ',' : '') + (rows[i] as LoginRow).metadataJson;
+      metadata += ']';
       const shard = options.shard ?? 0;
       // Every data-modifying part of a WITH runs exactly once, whether or not the main query reads it.
       const companions = (options.with ?? []).map(
@@ -189,7 +194,7 @@ export function createLoginRepository(db: Kysely<Database>): LoginRepository {
             unnest(${col((r) => r.latitude)}::double precision[]),
             unnest(${col((r) => r.longitude)}::double precision[]),
             unnest(${col((r) => r.geoAccuracyKm)}::real[]), unnest(${col((r) => r.sessionKeyHash)}::text[]),
-            unnest(${col((r) => r.loginAt)}::float8[]), ${json((r) => r.metadata)},
+            unnest(${col((r) => r.loginAt)}::float8[]), jsonb_array_elements(${metadata}::jsonb),
             unnest(${col((r) => r.eventSeverity)}::text[]), ${json((r) => r.eventContext)}
           ) AS r(id, "userId", username, "loginType", success, "failureReason", "ipAddress", "userAgent",
             browser, "browserVersion", os, "deviceType", country, city, latitude, longitude, "geoAccuracyKm",

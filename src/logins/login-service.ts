@@ -37,7 +37,11 @@ import type { HourlyCount, LoginStatsRepository } from './login-stats-repository
  * Called once a login row has committed (alert rules hook in here). `trace` is the Error captured when
  * `record()` was called, present when an attached companion asked for one.
  */
-export type LoginObserver = (record: LoginRecord, client: ClientContext, trace?: Error) => Promise<void>;
+export type LoginObserver = (
+  record: LoginRecord,
+  client: ClientContext,
+  trace?: Error,
+) => Promise<void> | void;
 
 /**
  * Rows another feature attaches to each login (security events): prepared before the login is written
@@ -47,8 +51,11 @@ export type LoginObserver = (record: LoginRecord, client: ClientContext, trace?:
 export interface LoginCompanion<E> {
   /** Whether `prepare` uses the caller's stack trace (capturing one costs time on every record). @default true */
   readonly wantsTrace?: boolean;
-  /** Runs before the login row is written; the rows it returns are committed with it. */
-  prepare(record: LoginRecord, client: ClientContext, trace: Error | undefined): Promise<E[]>;
+  /**
+   * Runs before the login row is written; the rows it returns are committed with it. It answers at once
+   * (no promise) when it has nothing to wait for, which spares record() an await per login.
+   */
+  prepare(record: LoginRecord, client: ClientContext, trace: Error | undefined): E[] | Promise<E[]>;
   /**
    * The login's own event among `items`, stored in the login row itself (its severity, and the context
    * that `row` does not already say) rather than by `insert`; null when there is none.
@@ -237,19 +244,29 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
     const fields = checkFields(given);
     const username = cleanText(fields.username.trim(), LIMITS.username);
     if (username === '') throw invalid('username', 'must not be empty');
-    let metadata: Record<string, unknown> = {};
-    if (fields.metadata !== undefined) {
-      metadata = cleanJson(fields.metadata, 'metadata') as Record<string, unknown>;
-      if (Buffer.byteLength(JSON.stringify(metadata)) > LIMITS.metadataBytes) {
+    const callerMetadata =
+      fields.metadata === undefined
+        ? null
+        : (cleanJson(fields.metadata, 'metadata') as Record<string, unknown>);
+    const loginAt = occurredAt === undefined ? clock.now() : parseDate(occurredAt, 'occurredAt');
+    const client = enricher.client({ request, headers, ip: fields.ip, userAgent: fields.userAgent });
+    let metadata = callerMetadata ?? {};
+    const referrer = client.referrer !== null && metadata['referrer'] === undefined;
+    const language = client.acceptLanguage !== null && metadata['acceptLanguage'] === undefined;
+    if (referrer || language) {
+      metadata = { ...metadata };
+      if (referrer) metadata['referrer'] = client.referrer;
+      if (language) metadata['acceptLanguage'] = client.acceptLanguage;
+    }
+    // Serialized once. The size limit is on the caller's metadata: a stored JSON short enough cannot
+    // hold a caller's part over it, so the caller's part is only measured alone when it might be.
+    const metadataJson = JSON.stringify(metadata);
+    if (callerMetadata !== null && metadataJson.length * 3 > LIMITS.metadataBytes) {
+      const own = metadata === callerMetadata ? metadataJson : JSON.stringify(callerMetadata);
+      if (Buffer.byteLength(own) > LIMITS.metadataBytes) {
         throw invalid('metadata', `must be at most ${LIMITS.metadataBytes} bytes as JSON`);
       }
     }
-    const loginAt = occurredAt === undefined ? clock.now() : parseDate(occurredAt, 'occurredAt');
-    const client = enricher.client({ request, headers, ip: fields.ip, userAgent: fields.userAgent });
-    if (client.referrer !== null && metadata['referrer'] === undefined)
-      metadata['referrer'] = client.referrer;
-    if (client.acceptLanguage !== null && metadata['acceptLanguage'] === undefined)
-      metadata['acceptLanguage'] = client.acceptLanguage;
     const row: LoginRow = {
       id: newId(),
       userId: fields.userId === undefined || fields.userId === null ? null : normalizeUserId(fields.userId),
@@ -271,6 +288,7 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
       sessionKeyHash: fields.sessionKey ? hashSessionKey(fields.sessionKey) : null,
       loginAt: loginAt.getTime(),
       metadata,
+      metadataJson,
       eventSeverity: null,
       eventContext: null,
     };
@@ -372,7 +390,8 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
       const write = (async () => {
         const extras: unknown[][] = [];
         for (const c of companions) {
-          const items = await c.prepare(record, client, trace);
+          const prepared = c.prepare(record, client, trace);
+          const items = Array.isArray(prepared) ? prepared : await prepared;
           const own = c.ownEvent?.(items, row);
           if (own) {
             row.eventSeverity = own.severity;
@@ -388,7 +407,10 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
       } finally {
         writing.delete(write);
       }
-      for (const observer of observers) await observer(record, client, trace);
+      for (const observer of observers) {
+        const pending = observer(record, client, trace);
+        if (pending) await pending;
+      }
       return record;
     },
 

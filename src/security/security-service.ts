@@ -161,6 +161,15 @@ export function redactSecrets(value: unknown): unknown {
   return value;
 }
 
+const NO_SIGNALS: Signal[] = [];
+
+/** Marks events as raised for login `id`; the first, the login's own, takes the login's id. */
+function forLogin(id: string, prepared: PreparedEvent[]): PreparedEvent[] {
+  for (const p of prepared) p.loginId = id;
+  if (prepared[0]) prepared[0].event.id = id;
+  return prepared;
+}
+
 const EMPTY_RESULT: DetectionResult = {
   suspicious: false,
   signals: [],
@@ -194,6 +203,10 @@ function message(type: SecurityEventType, who: string, extra: Record<string, unk
 }
 
 const NO_LOCATION = Object.freeze({ file: null, line: null, function: null });
+/** The line of an event while the log is off (never called: writeLine checks first). */
+const NO_LINE = (): never => {
+  throw new Error('the security log is off');
+};
 
 /** An event ready to store, with its log line built on demand. */
 export interface PreparedEvent {
@@ -303,9 +316,10 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
     severity: Severity,
     extra: Record<string, unknown>,
     trace: Error | undefined,
+    id?: string,
   ): PreparedEvent {
     const event: SecurityEvent = {
-      id: newId(),
+      id: id ?? newId(),
       type,
       category: EVENT_CATEGORY[type],
       severity,
@@ -317,6 +331,7 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
       reason: s.reason,
       context: { ...s.context, ...extra },
     };
+    if (!log.enabled) return { event, line: NO_LINE };
     const line = (): SecurityLogLine => {
       const who = s.username ?? (s.userId !== null ? `user ${s.userId}` : (s.ip ?? 'unknown'));
       const identity: Record<string, unknown> =
@@ -393,6 +408,17 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
       detector && s.ip !== null
         ? await detector.recordFailure({ ip: s.ip, username: s.username, at: s.occurredAt })
         : EMPTY_RESULT;
+    return { result, prepared: failureEventsOf(result, s, trace, extra) };
+  }
+
+  /** `login_failed` (taking `id` when given) and one `suspicious_activity` per new signal of `result`. */
+  function failureEventsOf(
+    result: DetectionResult,
+    s: Subject & { username: string },
+    trace: Error | undefined,
+    extra: Record<string, unknown>,
+    id?: string,
+  ): PreparedEvent[] {
     const counts = countsContext(result);
     const prepared = [
       build(
@@ -401,12 +427,13 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
         severityFor('login_failed', { suspicious: result.suspicious }),
         { ...extra, ...counts },
         trace,
+        id,
       ),
     ];
     for (const sig of result.newSignals) {
       prepared.push(build('suspicious_activity', s, 'critical', { ...signalContext(sig), ...counts }, trace));
     }
-    return { result, prepared };
+    return prepared;
   }
 
   /** Detection, then `login_failed`, then one `suspicious_activity` per new signal; stored and logged. */
@@ -420,6 +447,38 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
     await Promise.all(prepared.map((p) => committer.submit(p.event)));
     for (const p of prepared) committed(p.event);
     return { result, event: (prepared[0] as PreparedEvent).event };
+  }
+
+  /** A successful login's `login_success` (by the login's id) and a `suspicious_activity` per travel signal. */
+  function success(
+    record: LoginRecord,
+    s: Subject,
+    base: Record<string, unknown>,
+    signals: Signal[],
+    trace: Error | undefined,
+  ): PreparedEvent[] {
+    const geo = record.country
+      ? { country: record.country, ...(record.city ? { city: record.city } : {}) }
+      : {};
+    const prepared = [
+      build(
+        'login_success',
+        s,
+        severityFor('login_success', { signals }),
+        { ...base, ...geo, ...(signals.length ? { signals: signals.map(signalContext) } : {}) },
+        trace,
+        record.id,
+      ),
+    ];
+    // A new country is worth a warning on the login; impossible travel is an attack signal.
+    for (const sig of signals) {
+      if (sig.pattern === 'impossible_travel') {
+        prepared.push(
+          build('suspicious_activity', s, 'critical', { ...signalContext(sig), login_id: record.id }, trace),
+        );
+      }
+    }
+    return forLogin(record.id, prepared);
   }
 
   async function geoSignals(record: LoginRecord, client: ClientContext): Promise<Signal[]> {
@@ -616,15 +675,11 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
     loginCompanion: {
       // The trace only feeds the log line's location.
       wantsTrace: log.enabled && log.location,
-      async prepare(record, client, trace) {
+      prepare(record, client, trace) {
         // Stored with the login's own subject (see insertForLogins), joined on its id.
         // The first event is the login's own (login_success / login_failed): it takes the login's id,
         // because it is stored in the login row itself (see ownEvent) and the view shows it by that id.
-        const forLogin = (prepared: PreparedEvent[]): PreparedEvent[] => {
-          for (const p of prepared) p.loginId = record.id;
-          if (prepared[0]) prepared[0].event.id = record.id;
-          return prepared;
-        };
+        // Without detection or geo signals to wait for, the events are returned at once (no promise).
         const s: Subject = {
           username: record.username,
           userId: record.userId,
@@ -636,49 +691,37 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
         };
         const base = { login_id: record.id, login_type: record.loginType };
         if (!record.success) {
-          return forLogin((await failureEvents(s as Subject & { username: string }, trace, base)).prepared);
-        }
-        const signals = await geoSignals(record, client);
-        const geo = record.country
-          ? { country: record.country, ...(record.city ? { city: record.city } : {}) }
-          : {};
-        const prepared = [
-          build(
-            'login_success',
-            s,
-            severityFor('login_success', { signals }),
-            { ...base, ...geo, ...(signals.length ? { signals: signals.map(signalContext) } : {}) },
-            trace,
-          ),
-        ];
-        // A new country is worth a warning on the login; impossible travel is an attack signal.
-        for (const sig of signals) {
-          if (sig.pattern === 'impossible_travel') {
-            prepared.push(
-              build(
-                'suspicious_activity',
-                s,
-                'critical',
-                { ...signalContext(sig), login_id: record.id },
-                trace,
-              ),
-            );
+          const failed = s as Subject & { username: string };
+          if (!detector || s.ip === null) {
+            return forLogin(record.id, failureEventsOf(EMPTY_RESULT, failed, trace, base, record.id));
           }
+          return detector
+            .recordFailure({ ip: s.ip, username: failed.username, at: s.occurredAt })
+            .then((result) => forLogin(record.id, failureEventsOf(result, failed, trace, base, record.id)));
         }
-        return forLogin(prepared);
+        if (!client.geo || (settings.newCountry === false && settings.impossibleTravel === false)) {
+          return success(record, s, base, NO_SIGNALS, trace);
+        }
+        return geoSignals(record, client).then((signals) => success(record, s, base, signals, trace));
       },
       ownEvent(items, row) {
         const own = items.find(isOwnEvent);
         if (!own) return null;
         // What the security_events view derives from the login row is left out (see migration 0009).
-        const context: Record<string, unknown> = { ...own.event.context };
-        if (context['login_id'] === row.id) delete context['login_id'];
-        if (context['login_type'] === row.loginType) delete context['login_type'];
-        if (row.success && row.country !== null && context['country'] === row.country) {
-          delete context['country'];
-          if (row.city !== null && context['city'] === row.city) delete context['city'];
+        const derived = (key: string, value: unknown): boolean =>
+          (key === 'login_id' && value === row.id) ||
+          (key === 'login_type' && value === row.loginType) ||
+          (row.success &&
+            row.country !== null &&
+            own.event.context['country'] === row.country &&
+            (key === 'country' || (key === 'city' && row.city !== null && value === row.city)));
+        let context: Record<string, unknown> | null = null;
+        for (const key in own.event.context) {
+          const value = own.event.context[key];
+          if (derived(key, value)) continue;
+          (context ??= {})[key] = value;
         }
-        return { severity: own.event.severity, context: Object.keys(context).length ? context : null };
+        return { severity: own.event.severity, context };
       },
       async beforeWrite(items) {
         const rows = items.filter((p) => !isOwnEvent(p));
