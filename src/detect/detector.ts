@@ -275,33 +275,44 @@ export function createDetector(options: DetectorOptions = {}): Detector {
       return store.degraded === true;
     },
 
-    async recordFailure(input) {
-      if (typeof input !== 'object' || input === null)
-        throw invalid('input', 'recordFailure() takes { ip, username, at? }');
-      const ip = parseIp(input.ip);
-      const username = parseUser(input.username);
-      const atMs = input.at === undefined ? clock.now().getTime() : parseDate(input.at, 'at').getTime();
-      const hash = accountHash(normalizeAccount(username));
-      const ops: KeyOp[] = [];
-      const labels: string[] = [];
-      const a = ipOp(ip, hash.slice(0, 12));
-      if (a) {
-        ops.push(a);
-        labels.push(ip);
+    // Not async: the store's promise is returned as is (one promise layer less per failure); bad input
+    // still rejects rather than throws.
+    recordFailure(input) {
+      let ops: KeyOp[];
+      let labels: string[];
+      let atMs: number;
+      try {
+        if (typeof input !== 'object' || input === null)
+          throw invalid('input', 'recordFailure() takes { ip, username, at? }');
+        const ip = parseIp(input.ip);
+        const username = parseUser(input.username);
+        atMs = input.at === undefined ? clock.now().getTime() : parseDate(input.at, 'at').getTime();
+        const hash = accountHash(normalizeAccount(username));
+        ops = [];
+        labels = [];
+        const a = ipOp(ip, hash.slice(0, 12));
+        if (a) {
+          ops.push(a);
+          labels.push(ip);
+        }
+        const b = accountOp(hash, ip);
+        if (b) {
+          ops.push(b);
+          labels.push(username);
+        }
+      } catch (err) {
+        return Promise.reject(err as Error);
       }
-      const b = accountOp(hash, ip);
-      if (b) {
-        ops.push(b);
-        labels.push(username);
-      }
-      const results = ops.length ? await store.apply(ops, atMs, true) : [];
-      const r = interpret(ops, labels, results);
-      return {
-        suspicious: r.signals.length > 0,
-        signals: r.signals,
-        counts: r.counts,
-        newSignals: r.newSignals,
+      const done = (results: WindowOutcome[][]): DetectionResult => {
+        const r = interpret(ops, labels, results);
+        return {
+          suspicious: r.signals.length > 0,
+          signals: r.signals,
+          counts: r.counts,
+          newSignals: r.newSignals,
+        };
       };
+      return ops.length ? store.apply(ops, atMs, true).then(done) : Promise.resolve(done([]));
     },
 
     async check(input) {

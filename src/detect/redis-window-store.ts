@@ -291,29 +291,45 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
     });
   }
 
+  /** Answers from the fallback after Redis failed, and marks the store degraded (once per outage). */
+  function fallBack(err: unknown, ops: KeyOp[], at: number, record: boolean): Promise<WindowOutcome[][]> {
+    nextProbe = performance.now() + probeInterval;
+    if (!degraded) {
+      degraded = true;
+      options.onDegraded?.(err);
+    }
+    return options.fallback.apply(ops, at, record);
+  }
+
+  /** Before the first connection, or while degraded: Redis is tried when it may answer again. */
+  async function applyDegradedOrFirst(ops: KeyOp[], at: number, record: boolean): Promise<WindowOutcome[][]> {
+    if (!degraded) await waitForFirstConnection();
+    if (!degraded || (performance.now() >= nextProbe && client.status === 'ready')) {
+      let result: WindowOutcome[][];
+      try {
+        result = await viaRedis(ops, at, record);
+      } catch (err) {
+        return fallBack(err, ops, at, record);
+      }
+      if (degraded) {
+        degraded = false;
+        options.onRecovered?.();
+      }
+      return result;
+    }
+    return options.fallback.apply(ops, at, record);
+  }
+
   return {
     get degraded() {
       return degraded;
     },
-    async apply(ops, at, record) {
-      if (!degraded && !everReady) await waitForFirstConnection();
-      if (!degraded || (performance.now() >= nextProbe && client.status === 'ready')) {
-        try {
-          const result = await viaRedis(ops, at, record);
-          if (degraded) {
-            degraded = false;
-            options.onRecovered?.();
-          }
-          return result;
-        } catch (err) {
-          nextProbe = performance.now() + probeInterval;
-          if (!degraded) {
-            degraded = true;
-            options.onDegraded?.(err);
-          }
-        }
+    apply(ops, at, record) {
+      // The usual case, Redis up: the script call's own promise, with the fallback on failure.
+      if (!degraded && everReady) {
+        return viaRedis(ops, at, record).catch((err: unknown) => fallBack(err, ops, at, record));
       }
-      return options.fallback.apply(ops, at, record);
+      return applyDegradedOrFirst(ops, at, record);
     },
     async clear(keys) {
       await options.fallback.clear(keys);
