@@ -79,6 +79,12 @@ local function parse(v, hw, ret, e)
   return al, sc, en, of, n, a, k
 end
 
+-- The 6-byte big-endian time at byte p of v.
+local function score(v, p)
+  local b1, b2, b3, b4, b5, b6 = byte(v, p, p + 5)
+  return ((((b1 * 256 + b2) * 256 + b3) * 256 + b4) * 256 + b5) * 256 + b6
+end
+
 -- The events kept after recording, as bytes: positions a..n of the new list, the new one (r) at k.
 local function body(v, of, n, a, k, r)
   local s = ''
@@ -203,8 +209,9 @@ function fastPath(
     `        local p, len, cut, lo, n, last = ${hl + 1}, #v, ${hl + 1}, at - ${ret}, 0, 0`,
   ];
   // Every window counts the new event (or entity) already.
+  // f: the time of the first stored event inside the window (nil: none, the new event is the first).
   windows.forEach((w, i) => {
-    lines.push(`        local c${i} = 1`);
+    lines.push(`        local c${i}, f${i} = 1, nil`);
     if (w.mode === 'distinct') lines.push(`        local s${i}`);
   });
   lines.push(
@@ -222,11 +229,17 @@ function fastPath(
   if (windows.some((w) => w.mode === 'distinct')) lines.push('            local x');
   windows.forEach((w, i) => {
     if (w.mode === 'count') {
-      lines.push(`            if s > at - ${w.win} then c${i} = c${i} + 1 end`);
+      lines.push(
+        `            if s > at - ${w.win} then`,
+        `              c${i} = c${i} + 1`,
+        `              if not f${i} then f${i} = s end`,
+        '            end',
+      );
       return;
     }
     lines.push(
       `            if s > at - ${w.win} then`,
+      `              if not f${i} then f${i} = s end`,
       '              if not x then x = sub(v, p + 7, q - 1) end',
       '              if x ~= e then',
       `                if not s${i} then s${i} = {} end`,
@@ -239,12 +252,77 @@ function fastPath(
     '          end',
     '          p = q',
     '        end',
-    `        if last <= at and n + 1 <= ${capLua}${windows.map((w, i) => ` and c${i} < ${w.thr}`).join('')} then`,
+    `        if last <= at and n + 1 <= ${capLua} then`,
     '          fast = true',
+    '          local alerted = false',
   );
-  windows.forEach((_, i) => lines.push(`          out[on + 1] = c${i}`, '          on = on + 1'));
+  // A window below its threshold reports its count. One at or over it also reports the first event's
+  // time, when it falls below again (release) and whether an alert is due; a second pass over the
+  // stored events, only then, finds the release (see count() and distinct() of the general path).
+  windows.forEach((w, i) => {
+    const slot = 2 + 6 * i; // the window's alert time in the header
+    lines.push(
+      `          local t${i} = nil`,
+      `          if c${i} < ${w.thr} then`,
+      `            out[on + 1] = c${i}`,
+      '            on = on + 1',
+      '          else',
+      '            local rl',
+    );
+    if (w.mode === 'count') {
+      // The (c − thr + 1)-th event of the window, oldest first; the new event is the c-th.
+      lines.push(
+        `            local k = c${i} - ${w.thr} + 1`,
+        `            if k == c${i} then rl = at + ${w.win} else`,
+        `              local q2, j = ${hl + 1}, 0`,
+        '              while q2 <= len do',
+        '                local s = score(v, q2)',
+        `                if s > at - ${w.win} then`,
+        '                  j = j + 1',
+        `                  if j == k then rl = s + ${w.win}; break end`,
+        '                end',
+        '                q2 = q2 + 7 + byte(v, q2 + 6)',
+        '              end',
+        '            end',
+      );
+    } else {
+      // Walking back from the new event, the thr-th distinct entity met releases the window.
+      lines.push(
+        `            if ${w.thr} <= 1 then rl = at + ${w.win} else`,
+        `              local wo, m, q2 = {}, 0, ${hl + 1}`,
+        '              while q2 <= len do',
+        `                if score(v, q2) > at - ${w.win} then m = m + 1; wo[m] = q2 end`,
+        '                q2 = q2 + 7 + byte(v, q2 + 6)',
+        '              end',
+        '              local seen, d = { [e] = true }, 1',
+        '              for y = m, 1, -1 do',
+        '                local p3 = wo[y]',
+        '                local ent = sub(v, p3 + 7, p3 + 6 + byte(v, p3 + 6))',
+        '                if not seen[ent] then',
+        '                  seen[ent] = true',
+        '                  d = d + 1',
+        `                  if d == ${w.thr} then rl = score(v, p3) + ${w.win}; break end`,
+        '                end',
+        '              end',
+        '            end',
+      );
+    }
+    lines.push(
+      `            local lastAlert, alert = score(v, ${slot}), 0`,
+      `            if lastAlert == 0 or at >= lastAlert + ${w.win} or at < lastAlert - ${w.win} then`,
+      `              alert, t${i}, alerted = 1, at, true`,
+      '            end',
+      `            out[on + 1], out[on + 2], out[on + 3], out[on + 4] = c${i}, f${i} or at, rl or 0, alert`,
+      '            on = on + 4',
+      '          end',
+    );
+  });
+  const header = windows.map((_, i) => `t${i} or score(v, ${2 + 6 * i})`).join(', ');
   lines.push(
-    `          local kept = cut == ${hl + 1} and v or sub(v, 1, ${hl}) .. sub(v, cut)`,
+    hw === 0
+      ? `          local hdr = sub(v, 1, ${hl})`
+      : `          local hdr = alerted and pk('>B${'I6'.repeat(hw)}', ${hw}, ${header}) or sub(v, 1, ${hl})`,
+    `          local kept = (cut == ${hl + 1} and not alerted) and v or hdr .. sub(v, cut)`,
     `          redis.call('SET', key, kept .. r, 'PX', '${ret}')`,
     '        end',
     '      end',

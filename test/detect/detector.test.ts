@@ -287,9 +287,11 @@ describe('detection [redis]', { skip: REDIS_SKIP }, () => {
 
     // Low thresholds trip windows on most events (first-seen, release and alert times); high ones keep
     // most counts below them, the script's table-free path for events in order.
-    for (const { name, cap, thresholds } of [
+    for (const { name, cap, thresholds, bfWindowMs } of [
       { name: 'tripped', cap: 12, thresholds: { bf: 4, en: 3, da: 3 } },
       { name: 'mostly below the thresholds', cap: 40, thresholds: { bf: 30, en: 5, da: 6 } },
+      // A 10-second brute-force window at threshold 1: tripped by keys with no other event inside it.
+      { name: 'threshold 1', cap: 12, thresholds: { bf: 1, en: 2, da: 2 }, bfWindowMs: 10_000 },
     ])
       it(`gives identical outcomes on shuffled, late and capped events (${name})`, async () => {
         const { createMemoryWindowStore } = await import('../../src/detect/memory-window-store.ts');
@@ -302,7 +304,7 @@ describe('detection [redis]', { skip: REDIS_SKIP }, () => {
           maxEntriesPerKey: cap,
         });
         const ipWindows = [
-          { mode: 'count' as const, windowMs: 5 * MIN, threshold: thresholds.bf, field: 'bf' },
+          { mode: 'count' as const, windowMs: bfWindowMs ?? 5 * MIN, threshold: thresholds.bf, field: 'bf' },
           { mode: 'distinct' as const, windowMs: 3 * MIN, threshold: thresholds.en, field: 'en' },
         ];
         const accountWindows = [
