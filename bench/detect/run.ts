@@ -6,7 +6,7 @@
  * `--auto-pipelining` turns on ioredis `enableAutoPipelining` for BOTH clients (Trailguard's and
  * rate-limiter-flexible's); without it neither uses it. Trailguard sends at most one EVALSHA per failure
  * (failures that arrive together share one).
- * `--timeout-ms` is the detector's Redis command timeout: on a loaded machine the production default
+ * `--timeout-ms` is the detector's deadline per Redis call: on a loaded machine the production default
  * (100 ms) can trip and silently measure the in-process fallback, so the bench raises it and counts
  * every fallback (column `fallbacks`; a run with fallbacks is not a Redis measurement).
  */
