@@ -189,12 +189,12 @@ end
 /**
  * The common case, without tables beyond one set of entities per distinct window: recording an event
  * that is not older than any stored one (so each window is the trailing one, `(at − W, at]`), on a key
- * written with this group's windows, with every count still below its threshold and the cap not
- * reached. One pass over the stored events counts, per window, those inside it (for a distinct window,
- * their entities) and finds the first event still within the retention; the value is written back as
- * its header, the events from there on and the new one. Anything else — a late event, a tripped window
- * (which needs first-seen, release and alert times), the cap, another header — leaves `fast` false and
- * takes the general path, which computes the same outcomes.
+ * written with this group's windows, below the cap. One pass over the stored events counts, per window,
+ * those inside it (for a distinct window, their entities) and finds the first event still within the
+ * retention; a window at or over its threshold takes a second pass for its release time, and its alert
+ * time is read from (and, when an alert is due, written to) the header. The value is written back as
+ * its header, the events from the retention on and the new one. A late event, the cap or another
+ * header leaves `fast` false and takes the general path, which computes the same outcomes.
  */
 function fastPath(
   windows: readonly (WindowSpec & { win: string; thr: string })[],
@@ -202,6 +202,8 @@ function fastPath(
   ret: string,
   capLua: string,
 ): string[] {
+  // Four locals per window: past a few windows Lua's limit of 200 locals comes near; use the general path.
+  if (windows.length > 8) return ['      local fast = false'];
   const hl = 1 + 6 * hw;
   const lines: string[] = [
     '      local fast = false',
