@@ -138,7 +138,10 @@ export function truncate(value: string, max: number): string {
   return value.length > max ? `${value.slice(0, max)}…` : value;
 }
 
-/** Copies a JSON object, removing NUL characters from strings and keys (jsonb rejects them). */
+/**
+ * Copies a JSON object, removing NUL characters from strings and keys and replacing lone UTF-16
+ * surrogates with U+FFFD (jsonb rejects both; text columns get the same replacement from the driver).
+ */
 export function cleanJson(value: unknown, field: string): unknown {
   return cleanJsonAt(value, 0, field, null);
 }
@@ -148,7 +151,7 @@ export function cleanJson(value: unknown, field: string): unknown {
 function cleanJsonAt(value: unknown, depth: number, parent: string, key: string | number | null): unknown {
   if (depth > 32) throw invalid(pathOf(parent, key), 'is nested too deeply (max 32 levels)');
   if (value === null || typeof value === 'boolean') return value;
-  if (typeof value === 'string') return value.includes('\u0000') ? cleanText(value, value.length) : value;
+  if (typeof value === 'string') return jsonString(value);
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw invalid(pathOf(parent, key), 'must not contain NaN or Infinity');
     return value;
@@ -177,11 +180,19 @@ function cleanJsonAt(value: unknown, depth: number, parent: string, key: string 
       if (!Object.hasOwn(source, k)) continue;
       const v = source[k];
       if (v === undefined) continue;
-      out[cleanText(k, 256)] = cleanJsonAt(v, depth + 1, field, k);
+      out[jsonString(cleanText(k, 256))] = cleanJsonAt(v, depth + 1, field, k);
     }
     return out;
   }
   throw invalid(pathOf(parent, key), `must be plain JSON, not ${typeof value}`);
+}
+
+// ES2024 string methods (Node ≥ 20), not in the ES2023 lib this project compiles against.
+type WellFormed = { isWellFormed(): boolean; toWellFormed(): string };
+
+function jsonString(value: string): string {
+  const s = value.includes('\u0000') ? cleanText(value, value.length) : value;
+  return (s as unknown as WellFormed).isWellFormed() ? s : (s as unknown as WellFormed).toWellFormed();
 }
 
 function pathOf(parent: string, key: string | number | null): string {
