@@ -173,9 +173,8 @@ export function createLoginRepository(db: Kysely<Database>): LoginRepository {
         for (let i = 0; i < n; i++) out[i] = pick(rows[i] as LoginRow);
         return sql`jsonb_array_elements(${JSON.stringify(out)}::jsonb)`;
       };
-      let metadata = '[';
-      for (let i = 0; i < n; i++) metadata += (i ? ',' : '') + (rows[i] as LoginRow).metadataJson;
-      metadata += ']';
+      // Each row's metadata is already JSON (serialized once, in record()).
+      const metadata = `[${rows.map((r) => r.metadataJson).join(',')}]`;
       const shard = options.shard ?? 0;
       // Every data-modifying part of a WITH runs exactly once, whether or not the main query reads it.
       const companions = (options.with ?? []).map(
