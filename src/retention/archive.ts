@@ -54,6 +54,9 @@ export async function createArchiveWriter(dir: string, fileName: string): Promis
   });
   // 'wx': an archive is never overwritten.
   const out = createWriteStream(tempPath, { flags: 'wx' });
+  // The file is opened in the background; it is only gone for good once the stream has closed it (an
+  // unlink before the open completes would leave the file the open then creates).
+  const closed = new Promise<void>((resolve) => out.once('close', () => resolve()));
   const done = pipeline(gzip, tap, out);
   done.catch(() => undefined);
 
@@ -92,6 +95,7 @@ export async function createArchiveWriter(dir: string, fileName: string): Promis
     async abort() {
       gzip.destroy();
       await done.catch(() => undefined);
+      await closed;
       await unlink(tempPath).catch(() => undefined);
     },
   };
