@@ -1,9 +1,10 @@
 /**
  * The Lua script behind the Redis window store. A key's window is one packed string: a header with the
  * time of the last alert of each of its patterns, then its events sorted by time, each a 6-byte time
- * (ms, big-endian), a length byte and the entity. Reading it is one `SET … NX GET` (which also creates a
- * key that did not exist) and writing it back one `SET … PX`, so a failed login costs two Redis
- * commands per key instead of the five or more a sorted set with a separate marker hash needs.
+ * (ms, big-endian), a length byte and the entity. A call reads every key of its batch with one `MGET`
+ * and writes each key it changed once, at its end, with `SET … PX`: a failed login costs one Redis
+ * command per key and a share of the batch's read, instead of the five or more per key a sorted set
+ * with a separate marker hash needs.
  *
  * A script is generated per configuration (windows, retention and cap are Lua constants) and takes a
  * batch of events: the store sends the failures that arrive together in one EVALSHA. The arithmetic is
@@ -40,8 +41,8 @@ function luaBytes(bytes: readonly number[]): string {
 
 // Shared helpers, defined once per call. A value starts with a byte giving the number of alert times
 // that follow (one per window of its group), then the events. Every Lua operation here costs 0.1–0.2 µs
-// and every redis.call 2–4 µs of Redis' single thread (measured), so a key this event creates takes one
-// call and no tables, and an existing key two calls and one pass over its events.
+// and every redis.call 2–4 µs of Redis' single thread (measured), so a batch's reads are one call and a
+// key's write one call; a key this event creates takes no tables, an existing key one pass over its events.
 // `parse` reads an existing value into alert times `al`, scores `sc`, entities `en` and byte offsets
 // `of`, inserts the new event (when recording) at `k` and finds `a`, the first event inside the
 // retention. The window functions return count, firstSeenMs, releaseMs for the windows of length W
@@ -52,6 +53,15 @@ local rec = ARGV[1] == '1'
 local upk, pk, sub, byte = struct.unpack, struct.pack, string.sub, string.byte
 local out, on = {}, 0
 local at
+-- Every key of the batch read at once. cur: a key's value as this call's earlier events left it (a key
+-- may come back within a batch); dirty: the keys to write back, in first-written order; ttl: theirs.
+local got = #KEYS > 0 and redis.call('MGET', unpack(KEYS)) or {}
+local cur, dirty, nd, ttl = {}, {}, 0, {}
+local function put(key, v, ret)
+  if cur[key] == nil then nd = nd + 1; dirty[nd] = key end
+  cur[key] = v
+  ttl[key] = ret
+end
 
 local function parse(v, hw, ret, e)
   -- After a change of configuration the header holds other windows: its alert times are dropped.
@@ -325,7 +335,7 @@ function fastPath(
       ? `          local hdr = sub(v, 1, ${hl})`
       : `          local hdr = alerted and pk('>B${'I6'.repeat(hw)}', ${hw}, ${header}) or sub(v, 1, ${hl})`,
     `          local kept = (cut == ${hl + 1} and not alerted) and v or hdr .. sub(v, cut)`,
-    `          redis.call('SET', key, kept .. r, 'PX', '${ret}')`,
+    `          put(key, kept .. r, '${ret}')`,
     '        end',
     '      end',
   );
@@ -364,25 +374,18 @@ export function generateWindowScript(groups: readonly ScriptGroup[], cap: number
       `    local e = ARGV[3 + ev * ${g + 1} + ${gi}]`,
       `    if #e > ${MAX_ENTITY_BYTES} then e = sub(e, 1, ${MAX_ENTITY_BYTES}) end`,
       "    local r = pk('>I6B', at, #e) .. e",
-      '    local v',
-      '    if rec then',
-      // SET with both NX and GET needs Redis 7; older servers answer an error and get GET, then SET.
-      `      v = redis.pcall('SET', key, ${zero} .. r, 'NX', 'GET', 'PX', '${ret}')`,
-      "      if type(v) == 'table' then",
-      "        v = redis.call('GET', key)",
-      `        if not v then redis.call('SET', key, ${zero} .. r, 'PX', '${ret}') end`,
-      '      end',
-      "    else v = redis.call('GET', key) end",
+      // The value as this call's earlier events left it, else as read (false: no such key).
+      '    local v = cur[key]',
+      `    if v == nil then v = got[ev * ${g} + ${gi + 1}] end`,
+      '    if not v then v = nil end',
       '    if not v and rec then',
       ...freshOut.map((values) => {
         const n = values.split(',').length;
         return `      out[on + 1]${n > 1 ? ', out[on + 2], out[on + 3], out[on + 4]' : ''} = ${values}\n      on = on + ${n}`;
       }),
-      ...(windows.some((w) => w.threshold <= 1)
-        ? [
-            `      redis.call('SET', key, pk('>B${'I6'.repeat(hw)}', ${hw}, ${freshAlerts.join(', ')}) .. r, 'PX', '${ret}')`,
-          ]
-        : []),
+      windows.some((w) => w.threshold <= 1)
+        ? `      put(key, pk('>B${'I6'.repeat(hw)}', ${hw}, ${freshAlerts.join(', ')}) .. r, '${ret}')`
+        : `      put(key, ${zero} .. r, '${ret}')`,
       '    else',
       ...fastPath(windows, hw, ret, capLua),
       '      if not fast then',
@@ -401,14 +404,21 @@ export function generateWindowScript(groups: readonly ScriptGroup[], cap: number
     body.push(
       '      if rec then',
       `        local hdr = ${hw === 0 ? zero : `pk('>B${'I6'.repeat(hw)}', ${hw}, unpack(al))`}`,
-      `        redis.call('SET', key, hdr .. body(v, of, n, a, k, r), 'PX', '${ret}')`,
+      `        put(key, hdr .. body(v, of, n, a, k, r), '${ret}')`,
       '      end',
       '      end',
       '    end',
       '  end',
     );
   });
-  body.push('end', 'return out');
+  body.push(
+    'end',
+    'for i = 1, nd do',
+    '  local key = dirty[i]',
+    "  redis.call('SET', key, cur[key], 'PX', ttl[key])",
+    'end',
+    'return out',
+  );
   const lua = body.join('\n');
   const sha = createHash('sha1').update(lua).digest('hex');
   return { name: `tgWindow${sha.slice(0, 16)}`, lua };
