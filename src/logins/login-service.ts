@@ -7,6 +7,7 @@ import { newId } from '../domain/ids.ts';
 import type { Clock } from '../domain/clock.ts';
 import { decodeKeysetCursor, encodeKeysetCursor } from '../domain/cursor.ts';
 import { TrailguardError, invalid } from '../domain/errors.ts';
+import { captureTrace } from '../domain/trace.ts';
 import { DEVICE_TYPES, LIMITS, LOGIN_TYPES, RecordLoginFields } from '../domain/login.ts';
 import type {
   FailedLoginsQuery,
@@ -383,8 +384,8 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
 
   return {
     async record(input) {
-      // Captured before the first await, while the caller is still on the stack (formatted lazily).
-      const trace = companions.some((c) => c.wantsTrace !== false) ? new Error('call site') : undefined;
+      // Captured before the first await, while the caller is still on the stack (read lazily).
+      const trace = companions.some((c) => c.wantsTrace !== false) ? captureTrace() : undefined;
       const { row, at, client } = prepare(input);
       const record = toRecord(row, at);
       const write = (async () => {
