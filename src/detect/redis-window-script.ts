@@ -330,11 +330,14 @@ function fastPath(
     );
   });
   const header = windows.map((_, i) => `t${i} or score(v, ${2 + 6 * i})`).join(', ');
-  lines.push(
+  // The stored value is kept as it is (no copy of its header) unless events expired or an alert was stamped.
+  const hdr =
     hw === 0
-      ? `          local hdr = sub(v, 1, ${hl})`
-      : `          local hdr = alerted and pk('>B${'I6'.repeat(hw)}', ${hw}, ${header}) or sub(v, 1, ${hl})`,
-    `          local kept = (cut == ${hl + 1} and not alerted) and v or hdr .. sub(v, cut)`,
+      ? `sub(v, 1, ${hl})`
+      : `(alerted and pk('>B${'I6'.repeat(hw)}', ${hw}, ${header}) or sub(v, 1, ${hl}))`;
+  lines.push(
+    '          local kept = v',
+    `          if alerted or cut ~= ${hl + 1} then kept = ${hdr} .. sub(v, cut) end`,
     `          put(key, kept .. r, '${ret}')`,
     '        end',
     '      end',
