@@ -199,12 +199,14 @@ end
 /**
  * The common case, without tables beyond one set of entities per distinct window: recording an event
  * that is not older than any stored one (so each window is the trailing one, `(at − W, at]`), on a key
- * written with this group's windows, below the cap. One pass over the stored events counts, per window,
- * those inside it (for a distinct window, their entities) and finds the first event still within the
- * retention; a window at or over its threshold takes a second pass for its release time, and its alert
- * time is read from (and, when an alert is due, written to) the header. The value is written back as
- * its header, the events from the retention on and the new one. A late event, the cap or another
- * header leaves `fast` false and takes the general path, which computes the same outcomes.
+ * written with this group's windows. One pass over the stored events counts, per window, those inside
+ * it (for a distinct window, their entities) and finds the first event still within the retention; a
+ * window at or over its threshold takes a second pass for its release time, and its alert time is read
+ * from (and, when an alert is due, written to) the header. The value is written back as its header, the
+ * events from the retention on and the new one. A key at its cap (every key an attack keeps busy) stays
+ * on this path: the oldest kept event is counted last, and not at all when the new one pushes it out.
+ * A late event, a value over the cap or another header leaves `fast` false and takes the general path,
+ * which computes the same outcomes.
  */
 function fastPath(
   windows: readonly (WindowSpec & { win: string; thr: string })[],
@@ -215,10 +217,34 @@ function fastPath(
   // Four locals per window: past a few windows Lua's limit of 200 locals comes near; use the general path.
   if (windows.length > 8) return ['      local fast = false'];
   const hl = 1 + 6 * hw;
+  // Counts a stored event (time `t`, bytes `a` to `b` - 1) in the windows that hold it. Events are met
+  // oldest first, except the oldest kept one, counted last (or not at all): it replaces f.
+  const countEvent = (t: string, a: string, b: string, pad: string): string[] => {
+    const out: string[] = [];
+    if (windows.some((w) => w.mode === 'distinct')) out.push(`${pad}local x`);
+    const first = t === 'fs';
+    windows.forEach((w, i) => {
+      out.push(`${pad}if ${t} > at - ${w.win} then`);
+      out.push(first ? `${pad}  f${i} = ${t}` : `${pad}  if not f${i} then f${i} = ${t} end`);
+      if (w.mode === 'count') out.push(`${pad}  c${i} = c${i} + 1`);
+      else
+        out.push(
+          `${pad}  if not x then x = sub(v, ${a} + 7, ${b} - 1) end`,
+          `${pad}  if x ~= e then`,
+          `${pad}    if not s${i} then s${i} = {} end`,
+          `${pad}    if not s${i}[x] then s${i}[x] = true; c${i} = c${i} + 1 end`,
+          `${pad}  end`,
+        );
+      out.push(`${pad}end`);
+    });
+    return out;
+  };
   const lines: string[] = [
     '      local fast = false',
     `      if rec and v and byte(v, 1) == ${hw} then`,
     `        local p, len, cut, lo, n, last = ${hl + 1}, #v, ${hl + 1}, at - ${ret}, 0, 0`,
+    // The oldest event still within the retention: its position, time and end.
+    '        local fp, fs, fq',
   ];
   // Every window counts the new event (or entity) already.
   // f: the time of the first stored event inside the window (nil: none, the new event is the first).
@@ -233,39 +259,27 @@ function fastPath(
     '          local q = p + 7 + l',
     '          if s < lo then',
     '            cut = q',
+    '          elseif not fp then',
+    '            fp, fs, fq, n, last = p, s, q, 1, s',
     '          else',
     '            n = n + 1',
     '            last = s',
   );
-  // An event's entity is read once, and only when a distinct window holds the event.
-  if (windows.some((w) => w.mode === 'distinct')) lines.push('            local x');
-  windows.forEach((w, i) => {
-    if (w.mode === 'count') {
-      lines.push(
-        `            if s > at - ${w.win} then`,
-        `              c${i} = c${i} + 1`,
-        `              if not f${i} then f${i} = s end`,
-        '            end',
-      );
-      return;
-    }
-    lines.push(
-      `            if s > at - ${w.win} then`,
-      `              if not f${i} then f${i} = s end`,
-      '              if not x then x = sub(v, p + 7, q - 1) end',
-      '              if x ~= e then',
-      `                if not s${i} then s${i} = {} end`,
-      `                if not s${i}[x] then s${i}[x] = true; c${i} = c${i} + 1 end`,
-      '              end',
-      '            end',
-    );
-  });
+  lines.push(...countEvent('s', 'p', 'q', '            '));
   lines.push(
     '          end',
     '          p = q',
     '        end',
-    `        if last <= at and n + 1 <= ${capLua} then`,
+    // At the cap (a stored value never holds more), the new event pushes the oldest kept one out;
+    // otherwise that one counts like the others. A value over the cap (a larger cap before) takes the
+    // general path.
+    `        if last <= at and n <= ${capLua} then`,
     '          fast = true',
+    '          if fp then',
+    `            if n + 1 > ${capLua} then cut = fq else`,
+    ...countEvent('fs', 'fp', 'fq', '              '),
+    '            end',
+    '          end',
     '          local alerted = false',
   );
   // A window below its threshold reports its count. One at or over it also reports the first event's
@@ -286,7 +300,7 @@ function fastPath(
       lines.push(
         `            local k = c${i} - ${w.thr} + 1`,
         `            if k == c${i} then rl = at + ${w.win} else`,
-        `              local q2, j = ${hl + 1}, 0`,
+        `              local q2, j = cut, 0`,
         '              while q2 <= len do',
         '                local s = score(v, q2)',
         `                if s > at - ${w.win} then`,
@@ -301,7 +315,7 @@ function fastPath(
       // Walking back from the new event, the thr-th distinct entity met releases the window.
       lines.push(
         `            if ${w.thr} <= 1 then rl = at + ${w.win} else`,
-        `              local wo, m, q2 = {}, 0, ${hl + 1}`,
+        `              local wo, m, q2 = {}, 0, cut`,
         '              while q2 <= len do',
         `                if score(v, q2) > at - ${w.win} then m = m + 1; wo[m] = q2 end`,
         '                q2 = q2 + 7 + byte(v, q2 + 6)',
