@@ -217,6 +217,11 @@ function fastPath(
   // Four locals per window: past a few windows Lua's limit of 200 locals comes near; use the general path.
   if (windows.length > 8) return ['      local fast = false'];
   const hl = 1 + 6 * hw;
+  // A count window with a threshold of 2 to 9 keeps the times of the last thr − 1 stored events kept
+  // (other than the oldest, fp) in registers g<i>_1 (newest) … g<i>_<thr − 1>, shifted per event.
+  const held = (w: WindowSpec): number =>
+    w.mode === 'count' && w.threshold >= 2 && w.threshold <= 9 ? w.threshold - 1 : 0;
+  const registers = (i: number, m: number): string[] => Array.from({ length: m }, (_, j) => `g${i}_${j + 1}`);
   // Counts a stored event (time `t`, bytes `a` to `b` - 1) in the windows that hold it. Events are met
   // oldest first, except the oldest kept one, counted last (or not at all): it replaces f.
   const countEvent = (t: string, a: string, b: string, pad: string): string[] => {
@@ -251,6 +256,8 @@ function fastPath(
   windows.forEach((w, i) => {
     lines.push(`        local c${i}, f${i} = 1, nil`);
     if (w.mode === 'distinct') lines.push(`        local s${i}`);
+    const m = held(w);
+    if (m > 0) lines.push(`        local ${registers(i, m).join(', ')}`);
   });
   lines.push(
     '        while p <= len do',
@@ -265,6 +272,14 @@ function fastPath(
     '            n = n + 1',
     '            last = s',
   );
+  windows.forEach((w, i) => {
+    const m = held(w);
+    if (m === 0) return;
+    const g = registers(i, m);
+    lines.push(
+      `            ${g.slice().reverse().join(', ')} = ${[...g.slice(0, -1).reverse(), 's'].join(', ')}`,
+    );
+  });
   lines.push(...countEvent('s', 'p', 'q', '            '));
   lines.push(
     '          end',
@@ -296,21 +311,29 @@ function fastPath(
       '            local rl',
     );
     if (w.mode === 'count') {
-      // The (c − thr + 1)-th event of the window, oldest first; the new event is the c-th.
-      lines.push(
-        `            local k = c${i} - ${w.thr} + 1`,
-        `            if k == c${i} then rl = at + ${w.win} else`,
-        `              local q2, j = cut, 0`,
-        '              while q2 <= len do',
-        '                local s = score(v, q2)',
-        `                if s > at - ${w.win} then`,
-        '                  j = j + 1',
-        `                  if j == k then rl = s + ${w.win}; break end`,
-        '                end',
-        '                q2 = q2 + 7 + byte(v, q2 + 6)',
-        '              end',
-        '            end',
-      );
+      // The (c − thr + 1)-th event of the window, oldest first; the new event is the c-th. That is the
+      // (thr − 1)-th newest stored event kept (the window is a suffix of them): a register when the
+      // threshold is small, else a second pass.
+      const m = held(w);
+      if (m > 0)
+        lines.push(
+          `            if n - 1 >= ${m} then rl = g${i}_${m} + ${w.win} else rl = fs + ${w.win} end`,
+        );
+      else
+        lines.push(
+          `            local k = c${i} - ${w.thr} + 1`,
+          `            if k == c${i} then rl = at + ${w.win} else`,
+          `              local q2, j = cut, 0`,
+          '              while q2 <= len do',
+          '                local s = score(v, q2)',
+          `                if s > at - ${w.win} then`,
+          '                  j = j + 1',
+          `                  if j == k then rl = s + ${w.win}; break end`,
+          '                end',
+          '                q2 = q2 + 7 + byte(v, q2 + 6)',
+          '              end',
+          '            end',
+        );
     } else {
       // Walking back from the new event, the thr-th distinct entity met releases the window.
       lines.push(
