@@ -28,9 +28,14 @@ const NONE: CallSite = Object.freeze({ file: null, line: null, function: null })
 
 export { captureTrace } from '../domain/trace.ts';
 
-/** The trace's frames, unformatted; null when its stack was already formatted. */
+/**
+ * The trace's frames, unformatted; null when its stack was already formatted, or when the application
+ * formats stacks itself (`Error.prepareStackTrace`, as source-map-support does): its text then names
+ * the files and lines the application expects, so that is what gets read.
+ */
 function framesOf(trace: Error): NodeJS.CallSite[] | null {
   const previous = Error.prepareStackTrace;
+  if (typeof previous === 'function') return null;
   Error.prepareStackTrace = (_err, sites) => sites;
   try {
     const frames: unknown = trace.stack;

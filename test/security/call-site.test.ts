@@ -47,6 +47,29 @@ describe('call site of a security log line', () => {
     assert.equal(site.function, 'namedCaller');
   });
 
+  it("reads the application's own stack formatting when it has one (as source-map-support installs)", () => {
+    const before = Error.prepareStackTrace;
+    // A formatter that maps every frame of this file to its "original" source, as a source map would.
+    Error.prepareStackTrace = (err, sites) =>
+      [
+        String(err),
+        ...sites.map((s) => {
+          const file = s.getFileName() ?? '';
+          const ours = file.includes('call-site.test');
+          const line = (s.getLineNumber() ?? 0) + (ours ? 1000 : 0);
+          return `    at ${s.getFunctionName() ?? '<anonymous>'} (${ours ? '/app/src/original.ts' : file}:${line}:1)`;
+        }),
+      ].join('\n');
+    try {
+      const site = callSiteOf(namedCaller());
+      assert.equal(site.file, '/app/src/original.ts');
+      assert.ok(site.line !== null && site.line > 1000);
+      assert.equal(site.function, 'namedCaller');
+    } finally {
+      Error.prepareStackTrace = before;
+    }
+  });
+
   it('leaves the global stack formatting as it was', () => {
     const before = Error.prepareStackTrace;
     callSiteOf(namedCaller());
