@@ -29,13 +29,22 @@ const NONE: CallSite = Object.freeze({ file: null, line: null, function: null })
 export { captureTrace } from '../domain/trace.ts';
 
 /**
+ * Whether the application formats stacks itself (source-map-support sets `Error.prepareStackTrace`).
+ * Node's own default is a function too in recent releases (`ErrorPrepareStackTrace`), undefined before.
+ */
+function appFormatsStacks(): boolean {
+  const current = Error.prepareStackTrace;
+  return typeof current === 'function' && current.name !== 'ErrorPrepareStackTrace';
+}
+
+/**
  * The trace's frames, unformatted; null when its stack was already formatted, or when the application
- * formats stacks itself (`Error.prepareStackTrace`, as source-map-support does): its text then names
- * the files and lines the application expects, so that is what gets read.
+ * formats stacks itself: its text then names the files and lines the application expects, so that is
+ * what gets read.
  */
 function framesOf(trace: Error): NodeJS.CallSite[] | null {
+  if (appFormatsStacks()) return null;
   const previous = Error.prepareStackTrace;
-  if (typeof previous === 'function') return null;
   Error.prepareStackTrace = (_err, sites) => sites;
   try {
     const frames: unknown = trace.stack;
