@@ -39,6 +39,11 @@ export interface SecurityLog {
   /** Whether lines carry the caller's location. */
   readonly location: boolean;
   write(line: SecurityLogLine): void;
+  /**
+   * Writes the lines of a committed batch as one write to the destination: one system call for a
+   * descriptor, one chunk for a file (pino's file stream re-measures its pending chunk on every write).
+   */
+  writeAll(lines: Iterable<SecurityLogLine>): void;
   close(): Promise<void>;
 }
 
@@ -52,7 +57,8 @@ const LABEL: Record<string, string> = { info: 'INFO', warn: 'WARNING', error: 'E
 
 /** Opens the security log. */
 export function createSecurityLog(config: SecurityLogConfig = {}): SecurityLog {
-  if (config.enabled === false) return { enabled: false, location: false, write() {}, close: async () => {} };
+  if (config.enabled === false)
+    return { enabled: false, location: false, write() {}, writeAll() {}, close: async () => {} };
   const dest = config.destination ?? 1;
   let stream: DestinationStream;
   let boom: ReturnType<typeof pino.destination> | null = null;
@@ -82,6 +88,19 @@ export function createSecurityLog(config: SecurityLogConfig = {}): SecurityLog {
       },
     );
   }
+  // pino writes each formatted line here; while a batch is being written, lines are held and go out
+  // together.
+  const out = stream;
+  let held: string[] | null = null;
+  const sink = {
+    write(chunk: string): boolean {
+      if (held) {
+        held.push(chunk);
+        return true;
+      }
+      return out.write(chunk) as unknown as boolean;
+    },
+  };
   const logger = pino(
     {
       base: null,
@@ -90,36 +109,58 @@ export function createSecurityLog(config: SecurityLogConfig = {}): SecurityLog {
       level: 'info',
       formatters: { level: (label) => ({ level: LABEL[label] ?? label.toUpperCase() }) },
     },
-    stream,
+    sink as unknown as DestinationStream,
   );
+  // Closing twice waits for the same close.
+  let closing: Promise<void> | undefined;
+  async function closeDestination(): Promise<void> {
+    const b = boom;
+    if (!b) return;
+    await new Promise<void>((resolve) => {
+      if (typeof config.destination === 'string') {
+        // A file: end() waits for the file to be open, writes what is pending and closes it.
+        b.once('close', () => resolve());
+        b.once('error', () => resolve());
+        b.end();
+        return;
+      }
+      // A descriptor (stdout) is written synchronously and stays open.
+      try {
+        b.flush(() => resolve());
+      } catch {
+        resolve();
+      }
+    });
+  }
+  function format(line: SecurityLogLine): void {
+    logger[LEVEL_OF[line.severity]](
+      {
+        timestamp: line.timestamp.toISOString(),
+        logger: 'security.events',
+        location: line.location,
+        context: line.context,
+      },
+      line.message,
+    );
+  }
   return {
     enabled: true,
     location: config.location !== false,
-    write(line) {
-      logger[LEVEL_OF[line.severity]](
-        {
-          timestamp: line.timestamp.toISOString(),
-          logger: 'security.events',
-          location: line.location,
-          context: line.context,
-        },
-        line.message,
-      );
+    write: format,
+    writeAll(lines) {
+      held = [];
+      const batch = held;
+      try {
+        for (const line of lines) format(line);
+      } finally {
+        held = null;
+        if (batch.length === 1) out.write(batch[0] as string);
+        else if (batch.length > 1) out.write(batch.join(''));
+      }
     },
-    async close() {
-      if (!boom) return;
-      const b = boom;
-      await new Promise<void>((resolve) => {
-        try {
-          b.flush((err) => {
-            void err;
-            resolve();
-          });
-        } catch {
-          resolve();
-        }
-      });
-      if (typeof config.destination === 'string') b.end();
+    close() {
+      closing ??= closeDestination();
+      return closing;
     },
   };
 }

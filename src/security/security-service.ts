@@ -736,10 +736,9 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
         return rows.length ? repository.insertForLogins(rows, logins) : null;
       },
       committed(items) {
-        for (const p of items) {
-          writeLine(p);
-          committed(p.event);
-        }
+        // The batch's lines go out as one write.
+        if (log.enabled) log.writeAll(items.map((p) => p.line()));
+        for (const p of items) committed(p.event);
       },
     },
 
