@@ -4,6 +4,8 @@
  * JSON-escaped by pino, so CR/LF in a username cannot start a new line; long values are cut before.
  * @module
  */
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
 import pino from 'pino';
 import type { DestinationStream } from 'pino';
 import { TrailguardError } from '../domain/errors.ts';
@@ -62,10 +64,22 @@ export function createSecurityLog(config: SecurityLogConfig = {}): SecurityLog {
   const dest = config.destination ?? 1;
   let stream: DestinationStream;
   let boom: ReturnType<typeof pino.destination> | null = null;
+  // Set when the destination failed (the file stream reports errors as events): closing then has nothing
+  // left to wait for.
+  let failed = false;
   if (typeof dest === 'string' || typeof dest === 'number') {
     try {
+      if (typeof dest === 'string') {
+        // The stream opens the file in the background; open it once here so that a path that cannot be
+        // written fails at start, naming the setting, instead of losing lines later.
+        mkdirSync(dirname(dest), { recursive: true });
+        closeSync(openSync(dest, 'a'));
+      }
       // A descriptor (stdout) is written synchronously so lines never interleave or reorder with other output.
       boom = pino.destination({ dest, sync: typeof dest === 'number', mkdir: typeof dest === 'string' });
+      boom.on('error', () => {
+        failed = true;
+      });
     } catch (err) {
       throw new TrailguardError(
         'SECURITY_LOG_FAILED',
@@ -118,6 +132,10 @@ export function createSecurityLog(config: SecurityLogConfig = {}): SecurityLog {
     if (!b) return;
     await new Promise<void>((resolve) => {
       if (typeof config.destination === 'string') {
+        if (failed) {
+          resolve();
+          return;
+        }
         // A file: end() waits for the file to be open, writes what is pending and closes it.
         b.once('close', () => resolve());
         b.once('error', () => resolve());

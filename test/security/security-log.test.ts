@@ -4,11 +4,12 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSecurityLog } from '../../src/security/security-log.ts';
 import type { SecurityLogLine } from '../../src/security/security-log.ts';
+import { isTrailguardError } from '../../src/domain/errors.ts';
 
 function line(i: number, severity: SecurityLogLine['severity'] = 'info'): SecurityLogLine {
   return {
@@ -63,6 +64,23 @@ describe('security log writes', () => {
     assert.equal(r.chunks.length, 2);
     log.writeAll([]);
     assert.equal(r.chunks.length, 2, 'an empty batch writes nothing');
+  });
+
+  it('fails at start, naming the setting, when the file cannot be written', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tg-seclog-'));
+    try {
+      const notADirectory = join(dir, 'plain-file');
+      await writeFile(notADirectory, '');
+      assert.throws(
+        () => createSecurityLog({ destination: join(notADirectory, 'security.log') }),
+        (e: unknown) =>
+          isTrailguardError(e) &&
+          e.code === 'SECURITY_LOG_FAILED' &&
+          (e as { field?: string }).field === 'securityLog.destination',
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('gets every line of every batch into a file by close()', async () => {
