@@ -223,14 +223,13 @@ function fastPath(
     w.mode === 'count' && w.threshold >= 2 && w.threshold <= 9 ? w.threshold - 1 : 0;
   const registers = (i: number, m: number): string[] => Array.from({ length: m }, (_, j) => `g${i}_${j + 1}`);
   // Counts a stored event (time `t`, bytes `a` to `b` - 1) in the windows that hold it. Events are met
-  // oldest first, except the oldest kept one, counted last (or not at all): it replaces f.
-  const countEvent = (t: string, a: string, b: string, pad: string): string[] => {
+  // oldest first, except the `oldest` kept one, counted last (or not at all): its time replaces f.
+  const countEvent = (t: string, a: string, b: string, pad: string, oldest = false): string[] => {
     const out: string[] = [];
     if (windows.some((w) => w.mode === 'distinct')) out.push(`${pad}local x`);
-    const first = t === 'fs';
     windows.forEach((w, i) => {
       out.push(`${pad}if ${t} > at - ${w.win} then`);
-      out.push(first ? `${pad}  f${i} = ${t}` : `${pad}  if not f${i} then f${i} = ${t} end`);
+      out.push(oldest ? `${pad}  f${i} = ${t}` : `${pad}  if not f${i} then f${i} = ${t} end`);
       if (w.mode === 'count') out.push(`${pad}  c${i} = c${i} + 1`);
       else
         out.push(
@@ -292,7 +291,7 @@ function fastPath(
     '          fast = true',
     '          if fp then',
     `            if n + 1 > ${capLua} then cut = fq else`,
-    ...countEvent('fs', 'fp', 'fq', '              '),
+    ...countEvent('fs', 'fp', 'fq', '              ', true),
     '            end',
     '          end',
     '          local alerted = false',
