@@ -213,7 +213,7 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
       await logins.flush();
       await security.flush();
     },
-    contributors: [securityEventsPrivacy(database.db), changesPrivacy(database.db)],
+    contributors: [securityEventsPrivacy(), changesPrivacy()],
     pseudonymKey: () =>
       securityRepository.secret('privacy_pseudonym_key', randomBytes(32).toString('base64url')),
   });

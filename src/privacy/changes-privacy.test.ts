@@ -149,9 +149,60 @@ forEachBackend('privacy of change records', (backend) => {
       attempt(sql`DELETE FROM change_log_history WHERE change_id = ${id}::uuid`),
       /append-only/,
     );
+    // Nor may it put another person in: only a pseudonym replaces one (an audit rewrote an approver).
+    await assert.rejects(
+      attempt(
+        sql`UPDATE change_log_history SET actor_id = 'a2', actor_name = 'Someone Else'
+          WHERE change_id = ${id}::uuid AND field IS NULL`,
+      ),
+      /append-only/,
+    );
+    await assert.rejects(
+      attempt(
+        sql`UPDATE change_log_history SET new_value = jsonb_set(new_value, '{performedBy}',
+            '{"id": "a2", "name": "Someone Else"}')
+          WHERE change_id = ${id}::uuid AND field IS NULL`,
+      ),
+      /append-only/,
+    );
+    await assert.rejects(
+      attempt(
+        sql`UPDATE change_log_history SET actor_id = 'erased-user-0123456789ab', actor_name = 'Someone Else'
+          WHERE change_id = ${id}::uuid AND field IS NULL`,
+      ),
+      /append-only/,
+    );
     // What erasure does is allowed.
     await attempt(
-      sql`UPDATE change_log_history SET actor_name = 'renamed' WHERE change_id = ${id}::uuid AND field IS NULL`,
+      sql`UPDATE change_log_history SET actor_id = 'erased-user-0123456789ab', actor_name = 'erased-user-0123456789ab',
+          new_value = jsonb_set(new_value, '{performedBy}', '{"id": "erased-user-0123456789ab", "name": "erased-user-0123456789ab"}')
+        WHERE change_id = ${id}::uuid AND field IS NULL`,
     );
+  });
+
+  it('gives each identifier of the user its own pseudonym, so performer and approver stay distinct', async () => {
+    // A CI pipeline logged the change with the committer's e-mail as performer id; the same person, by
+    // user id, approved it (separation of duties compares ids). Erasure must not make them equal.
+    await tg.logins.record({
+      username: 'ivy@example.test',
+      userId: 'u-ivy',
+      success: true,
+      ip: '203.0.113.5',
+    });
+    const change = await tg.changes.log({
+      changeType: 'deployment',
+      title: 'Deploy by CI',
+      impactLevel: 'medium',
+      performedBy: { id: 'ivy@example.test', name: 'Ivy (CI)' },
+    });
+    await tg.changes.approve(change.id, { by: { id: 'u-ivy', name: 'Ivy' } });
+    const receipt = await tg.privacy.erase('u-ivy', { requestedBy: 'dpo', reason: 'GDPR-9' });
+    assert.equal(receipt.pseudonyms.length, 2);
+    const [p1, p2] = receipt.pseudonyms;
+    const stored = await tg.changes.get(change.id);
+    assert.deepEqual([stored.performedBy.id, stored.approvedBy?.id].sort(), [p1, p2].sort());
+    assert.equal(receipt.pseudonym, stored.approvedBy?.id);
+    assert.equal(JSON.stringify(stored).includes('ivy@example.test'), false);
+    assert.equal(JSON.stringify(stored).includes('Ivy'), false);
   });
 });

@@ -1,7 +1,9 @@
 /**
  * The change-log part of a GDPR export or erasure. Change records are evidence of operations: erasure
  * keeps them and replaces the person (id and name, as performer, approver, rollback author and history
- * actor, and inside the history's person values) with a stable pseudonym.
+ * actor, and inside the history's person values) with a stable pseudonym — one per identifier, so a
+ * record that named the user by two identifiers (performer by e-mail, approver by id) keeps two
+ * distinct names, as the approver ≠ performer rule of the table requires.
  * @module
  */
 import { sql } from 'kysely';
@@ -25,9 +27,9 @@ function identifiers(userId: string, usernames: string[]): string[] {
   return [...new Set([userId, ...usernames])];
 }
 
-export function changesPrivacy(db: Kysely<Database>): PrivacyContributor {
+export function changesPrivacy(): PrivacyContributor {
   return {
-    async export(userId, usernames) {
+    async export(db: Kysely<Database>, userId, usernames) {
       const ids = identifiers(userId, usernames);
       const rows = await sql<Selectable<ChangeLogTable>>`
         SELECT * FROM change_log c
@@ -54,16 +56,19 @@ export function changesPrivacy(db: Kysely<Database>): PrivacyContributor {
       return { changes };
     },
 
-    async erase(userId, usernames, pseudonym) {
+    async erase(trx: Kysely<Database>, userId, usernames, pseudonymOf) {
       const ids = identifiers(userId, usernames);
+      const map = JSON.stringify(Object.fromEntries(ids.map((id) => [id, pseudonymOf(id)])));
+      const pseudonymFor = (idValue: RawBuilder<unknown>) => sql`(${map}::jsonb ->> (${idValue}))`;
       const match = (column: string): RawBuilder<boolean> =>
         sql<boolean>`${sql.ref(column)} = ANY(${ids}::text[])`;
+      // The id column's pseudonym for an id or a name column, else the value as it is.
       const swap = (column: string, idColumn: string) =>
-        sql`CASE WHEN ${match(idColumn)} THEN ${pseudonym} ELSE ${sql.ref(column)} END`;
+        sql`coalesce(${pseudonymFor(sql.ref(idColumn))}, ${sql.ref(column)})`;
       // A person value ({ id, name }) of the user becomes the pseudonym; anything else stays as it is.
       const person = (value: RawBuilder<unknown>) => sql`
         CASE WHEN jsonb_typeof(${value}) = 'object' AND (${value})->>'id' = ANY(${ids}::text[])
-          THEN jsonb_build_object('id', ${pseudonym}::text, 'name', ${pseudonym}::text)
+          THEN jsonb_build_object('id', ${pseudonymFor(sql`(${value})->>'id'`)}, 'name', ${pseudonymFor(sql`(${value})->>'id'`)})
           ELSE ${value} END`;
       const isPersonField = sql<boolean>`field IN ('performedBy', 'approvedBy', 'rolledBackBy')`;
       const snapshot = PERSON_KEYS.reduce<RawBuilder<unknown>>(
@@ -75,38 +80,39 @@ export function changesPrivacy(db: Kysely<Database>): PrivacyContributor {
         PERSON_KEYS.map((k) => sql`new_value->${sql.lit(k)}->>'id' = ANY(${ids}::text[])`),
         sql` OR `,
       )})`;
-      return db.transaction().execute(async (trx) => {
-        // The history is append-only; this transaction-scoped setting lets the trigger (migration 0006)
-        // accept an UPDATE that changes only the actor and the person values, nothing else.
-        await sql`SET LOCAL trailguard.history_pseudonymise = 'on'`.execute(trx);
-        const changes = await sql`
-          UPDATE change_log SET
-            performed_by_id = ${swap('performed_by_id', 'performed_by_id')},
-            performed_by_name = ${swap('performed_by_name', 'performed_by_id')},
-            approved_by_id = ${swap('approved_by_id', 'approved_by_id')},
-            approved_by_name = ${swap('approved_by_name', 'approved_by_id')},
-            rolled_back_by_id = ${swap('rolled_back_by_id', 'rolled_back_by_id')},
-            rolled_back_by_name = ${swap('rolled_back_by_name', 'rolled_back_by_id')}
-          WHERE ${match('performed_by_id')} OR ${match('approved_by_id')} OR ${match('rolled_back_by_id')}`.execute(
-          trx,
-        );
-        const history = await sql`
-          UPDATE change_log_history SET
-            actor_id = ${swap('actor_id', 'actor_id')},
-            actor_name = ${swap('actor_name', 'actor_id')},
-            old_value = CASE WHEN ${isPersonField} THEN ${person(sql`old_value`)} ELSE old_value END,
-            new_value = CASE
-              WHEN ${isPersonField} THEN ${person(sql`new_value`)}
-              WHEN field IS NULL AND jsonb_typeof(new_value) = 'object' THEN ${snapshot}
-              ELSE new_value END
-          WHERE ${match('actor_id')}
-            OR (${isPersonField} AND (old_value->>'id' = ANY(${ids}::text[]) OR new_value->>'id' = ANY(${ids}::text[])))
-            OR (field IS NULL AND jsonb_typeof(new_value) = 'object' AND ${snapshotNames})`.execute(trx);
-        return {
-          changes: Number(changes.numAffectedRows ?? 0),
-          changeHistory: Number(history.numAffectedRows ?? 0),
-        };
-      });
+      // The history is append-only; this transaction-scoped setting lets the trigger (migrations 0006,
+      // 0010) accept an UPDATE that changes only the actor and the person values, and only to pseudonyms.
+      await sql`SET LOCAL trailguard.history_pseudonymise = 'on'`.execute(trx);
+      const changes = await sql<{ v: string }>`
+        UPDATE change_log SET
+          performed_by_id = ${swap('performed_by_id', 'performed_by_id')},
+          performed_by_name = ${swap('performed_by_name', 'performed_by_id')},
+          approved_by_id = ${swap('approved_by_id', 'approved_by_id')},
+          approved_by_name = ${swap('approved_by_name', 'approved_by_id')},
+          rolled_back_by_id = ${swap('rolled_back_by_id', 'rolled_back_by_id')},
+          rolled_back_by_name = ${swap('rolled_back_by_name', 'rolled_back_by_id')}
+        WHERE ${match('performed_by_id')} OR ${match('approved_by_id')} OR ${match('rolled_back_by_id')}
+        RETURNING concat_ws(' ', performed_by_id, approved_by_id, rolled_back_by_id) AS v`.execute(trx);
+      const history = await sql<{ v: string }>`
+        UPDATE change_log_history SET
+          actor_id = ${swap('actor_id', 'actor_id')},
+          actor_name = ${swap('actor_name', 'actor_id')},
+          old_value = CASE WHEN ${isPersonField} THEN ${person(sql`old_value`)} ELSE old_value END,
+          new_value = CASE
+            WHEN ${isPersonField} THEN ${person(sql`new_value`)}
+            WHEN field IS NULL AND jsonb_typeof(new_value) = 'object' THEN ${snapshot}
+            ELSE new_value END
+        WHERE ${match('actor_id')}
+          OR (${isPersonField} AND (old_value->>'id' = ANY(${ids}::text[]) OR new_value->>'id' = ANY(${ids}::text[])))
+          OR (field IS NULL AND jsonb_typeof(new_value) = 'object' AND ${snapshotNames})
+        RETURNING concat_ws(' ', actor_id, old_value::text, new_value::text) AS v`.execute(trx);
+      await sql`SET LOCAL trailguard.history_pseudonymise = 'off'`.execute(trx);
+      const written = [...changes.rows, ...history.rows].map((r) => r.v).join(' ');
+      return {
+        changes: changes.rows.length,
+        changeHistory: history.rows.length,
+        pseudonyms: ids.map(pseudonymOf).filter((p) => written.includes(p)),
+      };
     },
   };
 }

@@ -22,7 +22,10 @@ import type { Database } from '../store/schema.ts';
 export interface PrivacyExport {
   userId: string;
   generatedAt: string;
-  /** Usernames the user logged in with (failed attempts against them are included). */
+  /**
+   * Usernames taken as the user's: those they logged in with or that their security events carry,
+   * and those the request named (failed attempts against them without a user id are included).
+   */
   usernames: string[];
   logins: LoginRecord[];
   loginSummary: { total: number; successful: number; failed: number };
@@ -30,6 +33,8 @@ export interface PrivacyExport {
   securityEvents: unknown[];
   /** Changes the user performed, approved or rolled back. */
   changes: unknown[];
+  /** Alerts naming the user (the ones an erasure removes). */
+  alerts: unknown[];
 }
 
 /** What an erasure did. Stored in `compliance_receipt`; the user id only as its SHA-256. */
@@ -41,39 +46,66 @@ export interface ErasureReceipt {
   reason: string;
   erasedAt: string;
   removed: { logins: number; securityEvents: number; alerts: number };
-  /** Change records and change history rows whose person values now carry the pseudonym. */
+  /** Change records and change history rows whose person values now carry a pseudonym. */
   pseudonymised: { changes: number; changeHistory: number };
-  /** The name now standing in for the user on change records (stable per user); null when there were none. */
+  /**
+   * The name now standing in for the user id on change records (stable per user); null when none does.
+   * When a change record named the user by another identifier (a username, e.g. a CI pipeline's
+   * committer e-mail), that identifier got its own pseudonym: see `pseudonyms`.
+   */
   pseudonym: string | null;
+  /** Every pseudonym this erasure wrote, one per identifier of the user found on change records. */
+  pseudonyms: string[];
   /** True when nothing was left to erase (e.g. a repeated request). */
   nothingLeft: boolean;
 }
 
+/** Who the request is about, beyond the user id. */
+export interface SubjectOptions {
+  /**
+   * Usernames (e-mail addresses …) of the user that Trailguard cannot link to the user id itself: it
+   * finds those on rows that carry the id, which retention may have removed while failed attempts
+   * against the username (which carry none) are kept longer. At most 100.
+   */
+  usernames?: string[] | undefined;
+}
+
 /** Input to `privacy.erase()`. */
-export interface EraseOptions {
+export interface EraseOptions extends SubjectOptions {
   /** Who asked (the data-protection officer, the user themself …). Required. */
   requestedBy: string;
   /** Why (ticket, legal basis). Required. */
   reason: string;
 }
 
+/** Maps each identifier of the user (id, usernames) to the pseudonym that replaces it. */
+export type PseudonymOf = (identifier: string) => string;
+
 /** Something another feature stores about the user (security events, change records). */
 export interface PrivacyContributor {
   /** Rows for the export. */
-  export(userId: string, usernames: string[]): Promise<{ securityEvents?: unknown[]; changes?: unknown[] }>;
-  /** Removes or pseudonymises; returns counts. */
-  erase(
+  export(
+    db: Kysely<Database>,
     userId: string,
     usernames: string[],
-    pseudonym: string,
-  ): Promise<{ securityEvents?: number; changes?: number; changeHistory?: number }>;
+  ): Promise<{ securityEvents?: unknown[]; changes?: unknown[] }>;
+  /** Removes or pseudonymises, inside the erasure's transaction `db`; returns counts. */
+  erase(
+    db: Kysely<Database>,
+    userId: string,
+    usernames: string[],
+    pseudonymOf: PseudonymOf,
+  ): Promise<{ securityEvents?: number; changes?: number; changeHistory?: number; pseudonyms?: string[] }>;
 }
 
 /** `tg.privacy` */
 export interface PrivacyService {
   /** Everything stored about `userId`; an unknown user yields empty lists. */
-  export(userId: string | number): Promise<PrivacyExport>;
-  /** Erases the user's personal data and returns the receipt. Idempotent. */
+  export(userId: string | number, options?: SubjectOptions): Promise<PrivacyExport>;
+  /**
+   * Erases the user's personal data and returns the receipt. Idempotent. All or nothing: it runs in
+   * one transaction, the receipt included.
+   */
   erase(userId: string | number, options: EraseOptions): Promise<ErasureReceipt>;
   /** Erasure receipts, newest first; with `userId`, only that user's. */
   receipts(options?: {
@@ -107,37 +139,79 @@ export function subjectHash(userId: string): string {
   return createHash('sha256').update(userId, 'utf8').digest('hex');
 }
 
+/** The detection patterns whose alerts are keyed `<pattern>:<ip | username | user id>`. */
+const SIGNAL_PATTERNS = [
+  'brute_force',
+  'distributed_attack',
+  'account_enumeration',
+  'new_country',
+  'impossible_travel',
+] as const;
+
+function subjectUsernames(options: SubjectOptions | undefined): string[] {
+  const given = options?.usernames;
+  if (given === undefined) return [];
+  if (!Array.isArray(given) || given.length > 100) {
+    throw invalid('usernames', 'must be an array of at most 100 usernames');
+  }
+  return given.map((u, i) => {
+    if (typeof u !== 'string' || u.trim() === '')
+      throw invalid(`usernames[${i}]`, 'must be a non-empty string');
+    return cleanText(u, 256);
+  });
+}
+
 export function createPrivacyService(deps: PrivacyServiceDeps): PrivacyService {
   const { db, clock, logger } = deps;
   const batchSize = deps.batchSize ?? 5000;
   const contributors = deps.contributors ?? [];
 
-  async function usernamesOf(userId: string): Promise<string[]> {
-    const rows = await db
-      .selectFrom('login_history')
-      .select('username')
-      .distinct()
-      .where('user_id', '=', userId)
-      .execute();
-    return rows.map((r) => r.username).sort();
+  // The user's usernames: those of rows carrying the user id — logins, and security events (which
+  // outlive the successful logins when retention keeps failed attempts or events longer) — and the
+  // ones the request named.
+  async function usernamesOf(q: Kysely<Database>, userId: string, named: string[]): Promise<string[]> {
+    const rows = await sql<{ username: string }>`
+      SELECT username FROM login_history WHERE user_id = ${userId}
+      UNION SELECT username FROM security_event_rows WHERE user_id = ${userId} AND username IS NOT NULL`.execute(
+      q,
+    );
+    return [...new Set([...rows.rows.map((r) => r.username), ...named])].sort();
   }
 
   // The user's rows: those carrying the id, and attempts against their usernames that carried none
-  // (a failed login often has no user id, but the username is still the person's).
+  // (a failed login often has no user id, but the username is still the person's). A row carrying
+  // another user's id is that user's, whatever its username.
   function mine(userId: string, usernames: string[]): RawBuilder<boolean> {
     return usernames.length === 0
       ? sql<boolean>`user_id = ${userId}`
       : sql<boolean>`(user_id = ${userId} OR (user_id IS NULL AND username = ANY(${usernames}::text[])))`;
   }
 
+  // Alerts naming the person: a burst alert is keyed by the username, a new-country alert by
+  // `<user id>:<country>`, a detection alert by `<pattern>:<key>` (the key may be the username or the
+  // user id, else an IP, and then the details name the username); change alerts name the performer.
+  function alertsOf(userId: string, usernames: string[]): RawBuilder<boolean> {
+    const ids = [userId, ...usernames];
+    const signalKeys = SIGNAL_PATTERNS.flatMap((p) => ids.map((id) => `${p}:${id}`));
+    return sql<boolean>`(alert_key = ANY(${[...usernames, ...signalKeys]}::text[])
+      OR alert_key LIKE ${`${userId.replace(/[\\%_]/g, '\\$&')}:%`}
+      OR details->>'username' = ANY(${usernames}::text[]) OR details->>'userId' = ${userId}
+      OR details->'performedBy'->>'id' = ANY(${ids}::text[]))`;
+  }
+
   return {
-    async export(rawUserId) {
+    async export(rawUserId, options) {
       const userId = normalizeUserId(rawUserId);
+      const named = subjectUsernames(options);
       await deps.flushWrites?.();
-      const usernames = await usernamesOf(userId);
+      const usernames = await usernamesOf(db, userId, named);
       const rows = await sql<Parameters<typeof toLoginRecord>[0]>`
         SELECT * FROM login_history WHERE ${mine(userId, usernames)} ORDER BY login_at, id`.execute(db);
       const logins = rows.rows.map(toLoginRecord);
+      const alerts = await sql<Record<string, unknown>>`
+        SELECT id, rule, alert_key AS "key", severity, title, message, details, occurred_at AS "occurredAt",
+          created_at AS "createdAt"
+        FROM alert WHERE ${alertsOf(userId, usernames)} ORDER BY occurred_at, id`.execute(db);
       const out: PrivacyExport = {
         userId,
         generatedAt: clock.now().toISOString(),
@@ -150,9 +224,10 @@ export function createPrivacyService(deps: PrivacyServiceDeps): PrivacyService {
         },
         securityEvents: [],
         changes: [],
+        alerts: alerts.rows,
       };
       for (const c of contributors) {
-        const part = await c.export(userId, usernames);
+        const part = await c.export(db, userId, usernames);
         if (part.securityEvents) out.securityEvents.push(...part.securityEvents);
         if (part.changes) out.changes.push(...part.changes);
       }
@@ -168,69 +243,92 @@ export function createPrivacyService(deps: PrivacyServiceDeps): PrivacyService {
       if (typeof options.reason !== 'string' || options.reason.trim() === '') {
         throw invalid('reason', 'must say why (ticket or legal basis)');
       }
+      const named = subjectUsernames(options);
       await deps.flushWrites?.();
-      const usernames = await usernamesOf(userId);
-      const where = mine(userId, usernames);
-      let logins = 0;
-      // A login's own security event is stored in its row (migration 0009): it goes with the login and
-      // counts among the security events removed.
-      let loginEvents = 0;
-      // Bounded batches: a user with a long history must not hold a long lock on login_history.
-      for (;;) {
-        const r = await sql<{ n: number; events: number }>`
-          WITH removed AS (
-            DELETE FROM login_history WHERE (id, login_at) IN (
-              SELECT id, login_at FROM login_history WHERE ${where} LIMIT ${batchSize})
-            RETURNING event_severity)
-          SELECT count(*)::int4 AS n, count(event_severity)::int4 AS events FROM removed`.execute(db);
-        const n = Number(r.rows[0]?.n ?? 0);
-        logins += n;
-        loginEvents += Number(r.rows[0]?.events ?? 0);
-        if (n < batchSize) break;
-      }
-      // Alerts name the person too (a burst key is the username, a new-country key starts with the id;
-      // change alerts are keyed by change id but name the performer in their details).
-      const alertKeys = sql<boolean>`(alert_key = ANY(${usernames}::text[]) OR alert_key LIKE ${`${userId.replace(/[\\%_]/g, '\\$&')}:%`})`;
-      const alerts = await sql`DELETE FROM alert WHERE ${alertKeys}
-        OR details->'performedBy'->>'id' = ANY(${[userId, ...usernames]}::text[])`.execute(db);
-      await sql`DELETE FROM alert_throttle WHERE ${alertKeys}`.execute(db);
-      const pseudonym = deps.pseudonymKey
-        ? pseudonymFor(userId, await deps.pseudonymKey())
-        : `erased-user-${randomBytes(6).toString('hex')}`;
-      let securityEvents = loginEvents;
-      let changes = 0;
-      let changeHistory = 0;
-      for (const c of contributors) {
-        const r = await c.erase(userId, usernames, pseudonym);
-        securityEvents += r.securityEvents ?? 0;
-        changes += r.changes ?? 0;
-        changeHistory += r.changeHistory ?? 0;
-      }
-      const removed = { logins, securityEvents, alerts: Number(alerts.numAffectedRows ?? 0) };
-      const receipt: ErasureReceipt = {
-        id: newId(),
-        subject: subjectHash(userId),
-        requestedBy: cleanText(options.requestedBy.trim(), 256),
-        reason: cleanText(options.reason.trim(), 1024),
-        erasedAt: clock.now().toISOString(),
-        removed,
-        pseudonymised: { changes, changeHistory },
-        pseudonym: changes + changeHistory > 0 ? pseudonym : null,
-        nothingLeft: logins + securityEvents + removed.alerts + changes + changeHistory === 0,
+      const key = deps.pseudonymKey ? await deps.pseudonymKey() : undefined;
+      // One pseudonym per identifier: a change record that named the user by two identifiers (say as
+      // performer by e-mail and as approver by id) keeps two distinct names, as it recorded them.
+      const random = new Map<string, string>();
+      const pseudonymOf: PseudonymOf = (identifier) => {
+        if (key !== undefined) return pseudonymFor(identifier, key);
+        let p = random.get(identifier);
+        if (p === undefined) random.set(identifier, (p = `erased-user-${randomBytes(6).toString('hex')}`));
+        return p;
       };
-      await db
-        .insertInto('compliance_receipt')
-        .values({
-          id: receipt.id,
-          kind: 'erasure',
-          subject: receipt.subject,
-          requested_by: receipt.requestedBy,
-          reason: receipt.reason,
-          created_at: receipt.erasedAt,
-          body: JSON.stringify(receipt),
-        })
-        .execute();
-      logger.info({ erasure: { id: receipt.id, removed, changes, changeHistory } }, 'privacy: erasure done');
+      // All or nothing: a failure part-way (a constraint, a lost connection) leaves every row as it was
+      // and writes no receipt, so a retry starts from the same state.
+      const receipt = await db.transaction().execute(async (trx) => {
+        const usernames = await usernamesOf(trx, userId, named);
+        const where = mine(userId, usernames);
+        let logins = 0;
+        // A login's own security event is stored in its row (migration 0009): it goes with the login and
+        // counts among the security events removed.
+        let loginEvents = 0;
+        // Bounded batches: each statement's work and memory stay small for a user with a long history.
+        for (;;) {
+          const r = await sql<{ n: number; events: number }>`
+            WITH removed AS (
+              DELETE FROM login_history WHERE (id, login_at) IN (
+                SELECT id, login_at FROM login_history WHERE ${where} LIMIT ${batchSize})
+              RETURNING event_severity)
+            SELECT count(*)::int4 AS n, count(event_severity)::int4 AS events FROM removed`.execute(trx);
+          const n = Number(r.rows[0]?.n ?? 0);
+          logins += n;
+          loginEvents += Number(r.rows[0]?.events ?? 0);
+          if (n < batchSize) break;
+        }
+        // Deliveries still pending go with their alert (alert_outbox cascades).
+        const alerts = await sql<{ rule: string; alert_key: string }>`
+          DELETE FROM alert WHERE ${alertsOf(userId, usernames)} RETURNING rule, alert_key`.execute(trx);
+        if (alerts.rows.length > 0) {
+          await sql`DELETE FROM alert_throttle t USING unnest(
+              ${alerts.rows.map((a) => a.rule)}::text[], ${alerts.rows.map((a) => a.alert_key)}::text[]) AS k(rule, alert_key)
+            WHERE t.rule = k.rule AND t.alert_key = k.alert_key`.execute(trx);
+        }
+        let securityEvents = loginEvents;
+        let changes = 0;
+        let changeHistory = 0;
+        const pseudonyms = new Set<string>();
+        for (const c of contributors) {
+          const r = await c.erase(trx, userId, usernames, pseudonymOf);
+          securityEvents += r.securityEvents ?? 0;
+          changes += r.changes ?? 0;
+          changeHistory += r.changeHistory ?? 0;
+          for (const p of r.pseudonyms ?? []) pseudonyms.add(p);
+        }
+        const removed = { logins, securityEvents, alerts: alerts.rows.length };
+        const own = pseudonymOf(userId);
+        const used = [...pseudonyms].sort();
+        const out: ErasureReceipt = {
+          id: newId(),
+          subject: subjectHash(userId),
+          requestedBy: cleanText(options.requestedBy.trim(), 256),
+          reason: cleanText(options.reason.trim(), 1024),
+          erasedAt: clock.now().toISOString(),
+          removed,
+          pseudonymised: { changes, changeHistory },
+          pseudonym: pseudonyms.has(own) ? own : (used[0] ?? null),
+          pseudonyms: used,
+          nothingLeft: logins + securityEvents + removed.alerts + changes + changeHistory === 0,
+        };
+        await trx
+          .insertInto('compliance_receipt')
+          .values({
+            id: out.id,
+            kind: 'erasure',
+            subject: out.subject,
+            requested_by: out.requestedBy,
+            reason: out.reason,
+            created_at: out.erasedAt,
+            body: JSON.stringify(out),
+          })
+          .execute();
+        return out;
+      });
+      logger.info(
+        { erasure: { id: receipt.id, removed: receipt.removed, pseudonymised: receipt.pseudonymised } },
+        'privacy: erasure done',
+      );
       return receipt;
     },
 
