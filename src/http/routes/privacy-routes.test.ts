@@ -12,6 +12,9 @@ forEachBackend('admin privacy endpoints', (backend) => {
     tg = await openTrailguard(backend, { geo: false, alerts: { delivery: { enabled: false } } });
     server = await startServer(tg);
     await tg.logins.record({ username: 'zoe@example.test', userId: 'z1', success: true, ip: '203.0.113.4' });
+    // Attempts against usernames that nothing links to a user id.
+    await tg.logins.record({ username: 'yan@example.test', success: false, ip: '198.51.100.4' });
+    await tg.logins.record({ username: 'yan.old@example.test', success: false, ip: '198.51.100.4' });
   });
   after(async () => {
     await server.close();
@@ -38,5 +41,29 @@ forEachBackend('admin privacy endpoints', (backend) => {
       json: { reason: 'GDPR-9' },
     });
     assert.equal((again.body as { nothingLeft: boolean }).nothingLeft, true);
+  });
+
+  it('takes the usernames the request names, one or several', async () => {
+    const one = await server.call('GET', '/api/v1/admin/privacy/users/y1?username=yan%40example.test', {
+      key: server.keys.admin,
+    });
+    assert.equal(one.status, 200);
+    assert.deepEqual((one.body as { usernames: string[] }).usernames, ['yan@example.test']);
+    const two = await server.call(
+      'GET',
+      '/api/v1/admin/privacy/users/y1?username=yan%40example.test&username=yan.old%40example.test',
+      { key: server.keys.admin },
+    );
+    assert.equal((two.body as { logins: unknown[] }).logins.length, 2);
+    const bad = await server.call('POST', '/api/v1/admin/privacy/users/y1/erase', {
+      key: server.keys.admin,
+      json: { reason: 'GDPR-10', usernames: [''] },
+    });
+    assert.equal(bad.status, 400);
+    const erased = await server.call('POST', '/api/v1/admin/privacy/users/y1/erase', {
+      key: server.keys.admin,
+      json: { reason: 'GDPR-10', usernames: ['yan@example.test', 'yan.old@example.test'] },
+    });
+    assert.equal((erased.body as { removed: { logins: number } }).removed.logins, 2);
   });
 });

@@ -9,6 +9,9 @@ import { Type, errorResponses } from '../schemas.ts';
 
 const UserParams = Type.Object({ userId: Type.String({ minLength: 1, maxLength: 256 }) });
 const Loose = Type.Object({}, { additionalProperties: true });
+const Username = Type.String({ minLength: 1, maxLength: 256 });
+// Usernames of the user that Trailguard cannot link to the id itself (see SubjectOptions).
+const Usernames = Type.Array(Username, { maxItems: 100 });
 
 export function privacyRoutes(app: FastifyInstance, tg: Trailguard): void {
   app.get(
@@ -20,10 +23,24 @@ export function privacyRoutes(app: FastifyInstance, tg: Trailguard): void {
           'Export everything stored about a user (GDPR access request); an unknown user gives empty lists',
         tags: ['privacy'],
         params: UserParams,
+        querystring: Type.Object(
+          {
+            username: Type.Optional(
+              Type.Union([Username, Usernames], {
+                description: 'a username of the user not linked to the id (repeatable)',
+              }),
+            ),
+          },
+          { additionalProperties: false },
+        ),
         response: { 200: Loose, ...errorResponses(400, 401, 403) },
       },
     },
-    async (request) => tg.privacy.export((request.params as { userId: string }).userId),
+    async (request) => {
+      const { username } = request.query as { username?: string | string[] };
+      const usernames = username === undefined ? undefined : [username].flat();
+      return tg.privacy.export((request.params as { userId: string }).userId, { usernames });
+    },
   );
 
   app.post(
@@ -38,6 +55,7 @@ export function privacyRoutes(app: FastifyInstance, tg: Trailguard): void {
           {
             reason: Type.String({ minLength: 1, maxLength: 1024 }),
             requestedBy: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+            usernames: Type.Optional(Usernames),
           },
           { additionalProperties: false },
         ),
@@ -45,11 +63,12 @@ export function privacyRoutes(app: FastifyInstance, tg: Trailguard): void {
       },
     },
     async (request) => {
-      const body = request.body as { reason: string; requestedBy?: string };
+      const body = request.body as { reason: string; requestedBy?: string; usernames?: string[] };
       const admin = request.principal ? principalId(request.principal) : 'admin';
       return tg.privacy.erase((request.params as { userId: string }).userId, {
         requestedBy: body.requestedBy ?? admin,
         reason: body.reason,
+        usernames: body.usernames,
       });
     },
   );
