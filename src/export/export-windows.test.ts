@@ -2,6 +2,11 @@
 // logout_at. Consecutive windows together export every event exactly once, in event-time order.
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildProgram } from '../cli/program.ts';
+import { createTrailguard } from '../trailguard.ts';
 import { forEachBackend, openTrailguard } from '../../test/helpers/backends.ts';
 import type { Trailguard } from '../trailguard.ts';
 import type { ExportFormat, ExportOptions } from './export-service.ts';
@@ -207,4 +212,67 @@ forEachBackend('SIEM export windows', (backend) => {
       assert.equal(jsonl[i + 1]?.id, z.id);
     }
   });
+
+  it(
+    'gives `trailguard export --from --to` the logout of a session opened before the window',
+    { skip: backend !== 'pglite' },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'tg-export-window-cli-'));
+      try {
+        const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+        const local = await createTrailguard({
+          dataDir: join(dir, 'db'),
+          logger: quiet,
+          securityLog: { enabled: false },
+          geo: false,
+          alerts: { delivery: { enabled: false } },
+        });
+        try {
+          await local.logins.record({
+            username: 'erin',
+            userId: 'erin',
+            success: true,
+            sessionKey: 's1',
+            occurredAt: '2026-01-05T10:00:00Z',
+          });
+          await local.logins.recordLogout({
+            userId: 'erin',
+            sessionKey: 's1',
+            occurredAt: '2026-01-05T12:01:00Z',
+          });
+        } finally {
+          await local.close();
+        }
+        const out = join(dir, 'logins.ecs.jsonl');
+        await buildProgram().parseAsync(
+          [
+            '--data-dir',
+            join(dir, 'db'),
+            'export',
+            '--table',
+            'logins',
+            '--format',
+            'ecs',
+            '--from',
+            '2026-01-05T11:00:00Z',
+            '--to',
+            '2026-01-05T13:00:00Z',
+            '--out',
+            out,
+          ],
+          { from: 'user' },
+        );
+        const docs = readFileSync(out, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as { '@timestamp': string; event: { action: string } });
+        assert.deepEqual(
+          docs.map((d) => `${d.event.action} ${d['@timestamp']}`),
+          ['user-logout 2026-01-05T12:01:00.000Z'],
+        );
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });
