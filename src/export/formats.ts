@@ -80,7 +80,7 @@ export type LoginEvent = 'login' | 'logout';
  * The record as it stood at `event`: the login line leaves out the logout, which is the logout line's
  * event. A line then says the same whenever its window is exported, and a logout is exported once.
  */
-export function loginAt(r: LoginRecord, event: LoginEvent): LoginRecord {
+export function recordAtEvent(r: LoginRecord, event: LoginEvent): LoginRecord {
   return event === 'login' && r.logoutAt !== null
     ? { ...r, logoutAt: null, sessionDurationSeconds: null }
     : r;
@@ -88,12 +88,12 @@ export function loginAt(r: LoginRecord, event: LoginEvent): LoginRecord {
 
 /** One event of a login record as a JSON lines object: the record at that event, `event` first. */
 export function loginJson(r: LoginRecord, event: LoginEvent): Record<string, unknown> {
-  return { event, ...loginAt(r, event) };
+  return { event, ...recordAtEvent(r, event) };
 }
 
 /** One event of a login record as a CSV line (the `event` column last, after the record's columns). */
 export function loginCsv(record: LoginRecord, event: LoginEvent): string {
-  const r = loginAt(record, event);
+  const r = recordAtEvent(record, event);
   return csvLine([
     r.id,
     r.loginAt,
