@@ -14,8 +14,8 @@ export function registerExport(program: Command): void {
     .description('export logins, security events or changes as JSON lines, CSV, OCSF or ECS')
     .addOption(new Option('--table <table>', 'what to export').choices(EXPORT_TABLES).makeOptionMandatory())
     .addOption(new Option('--format <format>', 'output format').choices(EXPORT_FORMATS).default('jsonl'))
-    .option('--from <date>', 'inclusive start (ISO-8601)')
-    .option('--to <date>', 'exclusive end (ISO-8601)')
+    .option('--from <date>', 'inclusive start of the event time (ISO-8601; a logout is at logout_at)')
+    .option('--to <date>', 'exclusive end of the event time (ISO-8601)')
     .option('--out <file>', 'write to a file instead of stdout')
     .action(
       async (
@@ -31,7 +31,7 @@ export function registerExport(program: Command): void {
           if (opts.out) {
             out.end();
             await finished(out);
-            process.stderr.write(`exported ${rows} row(s) to ${opts.out}\n`);
+            process.stderr.write(`exported ${rows} event(s) to ${opts.out}\n`);
           }
         });
       },

@@ -57,10 +57,22 @@ forEachBackend('SIEM export of logins', (backend) => {
     return Buffer.concat(chunks).toString('utf8').split(/\r?\n/).filter(Boolean);
   }
 
-  it('streams every row once, oldest first, across page boundaries', async () => {
+  it('streams every event once, oldest first, across page boundaries', async () => {
     const lines = await run({ table: 'logins', format: 'jsonl', pageSize: 2 });
-    const names = lines.map((l) => (JSON.parse(l) as { username: string }).username);
-    assert.deepEqual(names, ['ann', '=HYPERLINK("http://x","y")', 'u2', 'u3', 'u4', 'later']);
+    const events = lines.map((l) => {
+      const r = JSON.parse(l) as { event: string; username: string };
+      return `${r.event} ${r.username}`;
+    });
+    // ann's logout (10:30) comes at its own time, after the logins of 10:01–10:04.
+    assert.deepEqual(events, [
+      'login ann',
+      'login =HYPERLINK("http://x","y")',
+      'login u2',
+      'login u3',
+      'login u4',
+      'logout ann',
+      'login later',
+    ]);
   });
 
   it('honours from (inclusive) and to (exclusive)', async () => {
@@ -74,17 +86,25 @@ forEachBackend('SIEM export of logins', (backend) => {
   it('writes CSV with a header, quoting, and formulas defused', async () => {
     const lines = await run({ table: 'logins', format: 'csv', to: at(2) });
     assert.match(lines[0]!, /^id,login_at,user_id,username,login_type,success,failure_reason,ip_address/);
+    assert.match(lines[0]!, /,logout_at,session_duration_seconds,metadata,event$/);
     assert.equal(lines.length, 3);
+    // ann's login line: her logout (10:30) is after this window, and is the logout line's to tell.
+    assert.match(lines[1]!, /,,,\{\},login$/);
     assert.ok(lines[2]!.includes(`"'=HYPERLINK(""http://x"",""y"")"`));
     assert.ok(lines[2]!.includes('"bad, ""quoted"""'));
   });
 
   it('maps logins to OCSF Authentication (3002): Logon with status, and Logoff for a closed session', async () => {
-    const events = (await run({ table: 'logins', format: 'ocsf', to: at(2) })).map(
+    const events = (await run({ table: 'logins', format: 'ocsf', to: at(31) })).map(
       (l) => JSON.parse(l) as unknown,
     );
-    assert.equal(events.length, 3);
-    const [logon, logoff, failed] = events;
+    assert.equal(events.length, 6);
+    const [logon, failed] = events;
+    const logoff = events.at(-1);
+    assert.deepEqual(
+      events.map((e) => dig(e, 'time')),
+      [at(0), at(1), at(2), at(3), at(4), at(30)].map((d) => d.getTime()),
+    );
     assert.equal(dig(logon, 'class_uid'), 3002);
     assert.equal(dig(logon, 'category_uid'), 3);
     assert.equal(dig(logon, 'activity_id'), 1);
@@ -97,6 +117,7 @@ forEachBackend('SIEM export of logins', (backend) => {
     assert.equal(dig(logoff, 'activity_id'), 2);
     assert.equal(dig(logoff, 'type_uid'), 300202);
     assert.equal(dig(logoff, 'duration'), 30 * 60_000);
+    assert.equal(dig(logoff, 'metadata.uid'), `${String(dig(logon, 'metadata.uid'))}:logoff`);
     assert.equal(dig(failed, 'status'), 'Failure');
     assert.equal(dig(failed, 'status_id'), 2);
     assert.equal(dig(failed, 'status_detail'), 'bad, "quoted"');
@@ -104,10 +125,11 @@ forEachBackend('SIEM export of logins', (backend) => {
   });
 
   it('maps logins to ECS: authentication category, outcome, source ip and geo, user, user agent', async () => {
-    const docs = (await run({ table: 'logins', format: 'ecs', to: at(2) })).map(
+    const docs = (await run({ table: 'logins', format: 'ecs', to: at(31) })).map(
       (l) => JSON.parse(l) as unknown,
     );
-    const [login, logout, failed] = docs;
+    const [login, failed] = docs;
+    const logout = docs.at(-1);
     assert.deepEqual(dig(login, 'event.category'), ['authentication']);
     assert.equal(dig(login, 'event.outcome'), 'success');
     assert.equal(dig(login, 'source.ip'), '8.8.8.8');
@@ -116,6 +138,7 @@ forEachBackend('SIEM export of logins', (backend) => {
     assert.match(String(dig(login, 'user_agent.original')), /Chrome\/120/);
     assert.equal(dig(login, '@timestamp'), at(0).toISOString());
     assert.deepEqual(dig(logout, 'event.type'), ['end']);
+    assert.equal(dig(logout, '@timestamp'), at(30).toISOString());
     assert.equal(dig(failed, 'event.outcome'), 'failure');
     assert.equal(dig(failed, 'event.reason'), 'bad, "quoted"');
   });

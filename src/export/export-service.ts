@@ -1,7 +1,9 @@
 /**
- * SIEM export: streams one table over a time range as JSON lines, CSV, OCSF or ECS. Rows are read in
- * keyset pages (time, id), so memory stays constant at any volume, and writing waits for the
- * destination (backpressure), so a slow pipe never makes rows pile up in memory.
+ * SIEM export: streams the events of one table over a time range as JSON lines, CSV, OCSF or ECS, one
+ * line per event in event-time order. Each kind of event (a login, a logout, a security event row …)
+ * is read in keyset pages on its own time and id, and the kinds are merged, so memory stays constant at
+ * any volume; writing waits for the destination (backpressure), so a slow pipe never makes rows pile
+ * up in memory.
  * @module
  */
 import { once } from 'node:events';
@@ -12,7 +14,9 @@ import { invalid } from '../domain/errors.ts';
 import { isPlainObject, parseDate } from '../domain/validation.ts';
 import { toLoginRecord } from '../logins/login-repository.ts';
 import type { Database } from '../store/schema.ts';
-import { LOGIN_CSV_COLUMNS, csvLine, loginCsv, loginEcs, loginOcsf } from './formats.ts';
+import { LOGIN_CSV_COLUMNS, csvLine, loginCsv, loginEcsEvent, loginJson, loginOcsfEvent } from './formats.ts';
+import type { LoginEvent } from './formats.ts';
+import type { LoginRecord } from '../domain/login.ts';
 import { toChange } from '../changes/change-repository.ts';
 import type { Change } from '../domain/change.ts';
 import type { SecurityEvent } from '../domain/security-event.ts';
@@ -37,61 +41,82 @@ export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 export interface ExportOptions {
   table: ExportTable;
   format: ExportFormat;
-  /** Inclusive lower bound on the record time. */
+  /** Inclusive lower bound on the event time (a logout's is `logout_at`). */
   from?: Date | string | number | undefined;
-  /** Exclusive upper bound on the record time. */
+  /** Exclusive upper bound on the event time. */
   to?: Date | string | number | undefined;
-  /** Rows per database page. @default 2000 */
+  /** Rows per database page (one page per kind of event at a time). @default 2000 */
   pageSize?: number | undefined;
+}
+
+/** One kind of event in a relation: the rows that hold it, read in keyset pages on (time, id). */
+export interface ExportPart {
+  relation: keyof Database & string;
+  /** The event's time: the window and the order apply to it. Rows where it is NULL hold no such event. */
+  timeColumn: string;
+  /** Passed to the formatters: which of a row's events this part reads (a login or its logout). */
+  event: string;
+  /**
+   * A column never later than `timeColumn` (a logout's `login_at`): also bounded by `to`, so the
+   * partitions of later months are not read.
+   */
+  notAfter?: string | undefined;
 }
 
 /** How one table is read and rendered. */
 export interface ExportSource {
-  relation: keyof Database & string;
   /**
-   * Read `relation` as these relations, each paged on its own time index and the pages merged: for a
-   * UNION ALL view, which the planner would sort whole for every page.
+   * The kinds of event, each paged on its own time index and merged in (time, id, part) order: the
+   * login and logout of a login record, or the two relations behind a UNION ALL view (which the
+   * planner would sort whole for every page).
    */
-  parts?: (keyof Database & string)[] | undefined;
-  timeColumn: string;
+  parts: ExportPart[];
   /** Raw row → public record. */
   toRecord(row: Record<string, unknown>): unknown;
+  /** Record → JSON lines object; the record itself by default. */
+  json?(record: unknown, event: string): unknown;
   csvHeader: readonly string[];
-  csv(record: unknown): string;
-  ocsf(record: unknown): Record<string, unknown>[];
-  ecs(record: unknown): Record<string, unknown>[];
+  csv(record: unknown, event: string): string;
+  ocsf(record: unknown, event: string): Record<string, unknown>[];
+  ecs(record: unknown, event: string): Record<string, unknown>[];
 }
 
 /** `tg.export` */
 export interface ExportService {
   /** The export as an async sequence of lines (each ends with a newline). */
   lines(options: ExportOptions): AsyncIterable<string>;
-  /** Writes the export to `out` (a file or stdout), honouring backpressure; resolves with the row count. */
+  /**
+   * Writes the export to `out` (a file or stdout), honouring backpressure; resolves with the number of
+   * events (`rows`: a login and its logout count as two) and of lines (CSV: with its header).
+   */
   write(options: ExportOptions, out: Writable): Promise<{ rows: number; lines: number }>;
   /** Adds a table (security events and changes register theirs). */
   register(table: ExportTable, source: ExportSource): void;
 }
 
-/** The first `limit` rows by (time, id) ascending. */
-function oldestFirst<R extends { id: string }>(rows: R[], timeColumn: string, limit: number): R[] {
-  const at = (r: R) => new Date((r as Record<string, unknown>)[timeColumn] as Date | string).getTime();
-  return rows.sort((a, b) => at(a) - at(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).slice(0, limit);
-}
+type LoginRow = Parameters<typeof toLoginRecord>[0];
 
+// A login record holds up to two events: its login at login_at and, once closed, its logout at
+// logout_at. Each is exported in the window of its own time (a long session's logout comes in a later
+// window than its login). logout_at is never before login_at (closeSession), hence `notAfter`.
 export const loginSource: ExportSource = {
-  relation: 'login_history',
-  timeColumn: 'login_at',
-  toRecord: (row) => toLoginRecord(row as Parameters<typeof toLoginRecord>[0]),
+  parts: [
+    { relation: 'login_history', timeColumn: 'login_at', event: 'login' },
+    { relation: 'login_history', timeColumn: 'logout_at', event: 'logout', notAfter: 'login_at' },
+  ],
+  toRecord: (row) => toLoginRecord(row as LoginRow),
+  json: (r, event) => loginJson(r as LoginRecord, event as LoginEvent),
   csvHeader: LOGIN_CSV_COLUMNS,
-  csv: (r) => loginCsv(r as ReturnType<typeof toLoginRecord>),
-  ocsf: (r) => loginOcsf(r as ReturnType<typeof toLoginRecord>),
-  ecs: (r) => loginEcs(r as ReturnType<typeof toLoginRecord>),
+  csv: (r, event) => loginCsv(r as LoginRecord, event as LoginEvent),
+  ocsf: (r, event) => [loginOcsfEvent(r as LoginRecord, event as LoginEvent)],
+  ecs: (r, event) => [loginEcsEvent(r as LoginRecord, event as LoginEvent)],
 };
 
 export const securityEventSource: ExportSource = {
-  relation: 'security_events',
-  parts: ['security_event_rows', 'login_events'],
-  timeColumn: 'occurred_at',
+  parts: [
+    { relation: 'security_event_rows', timeColumn: 'occurred_at', event: 'event' },
+    { relation: 'login_events', timeColumn: 'occurred_at', event: 'event' },
+  ],
   toRecord: (row) => toEvent(row as Parameters<typeof toEvent>[0]),
   csvHeader: SECURITY_EVENT_CSV_COLUMNS,
   csv: (r) => securityEventCsv(r as SecurityEvent),
@@ -100,14 +125,25 @@ export const securityEventSource: ExportSource = {
 };
 
 export const changeSource: ExportSource = {
-  relation: 'change_log',
-  timeColumn: 'deployed_at',
+  parts: [{ relation: 'change_log', timeColumn: 'deployed_at', event: 'change' }],
   toRecord: (row) => toChange(row as Parameters<typeof toChange>[0]),
   csvHeader: CHANGE_CSV_COLUMNS,
   csv: (r) => changeCsv(r as Change),
   ocsf: (r) => changeOcsf(r as Change),
   ecs: (r) => changeEcs(r as Change),
 };
+
+/** A row read for one of its events, with that event's time. */
+interface EventRow {
+  at: Date;
+  row: Record<string, unknown> & { id: string };
+}
+
+/** Whether `a` comes before `b` in (time, id); equal keys keep the parts' order (the caller's scan order). */
+function before(a: EventRow, b: EventRow): boolean {
+  const dt = a.at.getTime() - b.at.getTime();
+  return dt < 0 || (dt === 0 && a.row.id < b.row.id);
+}
 
 function validate(options: ExportOptions): {
   table: ExportTable;
@@ -141,33 +177,56 @@ export function createExportService(deps: { db: Kysely<Database> }): ExportServi
     ['changes', changeSource],
   ]);
 
-  async function* rows(
+  /** One part's rows in the window, (time, id) ascending, a page at a time. */
+  async function* partRows(
+    part: ExportPart,
+    from: Date | null,
+    to: Date | null,
+    pageSize: number,
+  ): AsyncGenerator<EventRow> {
+    const t = sql.ref(part.timeColumn);
+    let after: { at: Date; id: string } | null = null;
+    for (;;) {
+      const conditions = [sql<boolean>`${t} IS NOT NULL`];
+      if (from) conditions.push(sql<boolean>`${t} >= ${from}`);
+      if (to) conditions.push(sql<boolean>`${t} < ${to}`);
+      if (to && part.notAfter) conditions.push(sql<boolean>`${sql.ref(part.notAfter)} < ${to}`);
+      if (after) conditions.push(sql<boolean>`(${t}, id) > (${after.at}::timestamptz, ${after.id}::uuid)`);
+      const { rows } = await sql<Record<string, unknown> & { id: string }>`
+        SELECT * FROM ${sql.table(part.relation)} WHERE ${sql.join(conditions, sql` AND `)}
+        ORDER BY ${t}, id LIMIT ${pageSize}`.execute(db);
+      for (const row of rows) yield { at: new Date(row[part.timeColumn] as Date | string), row };
+      if (rows.length < pageSize) return;
+      const last = rows[rows.length - 1]!;
+      after = { at: new Date(last[part.timeColumn] as Date | string), id: last.id };
+    }
+  }
+
+  /**
+   * Every part's rows merged by (time, id, part): the events in event-time order, ties broken the same
+   * way on every run (a login before its own logout at the same instant). One page per part in memory.
+   */
+  async function* events(
     source: ExportSource,
     from: Date | null,
     to: Date | null,
     pageSize: number,
-  ): AsyncGenerator<Record<string, unknown>> {
-    const t = sql.ref(source.timeColumn);
-    let after: { at: Date; id: string } | null = null;
-    for (;;) {
-      const conditions = [sql<boolean>`TRUE`];
-      if (from) conditions.push(sql<boolean>`${t} >= ${from}`);
-      if (to) conditions.push(sql<boolean>`${t} < ${to}`);
-      if (after) conditions.push(sql<boolean>`(${t}, id) > (${after.at}::timestamptz, ${after.id}::uuid)`);
-      const read = async (relation: string) =>
-        (
-          await sql<Record<string, unknown> & { id: string }>`
-            SELECT * FROM ${sql.table(relation)} WHERE ${sql.join(conditions, sql` AND `)}
-            ORDER BY ${t}, id LIMIT ${pageSize}`.execute(db)
-        ).rows;
-      const pages = [];
-      for (const relation of source.parts ?? [source.relation]) pages.push(await read(relation));
-      const rows =
-        pages.length === 1 ? (pages[0] ?? []) : oldestFirst(pages.flat(), source.timeColumn, pageSize);
-      for (const row of rows) yield row;
-      if (rows.length < pageSize) return;
-      const last = rows[rows.length - 1]!;
-      after = { at: new Date(last[source.timeColumn] as Date | string), id: last.id };
+  ): AsyncGenerator<{ event: string; row: Record<string, unknown> }> {
+    const cursors = source.parts.map((part) => partRows(part, from, to, pageSize));
+    const heads: (EventRow | null)[] = [];
+    try {
+      for (const cursor of cursors) heads.push((await cursor.next()).value ?? null);
+      for (;;) {
+        let next = -1;
+        for (const [i, head] of heads.entries()) {
+          if (head && (next < 0 || before(head, heads[next]!))) next = i;
+        }
+        if (next < 0) return;
+        yield { event: source.parts[next]!.event, row: heads[next]!.row };
+        heads[next] = (await cursors[next]!.next()).value ?? null;
+      }
+    } finally {
+      for (const cursor of cursors) await cursor.return(undefined);
     }
   }
 
@@ -178,24 +237,24 @@ export function createExportService(deps: { db: Kysely<Database> }): ExportServi
     return source;
   }
 
-  // One group of lines per row (OCSF and ECS give a logon and a logoff for a closed session).
+  // One group of lines per event (CSV: the header first).
   async function* render(o: ReturnType<typeof validate>): AsyncGenerator<string[]> {
     const source = sourceFor(o.table);
     if (o.format === 'csv') yield [csvLine([...source.csvHeader])];
-    for await (const row of rows(source, o.from, o.to, o.pageSize)) {
+    for await (const { event, row } of events(source, o.from, o.to, o.pageSize)) {
       const record = source.toRecord(row);
       switch (o.format) {
         case 'jsonl':
-          yield [`${JSON.stringify(record)}\n`];
+          yield [`${JSON.stringify(source.json ? source.json(record, event) : record)}\n`];
           break;
         case 'csv':
-          yield [source.csv(record)];
+          yield [source.csv(record, event)];
           break;
         case 'ocsf':
-          yield source.ocsf(record).map((e) => `${JSON.stringify(e)}\n`);
+          yield source.ocsf(record, event).map((e) => `${JSON.stringify(e)}\n`);
           break;
         case 'ecs':
-          yield source.ecs(record).map((e) => `${JSON.stringify(e)}\n`);
+          yield source.ecs(record, event).map((e) => `${JSON.stringify(e)}\n`);
           break;
       }
     }

@@ -70,9 +70,30 @@ export const LOGIN_CSV_COLUMNS = [
   'logout_at',
   'session_duration_seconds',
   'metadata',
+  'event',
 ] as const;
 
-export function loginCsv(r: LoginRecord): string {
+/** The two events of a login record: the attempt at `login_at` and, for a closed session, its end at `logout_at`. */
+export type LoginEvent = 'login' | 'logout';
+
+/**
+ * The record as it stood at `event`: the login line leaves out the logout, which is the logout line's
+ * event. A line then says the same whenever its window is exported, and a logout is exported once.
+ */
+export function recordAtEvent(r: LoginRecord, event: LoginEvent): LoginRecord {
+  return event === 'login' && r.logoutAt !== null
+    ? { ...r, logoutAt: null, sessionDurationSeconds: null }
+    : r;
+}
+
+/** One event of a login record as a JSON lines object: the record at that event, `event` first. */
+export function loginJson(r: LoginRecord, event: LoginEvent): Record<string, unknown> {
+  return { event, ...recordAtEvent(r, event) };
+}
+
+/** One event of a login record as a CSV line (the `event` column last, after the record's columns). */
+export function loginCsv(record: LoginRecord, event: LoginEvent): string {
+  const r = recordAtEvent(record, event);
   return csvLine([
     r.id,
     r.loginAt,
@@ -92,6 +113,7 @@ export function loginCsv(r: LoginRecord): string {
     r.logoutAt,
     r.sessionDurationSeconds,
     r.metadata,
+    event,
   ]);
 }
 
@@ -102,6 +124,13 @@ function ocsfLocation(r: LoginRecord): Record<string, unknown> | undefined {
 
 /** A login record as OCSF Authentication (3002): a Logon, and a Logoff when the session was closed. */
 export function loginOcsf(r: LoginRecord): Record<string, unknown>[] {
+  return r.logoutAt === null
+    ? [loginOcsfEvent(r, 'login')]
+    : [loginOcsfEvent(r, 'login'), loginOcsfEvent(r, 'logout')];
+}
+
+/** One event of a login record as OCSF Authentication (3002): Logon (`login`) or Logoff (`logout`). */
+export function loginOcsfEvent(r: LoginRecord, event: LoginEvent): Record<string, unknown> {
   const [protocolId, protocol] = AUTH_PROTOCOL[r.loginType] ?? [99, r.loginType];
   const location = ocsfLocation(r);
   const common = {
@@ -122,22 +151,24 @@ export function loginOcsf(r: LoginRecord): Record<string, unknown>[] {
       os: r.os,
     },
   };
-  const logon = {
-    ...common,
-    activity_id: 1,
-    activity_name: 'Logon',
-    type_uid: 300201,
-    type_name: 'Authentication: Logon',
-    time: r.loginAt.getTime(),
-    severity_id: r.success ? 1 : 2,
-    severity: r.success ? 'Informational' : 'Low',
-    status_id: r.success ? 1 : 2,
-    status: r.success ? 'Success' : 'Failure',
-    ...(r.failureReason ? { status_detail: r.failureReason } : {}),
-    metadata: ocsfMetadata(r.id, 'login_history'),
-  };
-  if (r.logoutAt === null) return [logon];
-  const logoff = {
+  if (event === 'login') {
+    return {
+      ...common,
+      activity_id: 1,
+      activity_name: 'Logon',
+      type_uid: 300201,
+      type_name: 'Authentication: Logon',
+      time: r.loginAt.getTime(),
+      severity_id: r.success ? 1 : 2,
+      severity: r.success ? 'Informational' : 'Low',
+      status_id: r.success ? 1 : 2,
+      status: r.success ? 'Success' : 'Failure',
+      ...(r.failureReason ? { status_detail: r.failureReason } : {}),
+      metadata: ocsfMetadata(r.id, 'login_history'),
+    };
+  }
+  if (r.logoutAt === null) throw new TypeError(`login ${r.id} has no logout`);
+  return {
     ...common,
     activity_id: 2,
     activity_name: 'Logoff',
@@ -151,11 +182,17 @@ export function loginOcsf(r: LoginRecord): Record<string, unknown>[] {
     ...(r.sessionDurationSeconds !== null ? { duration: Math.round(r.sessionDurationSeconds * 1000) } : {}),
     metadata: ocsfMetadata(`${r.id}:logoff`, 'login_history'),
   };
-  return [logon, logoff];
 }
 
 /** A login record as ECS documents: the login (`event.type: start`) and the logout (`end`) if any. */
 export function loginEcs(r: LoginRecord): Record<string, unknown>[] {
+  return r.logoutAt === null
+    ? [loginEcsEvent(r, 'login')]
+    : [loginEcsEvent(r, 'login'), loginEcsEvent(r, 'logout')];
+}
+
+/** One event of a login record as an ECS document: the login (`start`) or the logout (`end`). */
+export function loginEcsEvent(r: LoginRecord, event: LoginEvent): Record<string, unknown> {
   const geo =
     r.country !== null || r.city !== null
       ? {
@@ -182,23 +219,25 @@ export function loginEcs(r: LoginRecord): Record<string, unknown>[] {
       : {}),
     labels: { login_type: r.loginType, device_type: r.deviceType },
   };
-  const login = {
-    '@timestamp': r.loginAt.toISOString(),
-    ...common,
-    event: {
-      kind: 'event',
-      category: ['authentication'],
-      type: ['start'],
-      action: 'user-login',
-      outcome: r.success ? 'success' : 'failure',
-      ...(r.failureReason ? { reason: r.failureReason } : {}),
-      id: r.id,
-      module: 'trailguard',
-      dataset: 'trailguard.logins',
-    },
-  };
-  if (r.logoutAt === null) return [login];
-  const logout = {
+  if (event === 'login') {
+    return {
+      '@timestamp': r.loginAt.toISOString(),
+      ...common,
+      event: {
+        kind: 'event',
+        category: ['authentication'],
+        type: ['start'],
+        action: 'user-login',
+        outcome: r.success ? 'success' : 'failure',
+        ...(r.failureReason ? { reason: r.failureReason } : {}),
+        id: r.id,
+        module: 'trailguard',
+        dataset: 'trailguard.logins',
+      },
+    };
+  }
+  if (r.logoutAt === null) throw new TypeError(`login ${r.id} has no logout`);
+  return {
     '@timestamp': r.logoutAt.toISOString(),
     ...common,
     event: {
@@ -213,5 +252,4 @@ export function loginEcs(r: LoginRecord): Record<string, unknown>[] {
       ...(r.sessionDurationSeconds !== null ? { duration: Math.round(r.sessionDurationSeconds * 1e9) } : {}),
     },
   };
-  return [login, logout];
 }

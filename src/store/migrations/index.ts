@@ -13,6 +13,7 @@ import * as m0007 from './0007-write-path.ts';
 import * as m0008 from './0008-daily-rollup.ts';
 import * as m0009 from './0009-login-events-inline.ts';
 import * as m0010 from './0010-pseudonymise-only-to-pseudonyms.ts';
+import * as m0011 from './0011-login-logout-index.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-login-history': m0001,
@@ -25,4 +26,5 @@ export const migrations: Record<string, Migration> = {
   '0008-daily-rollup': m0008,
   '0009-login-events-inline': m0009,
   '0010-pseudonymise-only-to-pseudonyms': m0010,
+  '0011-login-logout-index': m0011,
 };
