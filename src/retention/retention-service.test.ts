@@ -1,4 +1,4 @@
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -6,9 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { sql } from 'kysely';
-import { forEachBackend, openTrailguard } from '../../test/helpers/backends.ts';
+import pg from 'pg';
+import { createTestDatabase, forEachBackend, openTrailguard } from '../../test/helpers/backends.ts';
 import { manualClock } from '../domain/clock.ts';
 import { resolveConfig } from '../config.ts';
+import { createPartitionManager } from '../store/partitions.ts';
+import { createTrailguard } from '../trailguard.ts';
 import type { Trailguard } from '../trailguard.ts';
 import { startRetentionSchedule } from './retention-schedule.ts';
 
@@ -467,6 +470,189 @@ forEachBackend('retention of the change log', (backend) => {
       );
     } finally {
       await tg2.close();
+    }
+  });
+});
+
+// Regression (compliance audit, HIGH): a run detaches a fully expired month, archives it, then drops it.
+// A process that died in between left the month detached: every later run failed with "is not a
+// partition", its rows were in no query (GDPR export and erase included), and a late login for the month
+// failed because CREATE TABLE IF NOT EXISTS … PARTITION OF skipped the detached table.
+forEachBackend('retention after a drop interrupted between detach and drop', (backend) => {
+  const now = '2026-07-15T12:00:00Z';
+  let dataDir: string | null = null;
+  let pgDatabase: { url: string; drop(): Promise<void> } | null = null;
+  const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+  // Opens the same database again after close(): a restart.
+  async function open(): Promise<Trailguard> {
+    const base = {
+      clock: manualClock(now),
+      geo: false as const,
+      logger: quiet,
+      securityLog: { enabled: false },
+    };
+    if (backend === 'pglite') {
+      dataDir ??= mkdtempSync(join(tmpdir(), 'tg-retention-detached-'));
+      return createTrailguard({ ...base, dataDir });
+    }
+    pgDatabase ??= await createTestDatabase();
+    return createTrailguard({ ...base, databaseUrl: pgDatabase.url });
+  }
+  afterEach(async () => {
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await pgDatabase?.drop();
+    dataDir = null;
+    pgDatabase = null;
+  });
+
+  // 2025-09: 300 days old, every row past every cutoff (dropped whole). 2026-02: the success is past
+  // 90 days, the failure within 180 (trimmed). Security events of 2025-09: the warning is past 180
+  // days, the error within 730 (trimmed).
+  async function seed(tg: Trailguard): Promise<void> {
+    const login = (username: string, success: boolean, occurredAt: string) =>
+      tg.logins.record({ username, userId: username, success, ip: '203.0.113.9', occurredAt });
+    await login('old', true, '2025-09-18T10:00:00Z');
+    await login('gone', true, '2026-02-10T10:00:00Z');
+    await login('kept', false, '2026-02-10T11:00:00Z');
+    for (const severity of ['warning', 'error'] as const) {
+      await tg.security.log('permission_denied', {
+        userId: `event-${severity}`,
+        ip: '203.0.113.5',
+        occurredAt: '2025-09-18T10:00:00Z',
+        severity,
+      });
+    }
+    await tg.security.flush();
+  }
+  const detach = async (tg: Trailguard, parent: string, partition: string) =>
+    sql`ALTER TABLE ${sql.table(parent)} DETACH PARTITION ${sql.table(partition)}`.execute(tg.database.db);
+  const leftDetached = ['login_history_p2025_09', 'login_history_p2026_02', 'security_event_rows_p2025_09'];
+  async function detachAll(tg: Trailguard): Promise<void> {
+    await detach(tg, 'login_history', 'login_history_p2025_09');
+    await detach(tg, 'login_history', 'login_history_p2026_02');
+    await detach(tg, 'security_event_rows', 'security_event_rows_p2025_09');
+  }
+  const usernames = async (tg: Trailguard) =>
+    (await tg.logins.list({ limit: 100 })).items.map((l) => l.username).sort();
+  const eventUsers = async (tg: Trailguard) =>
+    (await tg.security.events({ limit: 100, type: 'permission_denied' })).items.map((e) => e.userId).sort();
+
+  it('a run attaches the detached months again, then drops or trims them by the policy', async () => {
+    const tg = await open();
+    try {
+      await seed(tg);
+      await detachAll(tg);
+      const preview = await tg.retention.run({ dryRun: true });
+      const receipt = await tg.retention.run();
+      assert.deepEqual(receipt.recovered, leftDetached);
+      const byItem = receipt.items
+        .filter((i) => i.table !== 'change_log')
+        .map((i) => `${i.table} ${i.period} ${i.method} ${i.rows}`);
+      assert.deepEqual(byItem, [
+        'login_history 2025-09 drop_partition 1',
+        'login_history 2026-02 batch_delete 1',
+        'security_event_rows 2025-09 batch_delete 1',
+      ]);
+      assert.deepEqual(
+        preview.items.filter((i) => i.table !== 'change_log').map((i) => `${i.table} ${i.period} ${i.rows}`),
+        byItem.map((s) => s.replace(/ (drop_partition|batch_delete)/, '')),
+      );
+      // What is within the policy is back in every query, GDPR export included.
+      assert.deepEqual(await usernames(tg), ['kept']);
+      assert.equal((await tg.privacy.export('kept')).logins.length, 1);
+      assert.deepEqual(await eventUsers(tg), ['event-error']);
+      assert.deepEqual(
+        await tg.database.db
+          .selectFrom('trailguard_partition')
+          .select('name')
+          .where('name', '=', 'login_history_p2025_09')
+          .execute(),
+        [],
+      );
+      // Nothing is left detached, and the next run has nothing to recover or remove.
+      const again = await tg.retention.run();
+      assert.equal(again.recovered, undefined);
+      assert.equal(again.totalRows, 0);
+    } finally {
+      await tg.close();
+    }
+  });
+
+  it('a restart attaches them again: rows are queryable before any run and a late login is accepted', async () => {
+    let tg = await open();
+    await seed(tg);
+    await detachAll(tg);
+    await tg.close();
+    tg = await open();
+    try {
+      assert.deepEqual(await usernames(tg), ['gone', 'kept', 'old']);
+      assert.deepEqual(await eventUsers(tg), ['event-error', 'event-warning']);
+      await tg.logins.record({
+        username: 'late',
+        success: true,
+        ip: '203.0.113.9',
+        occurredAt: '2025-09-20T00:00:00Z',
+      });
+      assert.deepEqual(await usernames(tg), ['gone', 'kept', 'late', 'old']);
+    } finally {
+      await tg.close();
+    }
+  });
+
+  it('a write to a month whose table is detached attaches it again instead of failing', async () => {
+    const tg = await open();
+    try {
+      await seed(tg);
+      await detach(tg, 'login_history', 'login_history_p2026_02');
+      await tg.logins.record({
+        username: 'late',
+        success: false,
+        ip: '203.0.113.9',
+        occurredAt: '2026-02-11T00:00:00Z',
+      });
+      assert.deepEqual(await usernames(tg), ['gone', 'kept', 'late', 'old']);
+    } finally {
+      await tg.close();
+    }
+  });
+
+  it('leaves alone a month that a retention run is dropping, and a write to it says why it fails', async () => {
+    const tg = await open();
+    try {
+      await seed(tg);
+      await detach(tg, 'login_history', 'login_history_p2025_09');
+      const partitions = createPartitionManager(tg.database.db);
+      const release = partitions.dropping('login_history_p2025_09');
+      assert.deepEqual(await partitions.recover('login_history'), []);
+      await assert.rejects(
+        partitions.ensure('login_history', [new Date('2025-09-20T00:00:00Z')]),
+        /login_history_p2025_09 is detached from login_history by a retention run in progress in this process/,
+      );
+      release();
+      if (backend === 'postgres') {
+        // A run in another process holds the retention lock.
+        const other = new pg.Client({ connectionString: pgDatabase!.url });
+        await other.connect();
+        try {
+          await other.query(`SELECT pg_advisory_lock(hashtext('trailguard.retention'))`);
+          assert.deepEqual(await partitions.recover('login_history'), []);
+          await assert.rejects(
+            partitions.ensure('login_history', [new Date('2025-09-20T00:00:00Z')]),
+            /by a retention run in progress in another process/,
+          );
+        } finally {
+          await other.end();
+        }
+      }
+      const back = await partitions.recover('login_history');
+      assert.deepEqual(
+        back.map((p) => p.name),
+        ['login_history_p2025_09'],
+      );
+      assert.deepEqual(await usernames(tg), ['gone', 'kept', 'old']);
+    } finally {
+      await tg.close();
     }
   });
 });

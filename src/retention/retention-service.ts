@@ -13,6 +13,7 @@ import { TrailguardError, invalid } from '../domain/errors.ts';
 import { isPlainObject } from '../domain/validation.ts';
 import type { Logger } from '../config.ts';
 import type { Backend } from '../store/database.ts';
+import { RETENTION_LOCK } from '../store/partitions.ts';
 import type { PartitionManager, PartitionedTable } from '../store/partitions.ts';
 import { SECURITY_EVENT_COLUMNS, loginEventsOf } from '../store/login-events.ts';
 import type { Database } from '../store/schema.ts';
@@ -51,6 +52,11 @@ export interface RetentionReceipt {
   totalRows: number;
   /** The `data_retention` change recording this run; null for a dry run or without a change log. */
   changeId: string | null;
+  /**
+   * Partitions an earlier, interrupted run had detached and not dropped, attached again by this run
+   * before it applied the policy (`login_history_p2025_05`); absent when there were none.
+   */
+  recovered?: string[] | undefined;
 }
 
 /** Options of one run. */
@@ -239,7 +245,7 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
       return await db.connection().execute(async (conn) => {
         const got = await sql<{
           ok: boolean;
-        }>`SELECT pg_try_advisory_lock(hashtext('trailguard.retention')) AS ok`.execute(conn);
+        }>`SELECT pg_try_advisory_lock(${RETENTION_LOCK}) AS ok`.execute(conn);
         if (!got.rows[0]?.ok) {
           throw new TrailguardError(
             'RETENTION_IN_PROGRESS',
@@ -249,7 +255,7 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
         try {
           return await fn();
         } finally {
-          await sql`SELECT pg_advisory_unlock(hashtext('trailguard.retention'))`.execute(conn);
+          await sql`SELECT pg_advisory_unlock(${RETENTION_LOCK})`.execute(conn);
         }
       });
     } finally {
@@ -383,8 +389,27 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
     end: Date,
     runAt: Date,
   ): Promise<{ rows: number; archive: ArchiveFile | null }> {
+    // While detached, a late write for the month must not attach it again (partitions.ts): it would be
+    // dropped with rows that were never archived.
+    const release = deps.partitions.dropping(name);
+    try {
+      return await detachArchiveDrop(target, name, start, end, runAt);
+    } finally {
+      release();
+    }
+  }
+
+  async function detachArchiveDrop(
+    target: PartitionedTarget,
+    name: string,
+    start: Date,
+    end: Date,
+    runAt: Date,
+  ): Promise<{ rows: number; archive: ArchiveFile | null }> {
     // Detach first: once detached no new row can land in it, so what is archived is what is dropped.
     // A short lock timeout: if the parent is busy, give up this run rather than queue logins behind us.
+    // If the process dies before the drop, the month stays detached: the next run (or the next start)
+    // attaches it again (partitions.recover) and handles it from the start.
     await db.transaction().execute(async (trx) => {
       if (deps.backend === 'postgres') await sql`SET LOCAL lock_timeout = '5s'`.execute(trx);
       await sql`ALTER TABLE ${sql.table(target.table)} DETACH PARTITION ${sql.table(name)}`.execute(trx);
@@ -597,6 +622,20 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
           changeId: null,
         };
         try {
+          // A month left detached by an interrupted drop is in no query and would fail every run: put it
+          // back first, then it is trimmed or dropped by the policy like any other month. A dry run
+          // changes nothing; it counts a detached month's rows where they are.
+          if (!dryRun) {
+            for (const t of partitioned) {
+              const back = await deps.partitions.recover(t.table, { inRun: true });
+              if (back.length === 0) continue;
+              logger.warn(
+                { partitions: back.map((p) => p.name) },
+                'retention: attached again partitions left detached by an interrupted run',
+              );
+              (receipt.recovered ??= []).push(...back.map((p) => p.name));
+            }
+          }
           for (const t of partitioned) items.push(...(await runPartitioned(t, startedAt, dryRun)));
           for (const t of plain) await runPlain(t, startedAt, dryRun, items);
         } catch (err) {
