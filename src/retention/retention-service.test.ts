@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { sql } from 'kysely';
 import pg from 'pg';
@@ -309,6 +310,124 @@ forEachBackend('retention of login events', (backend) => {
       'login_failed error',
       'suspicious_activity critical',
     ]);
+  });
+});
+
+// Regression (compliance audit, MEDIUM): with security events kept 30 days and logins 90/180, a login's
+// own event (stored in its login row) stayed in security_events as long as its login did.
+forEachBackend('retention of login events shorter than their logins', (backend) => {
+  const clock = manualClock('2026-07-15T12:00:00Z');
+  const archiveDir = mkdtempSync(join(tmpdir(), 'tg-retention-login-events-'));
+  let tg: Trailguard;
+  before(async () => {
+    tg = await openTrailguard(backend, {
+      clock,
+      geo: false,
+      retention: { securityEvents: { otherDays: 30 }, archiveDir, batchSize: 1 },
+    });
+    const login = (username: string, success: boolean, occurredAt: string) =>
+      tg.logins.record({ username, userId: username, success, ip: '203.0.113.9', occurredAt });
+    await login('recent', true, '2026-07-05T10:00:00Z'); // 10 days: login and event kept
+    await login('success-45', true, '2026-05-31T10:00:00Z'); // login kept (90), event past 30
+    await login('failed-60', false, '2026-05-16T10:00:00Z'); // login kept (180), event past 30
+    // 100 days old, one address: the fifth trips brute force (login_failed at severity error, kept
+    // 730 days, and a suspicious_activity event); the four warnings are past 30 days.
+    for (let i = 0; i < 5; i++) {
+      await tg.logins.record({
+        username: `victim${i}`,
+        success: false,
+        ip: '203.0.113.77',
+        occurredAt: `2026-04-06T10:00:0${i}Z`,
+      });
+    }
+    await login('success-120', true, '2026-03-17T10:00:00Z'); // login past 90: removed with its event
+  });
+  after(async () => {
+    await tg.close();
+    rmSync(archiveDir, { recursive: true, force: true });
+  });
+
+  const events = async () =>
+    (await tg.security.events({ limit: 100 })).items
+      .map((e) => `${e.type} ${e.severity} ${e.username}`)
+      .sort();
+  const viewRows = async () => {
+    const r = await sql<{ n: number }>`SELECT count(*)::int8 AS n FROM security_events`.execute(
+      tg.database.db,
+    );
+    return Number(r.rows[0]?.n);
+  };
+
+  it('counts the events past their own period in a dry run, changing nothing', async () => {
+    const receipt = await tg.retention.run({ dryRun: true });
+    const cleared = receipt.items.filter((i) => i.method === 'clear_event');
+    assert.deepEqual(
+      cleared.map((i) => `${i.table} ${i.period} ${i.rows}`),
+      ['login_events 2026-04 4', 'login_events 2026-05 2'],
+    );
+    assert.equal((await events()).length, 10);
+  });
+
+  it('takes them out of the login rows that stay, in batches, counted and archived in the receipt', async () => {
+    const receipt = await tg.retention.run();
+    // The events are gone from security_events (the view), tg.security.events() and so SIEM export …
+    assert.deepEqual(await events(), [
+      'login_failed error victim4',
+      'login_success info recent',
+      'suspicious_activity critical victim4',
+    ]);
+    assert.equal(await viewRows(), 3);
+    const siem = new PassThrough();
+    const exported: Buffer[] = [];
+    siem.on('data', (c: Buffer) => exported.push(c));
+    await tg.export.write({ table: 'security-events', format: 'jsonl' }, siem);
+    assert.equal(Buffer.concat(exported).toString('utf8').trim().split('\n').length, 3);
+    const cleared = receipt.items.filter((i) => i.method === 'clear_event');
+    assert.deepEqual(
+      cleared.map((i) => `${i.table} ${i.period} ${i.rows}`),
+      ['login_events 2026-04 4', 'login_events 2026-05 2'],
+    );
+    // error and critical events keep 730 days: not due in these months.
+    assert.deepEqual(cleared[0]?.criteria, [{ class: 'info_warning', before: '2026-06-15T12:00:00.000Z' }]);
+    assert.equal(receipt.items.find((i) => i.table === 'login_history')?.rows, 1);
+    assert.equal(receipt.totalRows, 7);
+    // … while every login within its own period stays.
+    const logins = (await tg.logins.list({ limit: 100 })).items.map((l) => l.username).sort();
+    assert.deepEqual(logins, [
+      'failed-60',
+      'recent',
+      'success-45',
+      'victim0',
+      'victim1',
+      'victim2',
+      'victim3',
+      'victim4',
+    ]);
+    // The archive holds the events as the view showed them.
+    const lines = cleared.flatMap((i) => {
+      assert.ok(i.archive);
+      const bytes = readFileSync(i.archive.file);
+      assert.equal(createHash('sha256').update(bytes).digest('hex'), i.archive.sha256);
+      return gunzipSync(bytes)
+        .toString('utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { event_type: string; severity: string; username: string });
+    });
+    assert.deepEqual(lines.map((l) => `${l.event_type} ${l.severity} ${l.username}`).sort(), [
+      'login_failed warning failed-60',
+      'login_failed warning victim0',
+      'login_failed warning victim1',
+      'login_failed warning victim2',
+      'login_failed warning victim3',
+      'login_success info success-45',
+    ]);
+  });
+
+  it('finds nothing more on the next run', async () => {
+    const again = await tg.retention.run();
+    assert.equal(again.totalRows, 0);
+    assert.equal(await viewRows(), 3);
   });
 });
 
