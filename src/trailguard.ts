@@ -105,8 +105,23 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
   let securityLog: SecurityLog;
   try {
     securityLog = createSecurityLog(config.securityLog);
-    await partitions.prepare('login_history', config.clock.now());
-    await partitions.prepare('security_event_rows', config.clock.now());
+    for (const table of ['login_history', 'security_event_rows'] as const) {
+      // A retention drop interrupted after its detach leaves a month in no query; put it back now rather
+      // than at the next run. Not fatal: the next run tries again, and a write to the month says why.
+      await partitions.recover(table).then(
+        (back) => {
+          if (back.length) {
+            logger.warn(
+              { partitions: back.map((p) => p.name) },
+              'partitions left detached by an interrupted retention run were attached again',
+            );
+          }
+        },
+        (err: unknown) =>
+          logger.error({ err, table }, 'could not attach again a partition left detached by retention'),
+      );
+      await partitions.prepare(table, config.clock.now());
+    }
     if (config.detection.enabled) {
       const d = config.detection;
       // Every process sharing this database (and so this Redis) must hash accounts with the same key.

@@ -1,14 +1,18 @@
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { sql } from 'kysely';
-import { forEachBackend, openTrailguard } from '../../test/helpers/backends.ts';
+import pg from 'pg';
+import { createTestDatabase, forEachBackend, openTrailguard } from '../../test/helpers/backends.ts';
 import { manualClock } from '../domain/clock.ts';
 import { resolveConfig } from '../config.ts';
+import { createPartitionManager } from '../store/partitions.ts';
+import { createTrailguard } from '../trailguard.ts';
 import type { Trailguard } from '../trailguard.ts';
 import { startRetentionSchedule } from './retention-schedule.ts';
 
@@ -309,6 +313,124 @@ forEachBackend('retention of login events', (backend) => {
   });
 });
 
+// Regression (compliance audit, MEDIUM): with security events kept 30 days and logins 90/180, a login's
+// own event (stored in its login row) stayed in security_events as long as its login did.
+forEachBackend('retention of login events shorter than their logins', (backend) => {
+  const clock = manualClock('2026-07-15T12:00:00Z');
+  const archiveDir = mkdtempSync(join(tmpdir(), 'tg-retention-login-events-'));
+  let tg: Trailguard;
+  before(async () => {
+    tg = await openTrailguard(backend, {
+      clock,
+      geo: false,
+      retention: { securityEvents: { otherDays: 30 }, archiveDir, batchSize: 1 },
+    });
+    const login = (username: string, success: boolean, occurredAt: string) =>
+      tg.logins.record({ username, userId: username, success, ip: '203.0.113.9', occurredAt });
+    await login('recent', true, '2026-07-05T10:00:00Z'); // 10 days: login and event kept
+    await login('success-45', true, '2026-05-31T10:00:00Z'); // login kept (90), event past 30
+    await login('failed-60', false, '2026-05-16T10:00:00Z'); // login kept (180), event past 30
+    // 100 days old, one address: the fifth trips brute force (login_failed at severity error, kept
+    // 730 days, and a suspicious_activity event); the four warnings are past 30 days.
+    for (let i = 0; i < 5; i++) {
+      await tg.logins.record({
+        username: `victim${i}`,
+        success: false,
+        ip: '203.0.113.77',
+        occurredAt: `2026-04-06T10:00:0${i}Z`,
+      });
+    }
+    await login('success-120', true, '2026-03-17T10:00:00Z'); // login past 90: removed with its event
+  });
+  after(async () => {
+    await tg.close();
+    rmSync(archiveDir, { recursive: true, force: true });
+  });
+
+  const events = async () =>
+    (await tg.security.events({ limit: 100 })).items
+      .map((e) => `${e.type} ${e.severity} ${e.username}`)
+      .sort();
+  const viewRows = async () => {
+    const r = await sql<{ n: number }>`SELECT count(*)::int8 AS n FROM security_events`.execute(
+      tg.database.db,
+    );
+    return Number(r.rows[0]?.n);
+  };
+
+  it('counts the events past their own period in a dry run, changing nothing', async () => {
+    const receipt = await tg.retention.run({ dryRun: true });
+    const cleared = receipt.items.filter((i) => i.method === 'clear_event');
+    assert.deepEqual(
+      cleared.map((i) => `${i.table} ${i.period} ${i.rows}`),
+      ['login_events 2026-04 4', 'login_events 2026-05 2'],
+    );
+    assert.equal((await events()).length, 10);
+  });
+
+  it('takes them out of the login rows that stay, in batches, counted and archived in the receipt', async () => {
+    const receipt = await tg.retention.run();
+    // The events are gone from security_events (the view), tg.security.events() and so SIEM export …
+    assert.deepEqual(await events(), [
+      'login_failed error victim4',
+      'login_success info recent',
+      'suspicious_activity critical victim4',
+    ]);
+    assert.equal(await viewRows(), 3);
+    const siem = new PassThrough();
+    const exported: Buffer[] = [];
+    siem.on('data', (c: Buffer) => exported.push(c));
+    await tg.export.write({ table: 'security-events', format: 'jsonl' }, siem);
+    assert.equal(Buffer.concat(exported).toString('utf8').trim().split('\n').length, 3);
+    const cleared = receipt.items.filter((i) => i.method === 'clear_event');
+    assert.deepEqual(
+      cleared.map((i) => `${i.table} ${i.period} ${i.rows}`),
+      ['login_events 2026-04 4', 'login_events 2026-05 2'],
+    );
+    // error and critical events keep 730 days: not due in these months.
+    assert.deepEqual(cleared[0]?.criteria, [{ class: 'info_warning', before: '2026-06-15T12:00:00.000Z' }]);
+    assert.equal(receipt.items.find((i) => i.table === 'login_history')?.rows, 1);
+    assert.equal(receipt.totalRows, 7);
+    // … while every login within its own period stays.
+    const logins = (await tg.logins.list({ limit: 100 })).items.map((l) => l.username).sort();
+    assert.deepEqual(logins, [
+      'failed-60',
+      'recent',
+      'success-45',
+      'victim0',
+      'victim1',
+      'victim2',
+      'victim3',
+      'victim4',
+    ]);
+    // The archive holds the events as the view showed them.
+    const lines = cleared.flatMap((i) => {
+      assert.ok(i.archive);
+      const bytes = readFileSync(i.archive.file);
+      assert.equal(createHash('sha256').update(bytes).digest('hex'), i.archive.sha256);
+      return gunzipSync(bytes)
+        .toString('utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { event_type: string; severity: string; username: string });
+    });
+    assert.deepEqual(lines.map((l) => `${l.event_type} ${l.severity} ${l.username}`).sort(), [
+      'login_failed warning failed-60',
+      'login_failed warning victim0',
+      'login_failed warning victim1',
+      'login_failed warning victim2',
+      'login_failed warning victim3',
+      'login_success info success-45',
+    ]);
+  });
+
+  it('finds nothing more on the next run', async () => {
+    const again = await tg.retention.run();
+    assert.equal(again.totalRows, 0);
+    assert.equal(await viewRows(), 3);
+  });
+});
+
 forEachBackend('retention of the change log', (backend) => {
   const clock = manualClock('2026-07-15T12:00:00Z');
   const archiveDir = mkdtempSync(join(tmpdir(), 'tg-retention-changes-'));
@@ -467,6 +589,189 @@ forEachBackend('retention of the change log', (backend) => {
       );
     } finally {
       await tg2.close();
+    }
+  });
+});
+
+// Regression (compliance audit, HIGH): a run detaches a fully expired month, archives it, then drops it.
+// A process that died in between left the month detached: every later run failed with "is not a
+// partition", its rows were in no query (GDPR export and erase included), and a late login for the month
+// failed because CREATE TABLE IF NOT EXISTS … PARTITION OF skipped the detached table.
+forEachBackend('retention after a drop interrupted between detach and drop', (backend) => {
+  const now = '2026-07-15T12:00:00Z';
+  let dataDir: string | null = null;
+  let pgDatabase: { url: string; drop(): Promise<void> } | null = null;
+  const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+  // Opens the same database again after close(): a restart.
+  async function open(): Promise<Trailguard> {
+    const base = {
+      clock: manualClock(now),
+      geo: false as const,
+      logger: quiet,
+      securityLog: { enabled: false },
+    };
+    if (backend === 'pglite') {
+      dataDir ??= mkdtempSync(join(tmpdir(), 'tg-retention-detached-'));
+      return createTrailguard({ ...base, dataDir });
+    }
+    pgDatabase ??= await createTestDatabase();
+    return createTrailguard({ ...base, databaseUrl: pgDatabase.url });
+  }
+  afterEach(async () => {
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await pgDatabase?.drop();
+    dataDir = null;
+    pgDatabase = null;
+  });
+
+  // 2025-09: 300 days old, every row past every cutoff (dropped whole). 2026-02: the success is past
+  // 90 days, the failure within 180 (trimmed). Security events of 2025-09: the warning is past 180
+  // days, the error within 730 (trimmed).
+  async function seed(tg: Trailguard): Promise<void> {
+    const login = (username: string, success: boolean, occurredAt: string) =>
+      tg.logins.record({ username, userId: username, success, ip: '203.0.113.9', occurredAt });
+    await login('old', true, '2025-09-18T10:00:00Z');
+    await login('gone', true, '2026-02-10T10:00:00Z');
+    await login('kept', false, '2026-02-10T11:00:00Z');
+    for (const severity of ['warning', 'error'] as const) {
+      await tg.security.log('permission_denied', {
+        userId: `event-${severity}`,
+        ip: '203.0.113.5',
+        occurredAt: '2025-09-18T10:00:00Z',
+        severity,
+      });
+    }
+    await tg.security.flush();
+  }
+  const detach = async (tg: Trailguard, parent: string, partition: string) =>
+    sql`ALTER TABLE ${sql.table(parent)} DETACH PARTITION ${sql.table(partition)}`.execute(tg.database.db);
+  const leftDetached = ['login_history_p2025_09', 'login_history_p2026_02', 'security_event_rows_p2025_09'];
+  async function detachAll(tg: Trailguard): Promise<void> {
+    await detach(tg, 'login_history', 'login_history_p2025_09');
+    await detach(tg, 'login_history', 'login_history_p2026_02');
+    await detach(tg, 'security_event_rows', 'security_event_rows_p2025_09');
+  }
+  const usernames = async (tg: Trailguard) =>
+    (await tg.logins.list({ limit: 100 })).items.map((l) => l.username).sort();
+  const eventUsers = async (tg: Trailguard) =>
+    (await tg.security.events({ limit: 100, type: 'permission_denied' })).items.map((e) => e.userId).sort();
+
+  it('a run attaches the detached months again, then drops or trims them by the policy', async () => {
+    const tg = await open();
+    try {
+      await seed(tg);
+      await detachAll(tg);
+      const preview = await tg.retention.run({ dryRun: true });
+      const receipt = await tg.retention.run();
+      assert.deepEqual(receipt.recovered, leftDetached);
+      const byItem = receipt.items
+        .filter((i) => i.table !== 'change_log')
+        .map((i) => `${i.table} ${i.period} ${i.method} ${i.rows}`);
+      assert.deepEqual(byItem, [
+        'login_history 2025-09 drop_partition 1',
+        'login_history 2026-02 batch_delete 1',
+        'security_event_rows 2025-09 batch_delete 1',
+      ]);
+      assert.deepEqual(
+        preview.items.filter((i) => i.table !== 'change_log').map((i) => `${i.table} ${i.period} ${i.rows}`),
+        byItem.map((s) => s.replace(/ (drop_partition|batch_delete)/, '')),
+      );
+      // What is within the policy is back in every query, GDPR export included.
+      assert.deepEqual(await usernames(tg), ['kept']);
+      assert.equal((await tg.privacy.export('kept')).logins.length, 1);
+      assert.deepEqual(await eventUsers(tg), ['event-error']);
+      assert.deepEqual(
+        await tg.database.db
+          .selectFrom('trailguard_partition')
+          .select('name')
+          .where('name', '=', 'login_history_p2025_09')
+          .execute(),
+        [],
+      );
+      // Nothing is left detached, and the next run has nothing to recover or remove.
+      const again = await tg.retention.run();
+      assert.equal(again.recovered, undefined);
+      assert.equal(again.totalRows, 0);
+    } finally {
+      await tg.close();
+    }
+  });
+
+  it('a restart attaches them again: rows are queryable before any run and a late login is accepted', async () => {
+    let tg = await open();
+    await seed(tg);
+    await detachAll(tg);
+    await tg.close();
+    tg = await open();
+    try {
+      assert.deepEqual(await usernames(tg), ['gone', 'kept', 'old']);
+      assert.deepEqual(await eventUsers(tg), ['event-error', 'event-warning']);
+      await tg.logins.record({
+        username: 'late',
+        success: true,
+        ip: '203.0.113.9',
+        occurredAt: '2025-09-20T00:00:00Z',
+      });
+      assert.deepEqual(await usernames(tg), ['gone', 'kept', 'late', 'old']);
+    } finally {
+      await tg.close();
+    }
+  });
+
+  it('a write to a month whose table is detached attaches it again instead of failing', async () => {
+    const tg = await open();
+    try {
+      await seed(tg);
+      await detach(tg, 'login_history', 'login_history_p2026_02');
+      await tg.logins.record({
+        username: 'late',
+        success: false,
+        ip: '203.0.113.9',
+        occurredAt: '2026-02-11T00:00:00Z',
+      });
+      assert.deepEqual(await usernames(tg), ['gone', 'kept', 'late', 'old']);
+    } finally {
+      await tg.close();
+    }
+  });
+
+  it('leaves alone a month that a retention run is dropping, and a write to it says why it fails', async () => {
+    const tg = await open();
+    try {
+      await seed(tg);
+      await detach(tg, 'login_history', 'login_history_p2025_09');
+      const partitions = createPartitionManager(tg.database.db);
+      const release = partitions.dropping('login_history_p2025_09');
+      assert.deepEqual(await partitions.recover('login_history'), []);
+      await assert.rejects(
+        partitions.ensure('login_history', [new Date('2025-09-20T00:00:00Z')]),
+        /login_history_p2025_09 is detached from login_history by a retention run in progress in this process/,
+      );
+      release();
+      if (backend === 'postgres') {
+        // A run in another process holds the retention lock.
+        const other = new pg.Client({ connectionString: pgDatabase!.url });
+        await other.connect();
+        try {
+          await other.query(`SELECT pg_advisory_lock(hashtext('trailguard.retention'))`);
+          assert.deepEqual(await partitions.recover('login_history'), []);
+          await assert.rejects(
+            partitions.ensure('login_history', [new Date('2025-09-20T00:00:00Z')]),
+            /by a retention run in progress in another process/,
+          );
+        } finally {
+          await other.end();
+        }
+      }
+      const back = await partitions.recover('login_history');
+      assert.deepEqual(
+        back.map((p) => p.name),
+        ['login_history_p2025_09'],
+      );
+      assert.deepEqual(await usernames(tg), ['gone', 'kept', 'old']);
+    } finally {
+      await tg.close();
     }
   });
 });

@@ -13,6 +13,7 @@ import { TrailguardError, invalid } from '../domain/errors.ts';
 import { isPlainObject } from '../domain/validation.ts';
 import type { Logger } from '../config.ts';
 import type { Backend } from '../store/database.ts';
+import { RETENTION_LOCK } from '../store/partitions.ts';
 import type { PartitionManager, PartitionedTable } from '../store/partitions.ts';
 import { SECURITY_EVENT_COLUMNS, loginEventsOf } from '../store/login-events.ts';
 import type { Database } from '../store/schema.ts';
@@ -23,13 +24,18 @@ import type { RetentionPolicy } from './retention-policy.ts';
 
 const DAY_MS = 86_400_000;
 
-/** One step of a run: a month of one table, dropped or trimmed. */
+/** One step of a run: a month of one table, dropped or trimmed, or its expired inline events cleared. */
 export interface RetentionItem {
+  /** The table; for `clear_event`, the view showing the events (`login_events`). */
   table: string;
   /** The month (`2025-06`) or, for unpartitioned tables, `all`. */
   period: string;
-  method: 'drop_partition' | 'batch_delete';
-  /** Rows removed (or, in a dry run, that would be removed). */
+  /**
+   * `clear_event`: security events stored in rows that are kept longer than the events (a login's own
+   * event, in its login_history row) were taken out of their rows, in batches.
+   */
+  method: 'drop_partition' | 'batch_delete' | 'clear_event';
+  /** Rows removed (for `clear_event`, events removed); in a dry run, that would be removed. */
   rows: number;
   /** The time range the removed rows fall in: [from, to). */
   range: { from: string; to: string };
@@ -51,6 +57,11 @@ export interface RetentionReceipt {
   totalRows: number;
   /** The `data_retention` change recording this run; null for a dry run or without a change log. */
   changeId: string | null;
+  /**
+   * Partitions an earlier, interrupted run had detached and not dropped, attached again by this run
+   * before it applied the policy (`login_history_p2025_05`); absent when there were none.
+   */
+  recovered?: string[] | undefined;
 }
 
 /** Options of one run. */
@@ -90,6 +101,24 @@ export interface PartitionedTarget {
    * their own security events this way when the events' period is longer (see loginEventKeeper).
    */
   keep?: ((relation: string, where: RawBuilder<boolean>) => RawBuilder<unknown>) | undefined;
+  /** Events stored inside the rows, with periods of their own (see InlineEvents). */
+  inlineEvents?: InlineEvents | undefined;
+}
+
+/**
+ * Security events stored inside the rows of a partitioned target (a login's own event, migration 0009).
+ * An event whose own period ends while its row is kept is taken out of the row; `keep` handles the
+ * other way round (the row goes first).
+ */
+export interface InlineEvents {
+  /** The view that shows them as events; it names them in the receipt and the archive. */
+  view: string;
+  /** The view's time column (the target's time column under the view's name). */
+  viewTimeColumn: string;
+  /** The event classes, as conditions on the target's columns (rows without an event match none). */
+  classes: RetentionClass[];
+  /** The assignments that take the event out of its row: the view no longer shows the row. */
+  clear: RawBuilder<unknown>;
 }
 
 /** Rows of another table that belong to each row of a plain target and go with it. */
@@ -173,6 +202,30 @@ export function loginEventKeeper(
     ${loginEventsOf(relation, sql<boolean>`${where} AND ${current}`)}`;
 }
 
+/**
+ * A login's own event, by the security event periods: event_severity is what the security_events view
+ * (through login_events) reads a row's event from, NULL meaning the row has none.
+ */
+export function loginInlineEvents(now: Date, policy: RetentionPolicy): InlineEvents {
+  return {
+    view: 'login_events',
+    viewTimeColumn: 'occurred_at',
+    classes: [
+      {
+        name: 'error_critical',
+        where: sql<boolean>`event_severity IN ('error', 'critical')`,
+        cutoff: new Date(now.getTime() - policy.securityEvents.highDays * DAY_MS),
+      },
+      {
+        name: 'info_warning',
+        where: sql<boolean>`event_severity NOT IN ('error', 'critical')`,
+        cutoff: new Date(now.getTime() - policy.securityEvents.otherDays * DAY_MS),
+      },
+    ],
+    clear: sql`event_severity = NULL, event_context = NULL`,
+  };
+}
+
 /** The login history classes: successful and failed logins have different periods. */
 export function loginClasses(now: Date, policy: RetentionPolicy): RetentionClass[] {
   return [
@@ -239,7 +292,7 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
       return await db.connection().execute(async (conn) => {
         const got = await sql<{
           ok: boolean;
-        }>`SELECT pg_try_advisory_lock(hashtext('trailguard.retention')) AS ok`.execute(conn);
+        }>`SELECT pg_try_advisory_lock(${RETENTION_LOCK}) AS ok`.execute(conn);
         if (!got.rows[0]?.ok) {
           throw new TrailguardError(
             'RETENTION_IN_PROGRESS',
@@ -249,7 +302,7 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
         try {
           return await fn();
         } finally {
-          await sql`SELECT pg_advisory_unlock(hashtext('trailguard.retention'))`.execute(conn);
+          await sql`SELECT pg_advisory_unlock(${RETENTION_LOCK})`.execute(conn);
         }
       });
     } finally {
@@ -296,12 +349,13 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
     return Number(r.rows[0]?.n ?? 0);
   }
 
+  /** Applies the policy to one partitioned target; each item goes into `items` once done. */
   async function runPartitioned(
     target: PartitionedTarget,
     runAt: Date,
     dryRun: boolean,
-  ): Promise<RetentionItem[]> {
-    const items: RetentionItem[] = [];
+    items: RetentionItem[],
+  ): Promise<void> {
     const cutoffs = target.classes.map((c) => c.cutoff.getTime());
     const minCut = new Date(Math.min(...cutoffs));
     const maxCut = new Date(Math.max(...cutoffs));
@@ -364,7 +418,112 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
       }
       if (item.rows > 0 || dryRun) items.push(item);
     }
-    return items;
+    if (target.inlineEvents) await runInlineEvents(target, target.inlineEvents, runAt, dryRun, items);
+  }
+
+  /**
+   * Takes expired inline events out of the rows that stay, month by month, in bounded batches (keyset
+   * on the time column, so no batch walks past the rows already cleared). Runs after the rows' own
+   * removal; a dry run leaves out the rows it counted as removed. Like the change log, a month's item
+   * is in `items` from its first batch on, so a failure still reports (and keeps the archive of) the
+   * batches already committed.
+   */
+  async function runInlineEvents(
+    target: PartitionedTarget,
+    events: InlineEvents,
+    runAt: Date,
+    dryRun: boolean,
+    items: RetentionItem[],
+  ): Promise<void> {
+    const maxCut = new Date(Math.max(...events.classes.map((c) => c.cutoff.getTime())));
+    const rowExpired = expiredSql(target.timeColumn, target.classes);
+    const parts = await sql<{ name: string; range_start: Date; range_end: Date }>`
+      SELECT name, range_start, range_end FROM trailguard_partition
+      WHERE parent = ${target.table} AND range_start < ${maxCut} AND to_regclass(name) IS NOT NULL
+      ORDER BY range_start`.execute(db);
+    for (const p of parts.rows) {
+      const start = new Date(p.range_start);
+      const end = new Date(p.range_end);
+      const active = events.classes.filter((c) => c.cutoff.getTime() > start.getTime());
+      if (active.length === 0) continue;
+      const where = sql<boolean>`${expiredSql(target.timeColumn, active)} AND NOT ${rowExpired}`;
+      const period = month(start);
+      const item: RetentionItem = {
+        table: events.view,
+        period,
+        method: 'clear_event',
+        rows: 0,
+        range: {
+          from: start.toISOString(),
+          to: new Date(
+            Math.min(end.getTime(), Math.max(...active.map((c) => c.cutoff.getTime()))),
+          ).toISOString(),
+        },
+        criteria: active.map((c) => ({ class: c.name, before: c.cutoff.toISOString() })),
+        archive: null,
+      };
+      if (dryRun) {
+        item.rows = await countWhere(p.name, where);
+        if (item.rows > 0) items.push(item);
+        continue;
+      }
+      items.push(item);
+      const archive = await openArchive(events.view, period, runAt);
+      try {
+        await clearInBatches(p.name, target.timeColumn, events, where, archive, item);
+        item.archive = archive ? await finishOrDrop(archive, item.rows) : null;
+      } catch (err) {
+        // Cleared batches are committed: their events are in the partial file only, keep it.
+        if (archive && item.rows > 0) item.archive = await archive.finish().catch(() => null);
+        else await archive?.abort();
+        throw err;
+      }
+      if (item.rows === 0) items.splice(items.indexOf(item), 1);
+    }
+  }
+
+  /**
+   * Clears the inline events of the rows of `relation` matching `where`, archiving each batch first;
+   * `progress.rows` counts the events cleared by committed batches.
+   */
+  async function clearInBatches(
+    relation: string,
+    timeColumn: string,
+    events: InlineEvents,
+    where: RawBuilder<boolean>,
+    archive: ArchiveWriter | null,
+    progress: { rows: number },
+  ): Promise<void> {
+    let after: { t: Date; id: string } | null = null;
+    for (;;) {
+      const keyset: RawBuilder<boolean> = after
+        ? sql<boolean>`(${sql.ref(timeColumn)}, id) > (${after.t}::timestamptz, ${after.id}::uuid)`
+        : sql<boolean>`TRUE`;
+      const batch = await sql<{ id: string; t: Date | string }>`
+        SELECT id, ${sql.ref(timeColumn)} AS t FROM ${sql.table(relation)} WHERE ${where} AND ${keyset}
+        ORDER BY ${sql.ref(timeColumn)}, id LIMIT ${policy.batchSize}`.execute(db);
+      const rows = batch.rows;
+      if (rows.length === 0) return;
+      const ids = rows.map((r) => r.id);
+      const first = new Date(rows[0]!.t);
+      const last = new Date(rows[rows.length - 1]!.t);
+      if (archive) {
+        // The events as the view shows them (what an auditor saw), not the row's raw columns.
+        const shown = await sql<Record<string, unknown>>`
+          SELECT * FROM ${sql.table(events.view)}
+          WHERE id = ANY(${ids}::uuid[]) AND ${sql.ref(events.viewTimeColumn)} BETWEEN ${first} AND ${last}
+          ORDER BY ${sql.ref(events.viewTimeColumn)}, id`.execute(db);
+        await archive.write(shown.rows);
+      }
+      const done = await sql`
+        UPDATE ${sql.table(relation)} SET ${events.clear}
+        WHERE id = ANY(${ids}::uuid[]) AND ${sql.ref(timeColumn)} BETWEEN ${first} AND ${last} AND ${where}`.execute(
+        db,
+      );
+      progress.rows += Number(done.numAffectedRows ?? 0);
+      if (rows.length < policy.batchSize) return;
+      after = { t: last, id: rows[rows.length - 1]!.id };
+    }
   }
 
   // An archive with no rows is not worth a file.
@@ -383,8 +542,27 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
     end: Date,
     runAt: Date,
   ): Promise<{ rows: number; archive: ArchiveFile | null }> {
+    // While detached, a late write for the month must not attach it again (partitions.ts): it would be
+    // dropped with rows that were never archived.
+    const release = deps.partitions.dropping(name);
+    try {
+      return await detachArchiveDrop(target, name, start, end, runAt);
+    } finally {
+      release();
+    }
+  }
+
+  async function detachArchiveDrop(
+    target: PartitionedTarget,
+    name: string,
+    start: Date,
+    end: Date,
+    runAt: Date,
+  ): Promise<{ rows: number; archive: ArchiveFile | null }> {
     // Detach first: once detached no new row can land in it, so what is archived is what is dropped.
     // A short lock timeout: if the parent is busy, give up this run rather than queue logins behind us.
+    // If the process dies before the drop, the month stays detached: the next run (or the next start)
+    // attaches it again (partitions.recover) and handles it from the start.
     await db.transaction().execute(async (trx) => {
       if (deps.backend === 'postgres') await sql`SET LOCAL lock_timeout = '5s'`.execute(trx);
       await sql`ALTER TABLE ${sql.table(target.table)} DETACH PARTITION ${sql.table(name)}`.execute(trx);
@@ -576,6 +754,7 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
             timeColumn: 'login_at',
             classes: loginClasses(startedAt, policy),
             keep: loginEventKeeper(startedAt, policy),
+            inlineEvents: loginInlineEvents(startedAt, policy),
           },
           {
             table: 'security_event_rows',
@@ -597,7 +776,21 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
           changeId: null,
         };
         try {
-          for (const t of partitioned) items.push(...(await runPartitioned(t, startedAt, dryRun)));
+          // A month left detached by an interrupted drop is in no query and would fail every run: put it
+          // back first, then it is trimmed or dropped by the policy like any other month. A dry run
+          // changes nothing; it counts a detached month's rows where they are.
+          if (!dryRun) {
+            for (const t of partitioned) {
+              const back = await deps.partitions.recover(t.table, { inRun: true });
+              if (back.length === 0) continue;
+              logger.warn(
+                { partitions: back.map((p) => p.name) },
+                'retention: attached again partitions left detached by an interrupted run',
+              );
+              (receipt.recovered ??= []).push(...back.map((p) => p.name));
+            }
+          }
+          for (const t of partitioned) await runPartitioned(t, startedAt, dryRun, items);
           for (const t of plain) await runPlain(t, startedAt, dryRun, items);
         } catch (err) {
           // What was already removed stays removed: record it, then report the failure.
