@@ -12,6 +12,7 @@ import * as m0006 from './0006-change-history-pseudonymise.ts';
 import * as m0007 from './0007-write-path.ts';
 import * as m0008 from './0008-daily-rollup.ts';
 import * as m0009 from './0009-login-events-inline.ts';
+import * as m0012 from './0012-integrity-seal.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-login-history': m0001,
@@ -23,4 +24,5 @@ export const migrations: Record<string, Migration> = {
   '0007-write-path': m0007,
   '0008-daily-rollup': m0008,
   '0009-login-events-inline': m0009,
+  '0012-integrity-seal': m0012,
 };
