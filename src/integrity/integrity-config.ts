@@ -33,7 +33,8 @@ export interface IntegrityOptions {
 
 /** The validated settings. */
 export interface ResolvedIntegrityConfig {
-  key: string | undefined;
+  /** Not enumerable (left out of JSON and spreads of the config). */
+  readonly key: string | undefined;
   /** undefined: not configured (the server then uses its own default). */
   sealIntervalSeconds: number | false | undefined;
   settleSeconds: number;
@@ -66,9 +67,11 @@ export function resolveIntegrityConfig(raw: unknown, envKey?: string | undefined
   const settle = o['settleSeconds'] ?? 60;
   if (typeof settle !== 'number' || !Number.isFinite(settle) || settle < 0)
     throw configError('integrity.settleSeconds', 'must be a number of seconds, 0 or more');
-  return {
-    key: key as string | undefined,
+  const resolved = {
     sealIntervalSeconds: interval as number | false | undefined,
     settleSeconds: settle,
-  };
+  } as ResolvedIntegrityConfig;
+  // Not enumerable: `tg.config` may be logged or serialised, the key must not go with it.
+  Object.defineProperty(resolved, 'key', { value: key, enumerable: false });
+  return resolved;
 }

@@ -387,6 +387,7 @@ describe('integrity configuration', () => {
     });
     const c = resolveConfig({}, { TRAILGUARD_INTEGRITY_KEY: KEY });
     assert.equal(c.integrity.key, KEY);
+    assert.ok(!JSON.stringify(c).includes(KEY), 'the key is left out when the config is serialised');
     assert.equal(c.integrity.sealIntervalSeconds, undefined);
     assert.equal(c.integrity.settleSeconds, 60);
   });

@@ -226,6 +226,7 @@ export interface IntegrityServiceDeps {
 // Any constant: every process takes the same lock while appending to the chain.
 const CHAIN_LOCK = 7_239_868_312_011;
 const GENESIS = '0'.repeat(64);
+const DIGEST_MOD = 1n << 256n;
 const PAGE = 5_000;
 const MAX_PROBLEMS = 1_000;
 // Unsealed ids further in the future than this cannot come from a recording clock.
@@ -465,12 +466,13 @@ export function createIntegrityService(deps: IntegrityServiceDeps): IntegritySer
           const fromId = last.rows[0]?.to_id ?? FIRST_ID;
           if (cutoff <= fromId) continue; // the clock went back, or a run just before this one
           let rows = 0;
-          const hashes: bigint[] = [];
+          // A running sum: a seal may cover millions of rows, never held in memory.
+          let sum = 0n;
           await scanRows(trx, stream, fromId, cutoff, (row) => {
             rows++;
-            hashes.push(rowHash(algorithm, key, stream, row));
+            sum = (sum + rowHash(algorithm, key, stream, row)) % DIGEST_MOD;
           });
-          const digest = sumHashes(hashes);
+          const digest = sumHashes([sum]);
           head = await append(trx, head, {
             stream,
             kind: 'seal',
@@ -736,7 +738,7 @@ export function createIntegrityService(deps: IntegrityServiceDeps): IntegritySer
           }
           const end = cursor;
           // Actual count and digest per seal, in one pass over the sealed rows.
-          const actual = new Map(seals.map((s) => [s.seq, { rows: 0, hashes: [] as bigint[] }]));
+          const actual = new Map(seals.map((s) => [s.seq, { rows: 0, sum: 0n }]));
           let checked = 0;
           const uncovered: string[] = [];
           let uncoveredCount = 0;
@@ -753,18 +755,18 @@ export function createIntegrityService(deps: IntegrityServiceDeps): IntegritySer
                 if (uncovered.length < 10) uncovered.push(row.id);
                 return;
               }
-              const a = actual.get(s.seq) as { rows: number; hashes: bigint[] };
+              const a = actual.get(s.seq) as { rows: number; sum: bigint };
               a.rows++;
               // Keyed ranges without the key: counted, not hashed (the key problem is reported once).
               if (s.algorithm === 'sha256' || key !== undefined)
-                a.hashes.push(rowHash(s.algorithm, rowKeyFor(s.algorithm), stream, row));
+                a.sum = (a.sum + rowHash(s.algorithm, rowKeyFor(s.algorithm), stream, row)) % DIGEST_MOD;
             });
           }
           for (const s of seals) {
             if (s.algorithm === 'hmac-sha256' && key === undefined) continue; // reported as a key problem
             const exp = expected.get(s.seq) as { rows: number; digest: string };
-            const act = actual.get(s.seq) as { rows: number; hashes: bigint[] };
-            const digest = sumHashes(act.hashes);
+            const act = actual.get(s.seq) as { rows: number; sum: bigint };
+            const digest = sumHashes([act.sum]);
             if (exp.rows !== act.rows || exp.digest !== digest) {
               const r = rangeOf(s);
               const what =
