@@ -303,6 +303,29 @@ forEachBackend('tamper evidence', (backend: BackendName) => {
     assert.equal(only(report, 'range_mismatch').stream, 'login_history');
   });
 
+  it('accounts for a large removal with adjustRemoved(), read page by page before the DELETE', async () => {
+    const db = tg.database.db;
+    const result = await db.transaction().execute(async (trx) => {
+      const r = await tg.integrity.adjustRemoved(
+        'security_event_rows',
+        { where: sql<boolean>`event_type = 'account_locked'` },
+        { reason: 'retention', reference: 'run-1' },
+        trx,
+      );
+      await sql`DELETE FROM security_event_rows WHERE event_type = 'account_locked'`.execute(trx);
+      return r;
+    });
+    // One locked account per writeTrail() call, sealed by two different seals.
+    assert.deepEqual(
+      result.entries.map((e) => e.removed),
+      [1, 1],
+    );
+    assert.equal(result.unsealed, 0);
+    const report = await tg.integrity.verify({ stream: 'security_event_rows' });
+    assert.equal(report.ok, true, JSON.stringify(report.problems, null, 2));
+    assert.equal(report.streams.security_event_rows?.adjustments, 2);
+  });
+
   it('validates adjust() input', async () => {
     await assert.rejects(
       tg.integrity.adjust('login_history', { removed: [{ id: 'x', values: ['x'] }] }, { reason: 'r' }),

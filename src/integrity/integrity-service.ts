@@ -201,6 +201,16 @@ export interface IntegrityService {
     note: AdjustNote,
     db?: Kysely<Database>,
   ): Promise<AdjustResult>;
+  /**
+   * Accounts for the removal of the rows `selector` picks, reading them page by page (for large
+   * removals such as a retention run): call it in the removing transaction, *before* the DELETE.
+   */
+  adjustRemoved(
+    stream: Stream,
+    selector: RowSelector,
+    note: AdjustNote,
+    db?: Kysely<Database>,
+  ): Promise<AdjustResult>;
   /** Reads rows of `stream` with their sealed columns, as `adjust()` takes them. */
   sealedRows(stream: Stream, selector: RowSelector, db?: Kysely<Database>): Promise<SealedRow[]>;
   /** The newest chain entry, or null. */
@@ -340,37 +350,62 @@ async function insertEntry(db: Kysely<Database>, e: Entry): Promise<void> {
 }
 
 /**
- * Visits the rows of `stream` with fromId <= id < toId (toId null: no upper bound) in id order, a page
- * at a time; rows that share an id (only a forgery can make them) are all visited.
+ * Hands the rows of `stream` with fromId <= id < toId (toId null: no upper bound) and matching `where`
+ * to `onPage` in id order, a page at a time; rows that share an id (only a forgery can make them) are
+ * all handed over.
  */
 async function scanRows(
   db: Kysely<Database>,
   stream: Stream,
-  fromId: string,
-  toId: string | null,
-  visit: (row: SealedRow) => void,
+  range: { fromId: string; toId: string | null; where?: Expression<SqlBool> | undefined },
+  onPage: (rows: SealedRow[]) => void | Promise<void>,
 ): Promise<void> {
   const table = sql.table(stream);
-  const upper = toId === null ? sql`TRUE` : sql`id < ${toId}::uuid`;
+  const upper = range.toId === null ? sql`TRUE` : sql`id < ${range.toId}::uuid`;
+  const where = range.where ?? sql<SqlBool>`TRUE`;
   let after: string | null = null;
   for (;;) {
-    const lower: RawBuilder<unknown> = after === null ? sql`id >= ${fromId}::uuid` : sql`id > ${after}::uuid`;
+    const lower: RawBuilder<unknown> =
+      after === null ? sql`id >= ${range.fromId}::uuid` : sql`id > ${after}::uuid`;
     const page: QueryResult<Record<string, unknown>> = await sql<Record<string, unknown>>`
-      SELECT ${sealedSelect(stream)} FROM ${table} WHERE ${lower} AND ${upper} ORDER BY id LIMIT ${PAGE}`.execute(
-      db,
-    );
+      SELECT ${sealedSelect(stream)} FROM ${table}
+      WHERE ${lower} AND ${upper} AND (${where}) ORDER BY id LIMIT ${PAGE}`.execute(db);
     const rows: SealedRow[] = page.rows.map((r) => toSealedRow(stream, r));
     if (rows.length < PAGE) {
-      for (const r of rows) visit(r);
+      await onPage(rows);
       return;
     }
     const last: string = (rows[rows.length - 1] as SealedRow).id;
-    for (const r of rows) if (r.id < last) visit(r);
     const ties = await sql<Record<string, unknown>>`
-      SELECT ${sealedSelect(stream)} FROM ${table} WHERE id = ${last}::uuid`.execute(db);
-    for (const r of ties.rows) visit(toSealedRow(stream, r));
+      SELECT ${sealedSelect(stream)} FROM ${table} WHERE id = ${last}::uuid AND (${where})`.execute(db);
+    await onPage([...rows.filter((r) => r.id < last), ...ties.rows.map((r) => toSealedRow(stream, r))]);
     after = last;
   }
+}
+
+function assertStream(stream: unknown): asserts stream is Stream {
+  if (!isStream(stream)) throw invalid('stream', `must be one of: ${STREAMS.join(', ')}`);
+}
+
+/** Validates an adjustment's note; returns the reference (null when none). */
+function checkNote(note: AdjustNote): string | null {
+  if (typeof note?.reason !== 'string' || note.reason.trim() === '')
+    throw invalid('reason', 'must say why the rows changed (e.g. retention, erasure)');
+  const reference = note.reference ?? null;
+  if (reference !== null && typeof reference !== 'string') throw invalid('reference', 'must be a string');
+  return reference;
+}
+
+/** The SQL condition a selector stands for; null when it selects nothing (an empty id list). */
+function selectorCondition(selector: RowSelector): Expression<SqlBool> | null {
+  if (selector !== null && typeof selector === 'object' && 'ids' in selector) {
+    if (!Array.isArray(selector.ids) || !selector.ids.every((x) => typeof x === 'string'))
+      throw invalid('ids', 'must be an array of ids');
+    if (selector.ids.length === 0) return null;
+    return sql<SqlBool>`id = ANY(${[...selector.ids]}::uuid[])`;
+  }
+  if (selector !== null && typeof selector === 'object' && 'where' in selector) return selector.where;
+  throw invalid('selector', 'must be { ids } or { where }');
 }
 
 function rangeOf(e: { fromId: string; toId: string }): IntegrityProblem['range'] & object {
@@ -448,6 +483,97 @@ export function createIntegrityService(deps: IntegrityServiceDeps): IntegritySer
     return entry;
   }
 
+  interface SealRef {
+    seq: number;
+    fromId: string;
+    toId: string;
+    algorithm: Algorithm;
+  }
+  interface Tally {
+    groups: Map<number, { seal: SealRef; delta: string; removed: number; added: number }>;
+    unsealed: number;
+  }
+  const newTally = (): Tally => ({ groups: new Map(), unsealed: 0 });
+
+  /** Adds rows (sign −1: removed, +1: added) to the per-seal deltas; rows in no seal count as unsealed. */
+  async function account(
+    trx: Kysely<Database>,
+    stream: Stream,
+    items: readonly { r: SealedRow; sign: number }[],
+    tally: Tally,
+  ): Promise<void> {
+    if (items.length === 0) return;
+    // Each row's seal: the newest seal of the stream starting at or below its id, if it ends above it.
+    const ids = [...new Set(items.map((a) => a.r.id))];
+    const found = await sql<{
+      id: string;
+      seq: number | string;
+      from_id: string;
+      to_id: string;
+      algorithm: string;
+    }>`
+      SELECT r.id::text AS id, s.seq, s.from_id::text AS from_id, s.to_id::text AS to_id, s.algorithm
+      FROM unnest(${ids}::uuid[]) AS r(id)
+      JOIN LATERAL (
+        SELECT seq, from_id, to_id, algorithm FROM integrity_seal
+        WHERE stream = ${stream} AND kind = 'seal' AND from_id <= r.id
+        ORDER BY from_id DESC LIMIT 1
+      ) AS s ON s.to_id > r.id`.execute(trx);
+    const sealOf = new Map(found.rows.map((f) => [f.id, f]));
+    for (const { r, sign } of items) {
+      const f = sealOf.get(r.id);
+      if (!f) {
+        tally.unsealed++;
+        continue;
+      }
+      const seq = Number(f.seq);
+      const alg = f.algorithm as Algorithm;
+      const g = tally.groups.get(seq) ?? {
+        seal: { seq, fromId: f.from_id, toId: f.to_id, algorithm: alg },
+        delta: EMPTY_DIGEST,
+        removed: 0,
+        added: 0,
+      };
+      const h = rowHash(alg, rowKeyFor(alg), stream, r);
+      if (sign < 0) {
+        g.delta = subtractDigests(g.delta, h);
+        g.removed++;
+      } else {
+        g.delta = addDigests(g.delta, h);
+        g.added++;
+      }
+      tally.groups.set(seq, g);
+    }
+  }
+
+  /** One adjust entry per seal touched, in seal order. */
+  async function writeAdjustments(
+    trx: Kysely<Database>,
+    start: Entry | null,
+    stream: Stream,
+    tally: Tally,
+    reason: string,
+    reference: string | null,
+  ): Promise<AdjustResult> {
+    let head = start;
+    const entries: AdjustEntry[] = [];
+    for (const [seq, g] of [...tally.groups].sort((a, b) => a[0] - b[0])) {
+      head = await append(trx, head, {
+        stream,
+        kind: 'adjust',
+        fromId: g.seal.fromId,
+        toId: g.seal.toId,
+        rowCount: g.added - g.removed,
+        digest: g.delta,
+        adjusts: seq,
+        reason,
+        reference,
+      });
+      entries.push({ seq: head.seq, seal: seq, removed: g.removed, added: g.added });
+    }
+    return { entries, unsealed: tally.unsealed };
+  }
+
   const service: IntegrityService = {
     async seal(options = {}) {
       const settle = options.settleSeconds ?? settleDefault;
@@ -468,9 +594,11 @@ export function createIntegrityService(deps: IntegrityServiceDeps): IntegritySer
           let rows = 0;
           // A running sum: a seal may cover millions of rows, never held in memory.
           let sum = 0n;
-          await scanRows(trx, stream, fromId, cutoff, (row) => {
-            rows++;
-            sum = (sum + rowHash(algorithm, key, stream, row)) % DIGEST_MOD;
+          await scanRows(trx, stream, { fromId, toId: cutoff }, (page) => {
+            for (const row of page) {
+              rows++;
+              sum = (sum + rowHash(algorithm, key, stream, row)) % DIGEST_MOD;
+            }
           });
           const digest = sumHashes([sum]);
           head = await append(trx, head, {
@@ -502,90 +630,48 @@ export function createIntegrityService(deps: IntegrityServiceDeps): IntegritySer
     },
 
     async adjust(stream, change, note, executor = db) {
-      if (!isStream(stream)) throw invalid('stream', `must be one of: ${STREAMS.join(', ')}`);
+      assertStream(stream);
       const removed = validateRows(stream, change?.removed, 'removed');
       const added = validateRows(stream, change?.added, 'added');
-      if (typeof note?.reason !== 'string' || note.reason.trim() === '')
-        throw invalid('reason', 'must say why the rows changed (e.g. retention, erasure)');
-      const reference = note.reference ?? null;
-      if (reference !== null && typeof reference !== 'string') throw invalid('reference', 'must be a string');
+      const reference = checkNote(note);
       const all = [...removed.map((r) => ({ r, sign: -1 })), ...added.map((r) => ({ r, sign: 1 }))];
       if (all.length === 0) return { entries: [], unsealed: 0 };
       return inTransaction(executor, async (trx) => {
         await lockChain(trx);
-        let head = await readHead(trx);
+        const head = await readHead(trx);
         assertKeyFits(head);
-        // Each row's seal: the newest seal of the stream starting at or below its id, if it ends above it.
-        const ids = [...new Set(all.map((a) => a.r.id))];
-        const found = await sql<{
-          id: string;
-          seq: number | string;
-          from_id: string;
-          to_id: string;
-          algorithm: string;
-        }>`
-          SELECT r.id::text AS id, s.seq, s.from_id::text AS from_id, s.to_id::text AS to_id, s.algorithm
-          FROM unnest(${ids}::uuid[]) AS r(id)
-          JOIN LATERAL (
-            SELECT seq, from_id, to_id, algorithm FROM integrity_seal
-            WHERE stream = ${stream} AND kind = 'seal' AND from_id <= r.id
-            ORDER BY from_id DESC LIMIT 1
-          ) AS s ON s.to_id > r.id`.execute(trx);
-        const sealOf = new Map(found.rows.map((f) => [f.id, f]));
-        const groups = new Map<
-          number,
-          { seal: (typeof found.rows)[number]; delta: string; removed: number; added: number }
-        >();
-        let unsealed = 0;
-        for (const { r, sign } of all) {
-          const s = sealOf.get(r.id);
-          if (!s) {
-            unsealed++;
-            continue;
-          }
-          const seq = Number(s.seq);
-          const g = groups.get(seq) ?? { seal: s, delta: EMPTY_DIGEST, removed: 0, added: 0 };
-          const alg = s.algorithm as Algorithm;
-          const h = rowHash(alg, rowKeyFor(alg), stream, r);
-          if (sign < 0) {
-            g.delta = subtractDigests(g.delta, h);
-            g.removed++;
-          } else {
-            g.delta = addDigests(g.delta, h);
-            g.added++;
-          }
-          groups.set(seq, g);
-        }
-        const entries: AdjustEntry[] = [];
-        for (const [seq, g] of [...groups].sort((a, b) => a[0] - b[0])) {
-          head = await append(trx, head, {
+        const tally = newTally();
+        await account(trx, stream, all, tally);
+        return writeAdjustments(trx, head, stream, tally, note.reason, reference);
+      });
+    },
+
+    async adjustRemoved(stream, selector, note, executor = db) {
+      assertStream(stream);
+      const reference = checkNote(note);
+      const where = selectorCondition(selector);
+      if (where === null) return { entries: [], unsealed: 0 };
+      return inTransaction(executor, async (trx) => {
+        await lockChain(trx);
+        const head = await readHead(trx);
+        assertKeyFits(head);
+        const tally = newTally();
+        await scanRows(trx, stream, { fromId: FIRST_ID, toId: null, where }, (page) =>
+          account(
+            trx,
             stream,
-            kind: 'adjust',
-            fromId: g.seal.from_id,
-            toId: g.seal.to_id,
-            rowCount: g.added - g.removed,
-            digest: g.delta,
-            adjusts: seq,
-            reason: note.reason,
-            reference,
-          });
-          entries.push({ seq: head.seq, seal: seq, removed: g.removed, added: g.added });
-        }
-        return { entries, unsealed };
+            page.map((r) => ({ r, sign: -1 })),
+            tally,
+          ),
+        );
+        return writeAdjustments(trx, head, stream, tally, note.reason, reference);
       });
     },
 
     async sealedRows(stream, selector, executor = db) {
-      if (!isStream(stream)) throw invalid('stream', `must be one of: ${STREAMS.join(', ')}`);
-      let where: Expression<SqlBool>;
-      if ('ids' in selector) {
-        if (!Array.isArray(selector.ids) || !selector.ids.every((x) => typeof x === 'string'))
-          throw invalid('ids', 'must be an array of ids');
-        if (selector.ids.length === 0) return [];
-        where = sql<SqlBool>`id = ANY(${[...selector.ids]}::uuid[])`;
-      } else {
-        where = selector.where;
-      }
+      assertStream(stream);
+      const where = selectorCondition(selector);
+      if (where === null) return [];
       const r = await sql<Record<string, unknown>>`
         SELECT ${sealedSelect(stream)} FROM ${sql.table(stream)} WHERE ${where} ORDER BY id`.execute(
         executor,
@@ -744,7 +830,7 @@ export function createIntegrityService(deps: IntegrityServiceDeps): IntegritySer
           let uncoveredCount = 0;
           let i = 0;
           if (seals.length > 0) {
-            await scanRows(trx, stream, FIRST_ID, end, (row) => {
+            const visit = (row: SealedRow): void => {
               checked++;
               while (i < seals.length && row.id >= (seals[i] as Entry).toId) i++;
               // Overlapping (edited) ranges: find the first seal holding the id.
@@ -760,6 +846,9 @@ export function createIntegrityService(deps: IntegrityServiceDeps): IntegritySer
               // Keyed ranges without the key: counted, not hashed (the key problem is reported once).
               if (s.algorithm === 'sha256' || key !== undefined)
                 a.sum = (a.sum + rowHash(s.algorithm, rowKeyFor(s.algorithm), stream, row)) % DIGEST_MOD;
+            };
+            await scanRows(trx, stream, { fromId: FIRST_ID, toId: end }, (page) => {
+              for (const row of page) visit(row);
             });
           }
           for (const s of seals) {

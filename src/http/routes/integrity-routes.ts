@@ -1,6 +1,8 @@
 /**
  * Tamper evidence for admins: `GET /api/v1/admin/integrity` verifies the seal chain and the sealed rows
  * and returns the report (200 with `ok: false` when it is not intact: the check itself succeeded).
+ * Under /api/v1/admin rather than the /api/integrity first proposed: every admin-only route lives
+ * there, behind the admin scope.
  * @module
  */
 import type { FastifyInstance } from 'fastify';
