@@ -25,8 +25,9 @@ export interface IntegrityOptions {
    */
   sealIntervalSeconds?: number | false | undefined;
   /**
-   * A seal covers rows recorded up to this many seconds ago, so batches still being committed (and
-   * small clock differences between processes) are not cut. @default 60
+   * A seal covers rows recorded up to this many seconds ago, so batches still being committed are not
+   * cut. Must exceed the clock difference between the processes that record and the one that seals
+   * (ids carry the recording process's clock), or a late row shows as inserted. @default 60
    */
   settleSeconds?: number | undefined;
 }
