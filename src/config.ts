@@ -20,6 +20,8 @@ import { resolveRetentionPolicy } from './retention/retention-policy.ts';
 import type { RetentionOptions, RetentionPolicy } from './retention/retention-policy.ts';
 import { resolveAlertsConfig } from './alerts/alert-config.ts';
 import type { AlertsOptions, ResolvedAlertsConfig } from './alerts/alert-config.ts';
+import { resolveIntegrityConfig } from './integrity/integrity-config.ts';
+import type { IntegrityOptions, ResolvedIntegrityConfig } from './integrity/integrity-config.ts';
 
 /** The logger interface Trailguard writes its own diagnostics to (pino's shape). */
 export interface Logger {
@@ -69,6 +71,11 @@ export interface TrailguardOptions {
   retention?: RetentionOptions | undefined;
   /** Alert rules, sinks, throttling and delivery (see docs/compliance.md). */
   alerts?: AlertsOptions | undefined;
+  /**
+   * Tamper evidence: the HMAC key for seals (env `TRAILGUARD_INTEGRITY_KEY`), automatic sealing and
+   * the settle time (see docs/compliance.md, "Tamper evidence").
+   */
+  integrity?: IntegrityOptions | undefined;
 }
 
 /** The resolved configuration. */
@@ -87,6 +94,7 @@ export interface ResolvedConfig {
   migrate: boolean;
   retention: RetentionPolicy;
   alerts: ResolvedAlertsConfig;
+  integrity: ResolvedIntegrityConfig;
 }
 
 const FILE_KEYS = [
@@ -102,6 +110,7 @@ const FILE_KEYS = [
   'migrate',
   'retention',
   'alerts',
+  'integrity',
 ] as const;
 
 function configError(field: string, message: string): TrailguardError {
@@ -220,6 +229,7 @@ export function resolveConfig(
     migrate: pick<boolean>('migrate') ?? true,
     retention: resolveRetentionPolicy(pick('retention')),
     alerts: resolveAlertsConfig(pick('alerts')),
+    integrity: resolveIntegrityConfig(pick('integrity'), env['TRAILGUARD_INTEGRITY_KEY']),
   };
 }
 

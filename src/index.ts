@@ -131,3 +131,22 @@ export type {
 } from './alerts/alert-config.ts';
 export type { ExportService, ExportOptions, ExportTable, ExportFormat } from './export/export-service.ts';
 export { EXPORT_TABLES, EXPORT_FORMATS } from './export/export-service.ts';
+export { STREAMS as INTEGRITY_STREAMS, SEALED_COLUMNS } from './integrity/canonical-row.ts';
+export type {
+  IntegrityService,
+  IntegrityHead,
+  IntegrityReport,
+  IntegrityProblem,
+  IntegrityProblemKind,
+  StreamReport,
+  SealResult,
+  SealedRange,
+  SealedRow,
+  AdjustResult,
+  AdjustEntry,
+  AdjustNote,
+  RowSelector,
+  Stream as IntegrityStream,
+  VerifyOptions,
+} from './integrity/integrity-service.ts';
+export type { IntegrityOptions } from './integrity/integrity-config.ts';

@@ -37,6 +37,11 @@ import { createAlertService } from './alerts/alert-service.ts';
 import type { AlertService } from './alerts/alert-service.ts';
 import { createExportService } from './export/export-service.ts';
 import type { ExportService } from './export/export-service.ts';
+import { systemClock } from './domain/clock.ts';
+import { createIntegrityService } from './integrity/integrity-service.ts';
+import type { IntegrityService } from './integrity/integrity-service.ts';
+import { startSealSchedule } from './integrity/seal-schedule.ts';
+import type { SealSchedule } from './integrity/seal-schedule.ts';
 
 /** Called after each group-committed batch. */
 export type BatchListener = (table: string, size: number, durationMs: number) => void;
@@ -57,6 +62,8 @@ export interface Trailguard {
   readonly alerts: AlertService;
   /** SIEM export (JSON lines, CSV, OCSF, ECS). */
   readonly export: ExportService;
+  /** Tamper evidence: seal, verify, and account for legitimate removals (see docs/compliance.md). */
+  readonly integrity: IntegrityService;
   /** The resolved configuration (secrets redacted in `database.location`). */
   readonly config: Readonly<ResolvedConfig>;
   /** The open database (for the server, CLI and tests; applications should not need it). */
@@ -68,6 +75,11 @@ export interface Trailguard {
     logger: Logger;
     /** Subscribes to group-commit batches (table, rows, milliseconds), for metrics. */
     onBatch(listener: BatchListener): () => void;
+    /**
+     * Seals every `intervalSeconds` until close() (the server's default when `integrity.sealIntervalSeconds`
+     * is not configured). A no-op when sealing is already scheduled.
+     */
+    startSealing(intervalSeconds: number): void;
   };
   /** Commits pending writes and closes the database. Safe to call twice. */
   close(): Promise<void>;
@@ -250,6 +262,32 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
   onDetectionDegraded = (err) =>
     alerts.background('detection degraded', () => alerts.onDetectionDegraded(err));
   const exporter = createExportService({ db: database.db });
+  const integrity = createIntegrityService({
+    db: database.db,
+    key: config.integrity.key,
+    settleSeconds: config.integrity.settleSeconds,
+    // UUIDv7 ids carry the system clock's time (uuidv7 reads it), whatever clock the application set.
+    clock: systemClock,
+    // The head goes outside the database: the diagnostics logger and the security log (to the SIEM).
+    anchor: (head, sealed) => {
+      const rows = sealed.reduce((n, s) => n + s.rows, 0);
+      const message = `integrity sealed ${rows} row(s); chain head ${head.seq} ${head.hash}`;
+      logger.info({ integrity: { head, rows } }, message);
+      securityLog.write({
+        timestamp: new Date(),
+        severity: 'info',
+        message,
+        location: { file: null, line: null, function: null },
+        context: { event_type: 'integrity_sealed', head_seq: head.seq, head_hash: head.hash, rows },
+      });
+    },
+  });
+  let sealSchedule: SealSchedule | null = null;
+  const startSealing = (seconds: number) => {
+    sealSchedule ??= startSealSchedule(integrity, seconds, logger);
+  };
+  if (typeof config.integrity.sealIntervalSeconds === 'number')
+    startSealing(config.integrity.sealIntervalSeconds);
 
   let closing: Promise<void> | null = null;
   return {
@@ -260,6 +298,7 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
     privacy,
     alerts,
     export: exporter,
+    integrity,
     config,
     database,
     internals: {
@@ -270,10 +309,12 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
         batchListeners.add(listener);
         return () => batchListeners.delete(listener);
       },
+      startSealing,
     },
     close() {
       closing ??= (async () => {
         try {
+          await sealSchedule?.stop();
           await logins.close();
           await security.close();
           await alerts.close();

@@ -101,6 +101,7 @@ describe('trailguard bin', () => {
     assert.match(stdout, /Usage: trailguard/);
     assert.match(stdout, /demo/);
     assert.match(stdout, /migrate/);
+    assert.match(stdout, /integrity/);
   });
 
   it('migrates, then runs the demo on the embedded database and answers the seed queries', async () => {

@@ -14,6 +14,7 @@ import { registerChange } from './change-command.ts';
 import { registerRetention } from './retention-command.ts';
 import { registerPrivacy } from './privacy-command.ts';
 import { registerExport } from './export-command.ts';
+import { registerIntegrity } from './integrity-command.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerRetention(program);
   registerPrivacy(program);
   registerExport(program);
+  registerIntegrity(program);
   return program;
 }
 

@@ -14,6 +14,9 @@ import { resolveConfig } from '../config.ts';
 import { cliOptions, openFromCli } from './context.ts';
 import { recordDemoAttacks, recordDemoChanges, recordDemoLogins } from './demo.ts';
 
+/** How often `trailguard serve` seals when `integrity.sealIntervalSeconds` is not configured. */
+export const DEFAULT_SERVER_SEAL_INTERVAL_SECONDS = 600;
+
 interface ServeOptions {
   port: string;
   host: string;
@@ -108,6 +111,10 @@ export function registerServe(program: Command): void {
       }
       const retentionSchedule = startRetentionSchedule(tg.retention, tg.internals.logger);
       const changeChecks = startChangeChecks(tg.alerts, tg.internals.logger);
+      // The server seals the trail every 10 minutes unless integrity.sealIntervalSeconds says otherwise
+      // (a number already started sealing in createTrailguard; false turns it off).
+      if (tg.config.integrity.sealIntervalSeconds === undefined)
+        tg.internals.startSealing(DEFAULT_SERVER_SEAL_INTERVAL_SECONDS);
       const address = app.server.address();
       const actualPort = typeof address === 'object' && address ? address.port : port;
       const shownHost = opts.host === '0.0.0.0' || opts.host === '::' ? 'localhost' : opts.host;

@@ -30,6 +30,7 @@ import type { ServerMetrics } from './metrics.ts';
 import { adminRoutes } from './routes/admin-routes.ts';
 import { changeRoutes } from './routes/change-routes.ts';
 import { privacyRoutes } from './routes/privacy-routes.ts';
+import { integrityRoutes } from './routes/integrity-routes.ts';
 import { dashboardRoutes } from './routes/dashboard-routes.ts';
 import { loginRoutes } from './routes/login-routes.ts';
 import { securityRoutes } from './routes/security-routes.ts';
@@ -230,6 +231,7 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
   adminRoutes(app, auth);
   changeRoutes(app, tg);
   privacyRoutes(app, tg);
+  integrityRoutes(app, tg);
   dashboardRoutes(app, tg);
 
   // The admin UI (issue 6) is a static build; it talks to the API above with the session cookie + CSRF.

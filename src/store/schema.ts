@@ -245,6 +245,25 @@ export interface ChangeLogHistoryTable {
   note: string | null;
 }
 
+/** The tamper-evidence hash chain (src/integrity): seals of row ranges and adjustments to them. */
+export interface IntegritySealTable {
+  seq: number;
+  stream: string;
+  kind: string;
+  from_id: string;
+  to_id: string;
+  row_count: number;
+  digest: string;
+  algorithm: string;
+  key_check: string | null;
+  adjusts: number | null;
+  reason: string | null;
+  reference: string | null;
+  prev: string;
+  hash: string;
+  created_at: Timestamp;
+}
+
 /** All tables. Feature modules add theirs here. */
 export interface Database {
   login_history: LoginHistoryTable;
@@ -267,4 +286,5 @@ export interface Database {
   security_secret: SecuritySecretTable;
   change_log: ChangeLogTable;
   change_log_history: ChangeLogHistoryTable;
+  integrity_seal: IntegritySealTable;
 }
