@@ -186,6 +186,26 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
     repository: createChangeRepository(database.db),
     clock: config.clock,
   });
+  const integrity = createIntegrityService({
+    db: database.db,
+    key: config.integrity.key,
+    settleSeconds: config.integrity.settleSeconds,
+    // UUIDv7 ids carry the system clock's time (uuidv7 reads it), whatever clock the application set.
+    clock: systemClock,
+    // The head goes outside the database: the diagnostics logger and the security log (to the SIEM).
+    anchor: (head, sealed) => {
+      const rows = sealed.reduce((n, s) => n + s.rows, 0);
+      const message = `integrity sealed ${rows} row(s); chain head ${head.seq} ${head.hash}`;
+      logger.info({ integrity: { head, rows } }, message);
+      securityLog.write({
+        timestamp: new Date(),
+        severity: 'info',
+        message,
+        location: { file: null, line: null, function: null },
+        context: { event_type: 'integrity_sealed', head_seq: head.seq, head_hash: head.hash, rows },
+      });
+    },
+  });
   const retention = createRetentionService({
     db: database.db,
     backend: database.backend,
@@ -193,6 +213,7 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
     clock: config.clock,
     logger,
     policy: config.retention,
+    integrity,
     // The receipt of each run becomes a `data_retention` change, so auditors find it with the changes.
     recordReceipt: async (receipt) => {
       const change = await changes.log({
@@ -241,6 +262,7 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
       await security.flush();
     },
     contributors: [securityEventsPrivacy(), changesPrivacy()],
+    integrity,
     pseudonymKey: () =>
       securityRepository.secret('privacy_pseudonym_key', randomBytes(32).toString('base64url')),
   });
@@ -262,26 +284,6 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
   onDetectionDegraded = (err) =>
     alerts.background('detection degraded', () => alerts.onDetectionDegraded(err));
   const exporter = createExportService({ db: database.db });
-  const integrity = createIntegrityService({
-    db: database.db,
-    key: config.integrity.key,
-    settleSeconds: config.integrity.settleSeconds,
-    // UUIDv7 ids carry the system clock's time (uuidv7 reads it), whatever clock the application set.
-    clock: systemClock,
-    // The head goes outside the database: the diagnostics logger and the security log (to the SIEM).
-    anchor: (head, sealed) => {
-      const rows = sealed.reduce((n, s) => n + s.rows, 0);
-      const message = `integrity sealed ${rows} row(s); chain head ${head.seq} ${head.hash}`;
-      logger.info({ integrity: { head, rows } }, message);
-      securityLog.write({
-        timestamp: new Date(),
-        severity: 'info',
-        message,
-        location: { file: null, line: null, function: null },
-        context: { event_type: 'integrity_sealed', head_seq: head.seq, head_hash: head.hash, rows },
-      });
-    },
-  });
   let sealSchedule: SealSchedule | null = null;
   const startSealing = (seconds: number) => {
     sealSchedule ??= startSealSchedule(integrity, seconds, logger);

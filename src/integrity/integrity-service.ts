@@ -181,8 +181,12 @@ export interface VerifyOptions {
   expectHead?: IntegrityHead | undefined;
 }
 
-/** Which rows `sealedRows()` reads: by id, or by a condition on the stream's table. */
-export type RowSelector = { ids: readonly string[] } | { where: Expression<SqlBool> };
+/**
+ * Which rows `sealedRows()` and `adjustRemoved()` read: by id, or by a condition on the stream's table —
+ * or on `relation`, a partition of it that is no longer attached (retention drops a detached month).
+ */
+export type RowSelector =
+  { ids: readonly string[] } | { where: Expression<SqlBool>; relation?: string | undefined };
 
 /** Tamper evidence over the audit tables. */
 export interface IntegrityService {
@@ -357,10 +361,15 @@ async function insertEntry(db: Kysely<Database>, e: Entry): Promise<void> {
 async function scanRows(
   db: Kysely<Database>,
   stream: Stream,
-  range: { fromId: string; toId: string | null; where?: Expression<SqlBool> | undefined },
+  range: {
+    fromId: string;
+    toId: string | null;
+    where?: Expression<SqlBool> | undefined;
+    relation?: string | undefined;
+  },
   onPage: (rows: SealedRow[]) => void | Promise<void>,
 ): Promise<void> {
-  const table = sql.table(stream);
+  const table = sql.table(range.relation ?? stream);
   const upper = range.toId === null ? sql`TRUE` : sql`id < ${range.toId}::uuid`;
   const where = range.where ?? sql<SqlBool>`TRUE`;
   let after: string | null = null;
@@ -656,7 +665,8 @@ export function createIntegrityService(deps: IntegrityServiceDeps): IntegritySer
         const head = await readHead(trx);
         assertKeyFits(head);
         const tally = newTally();
-        await scanRows(trx, stream, { fromId: FIRST_ID, toId: null, where }, (page) =>
+        const relation = 'relation' in selector ? selector.relation : undefined;
+        await scanRows(trx, stream, { fromId: FIRST_ID, toId: null, where, relation }, (page) =>
           account(
             trx,
             stream,
@@ -672,8 +682,9 @@ export function createIntegrityService(deps: IntegrityServiceDeps): IntegritySer
       assertStream(stream);
       const where = selectorCondition(selector);
       if (where === null) return [];
+      const relation = 'relation' in selector && selector.relation ? selector.relation : stream;
       const r = await sql<Record<string, unknown>>`
-        SELECT ${sealedSelect(stream)} FROM ${sql.table(stream)} WHERE ${where} ORDER BY id`.execute(
+        SELECT ${sealedSelect(stream)} FROM ${sql.table(relation)} WHERE ${where} ORDER BY id`.execute(
         executor,
       );
       return r.rows.map((row) => toSealedRow(stream, row));

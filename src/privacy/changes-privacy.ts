@@ -56,7 +56,7 @@ export function changesPrivacy(): PrivacyContributor {
       return { changes };
     },
 
-    async erase(trx: Kysely<Database>, userId, usernames, pseudonymOf) {
+    async erase(trx: Kysely<Database>, userId, usernames, pseudonymOf, seals) {
       const ids = identifiers(userId, usernames);
       const map = JSON.stringify(Object.fromEntries(ids.map((id) => [id, pseudonymOf(id)])));
       const pseudonymFor = (idValue: RawBuilder<unknown>) => sql`(${map}::jsonb ->> (${idValue}))`;
@@ -82,6 +82,13 @@ export function changesPrivacy(): PrivacyContributor {
       )})`;
       // The history is append-only; this transaction-scoped setting lets the trigger (migrations 0006,
       // 0010) accept an UPDATE that changes only the actor and the person values, and only to pseudonyms.
+      const historyWhere = sql<boolean>`${match('actor_id')}
+          OR (${isPersonField} AND (old_value->>'id' = ANY(${ids}::text[]) OR new_value->>'id' = ANY(${ids}::text[])))
+          OR (field IS NULL AND jsonb_typeof(new_value) = 'object' AND ${snapshotNames})`;
+      // The history is sealed (tamper evidence): its rows as they were, to file with them as they become.
+      const sealedBefore = seals
+        ? await seals.integrity.sealedRows('change_log_history', { where: historyWhere }, trx)
+        : [];
       await sql`SET LOCAL trailguard.history_pseudonymise = 'on'`.execute(trx);
       const changes = await sql<{ v: string }>`
         UPDATE change_log SET
@@ -102,11 +109,22 @@ export function changesPrivacy(): PrivacyContributor {
             WHEN ${isPersonField} THEN ${person(sql`new_value`)}
             WHEN field IS NULL AND jsonb_typeof(new_value) = 'object' THEN ${snapshot}
             ELSE new_value END
-        WHERE ${match('actor_id')}
-          OR (${isPersonField} AND (old_value->>'id' = ANY(${ids}::text[]) OR new_value->>'id' = ANY(${ids}::text[])))
-          OR (field IS NULL AND jsonb_typeof(new_value) = 'object' AND ${snapshotNames})
+        WHERE ${historyWhere}
         RETURNING concat_ws(' ', actor_id, old_value::text, new_value::text) AS v`.execute(trx);
       await sql`SET LOCAL trailguard.history_pseudonymise = 'off'`.execute(trx);
+      if (seals && sealedBefore.length > 0) {
+        const sealedAfter = await seals.integrity.sealedRows(
+          'change_log_history',
+          { ids: sealedBefore.map((r) => r.id) },
+          trx,
+        );
+        await seals.integrity.adjust(
+          'change_log_history',
+          { removed: sealedBefore, added: sealedAfter },
+          seals.note,
+          trx,
+        );
+      }
       const written = [...changes.rows, ...history.rows].map((r) => r.v).join(' ');
       return {
         changes: changes.rows.length,

@@ -17,6 +17,7 @@ import { cleanText, isPlainObject } from '../domain/validation.ts';
 import { toLoginRecord } from '../logins/login-repository.ts';
 import { normalizeUserId } from '../logins/login-service.ts';
 import type { Database } from '../store/schema.ts';
+import type { AdjustNote, IntegrityService } from '../integrity/integrity-service.ts';
 
 /** The user's data, as one JSON document. */
 export interface PrivacyExport {
@@ -81,6 +82,13 @@ export interface EraseOptions extends SubjectOptions {
 /** Maps each identifier of the user (id, usernames) to the pseudonym that replaces it. */
 export type PseudonymOf = (identifier: string) => string;
 
+/** What accounts for an erasure's changes to sealed rows (tamper evidence), and the note it files. */
+export interface ErasureSeals {
+  integrity: Pick<IntegrityService, 'adjust' | 'adjustRemoved' | 'sealedRows'>;
+  /** `{ reason: 'erasure', reference: <receipt id> }` */
+  note: AdjustNote;
+}
+
 /** Something another feature stores about the user (security events, change records). */
 export interface PrivacyContributor {
   /** Rows for the export. */
@@ -89,12 +97,16 @@ export interface PrivacyContributor {
     userId: string,
     usernames: string[],
   ): Promise<{ securityEvents?: unknown[]; changes?: unknown[] }>;
-  /** Removes or pseudonymises, inside the erasure's transaction `db`; returns counts. */
+  /**
+   * Removes or pseudonymises, inside the erasure's transaction `db`; returns counts. Changes to sealed
+   * rows are accounted for with `seals` in the same transaction, so tamper evidence stays intact.
+   */
   erase(
     db: Kysely<Database>,
     userId: string,
     usernames: string[],
     pseudonymOf: PseudonymOf,
+    seals?: ErasureSeals,
   ): Promise<{ securityEvents?: number; changes?: number; changeHistory?: number; pseudonyms?: string[] }>;
 }
 
@@ -128,6 +140,8 @@ export interface PrivacyServiceDeps {
    * the same pseudonym, and it cannot be reversed by hashing candidate ids. Without it, a random one.
    */
   pseudonymKey?: (() => Promise<string>) | undefined;
+  /** Tamper evidence: the erasure's removals and pseudonyms are filed as adjustments of the seals. */
+  integrity?: ErasureSeals['integrity'] | undefined;
 }
 
 /** `erased-user-<12 hex>`: HMAC-SHA256 of the user id under the installation's pseudonym key. */
@@ -257,9 +271,15 @@ export function createPrivacyService(deps: PrivacyServiceDeps): PrivacyService {
       };
       // All or nothing: a failure part-way (a constraint, a lost connection) leaves every row as it was
       // and writes no receipt, so a retry starts from the same state.
+      const receiptId = newId();
+      const seals: ErasureSeals | undefined = deps.integrity && {
+        integrity: deps.integrity,
+        note: { reason: 'erasure', reference: receiptId },
+      };
       const receipt = await db.transaction().execute(async (trx) => {
         const usernames = await usernamesOf(trx, userId, named);
         const where = mine(userId, usernames);
+        await seals?.integrity.adjustRemoved('login_history', { where }, seals.note, trx);
         let logins = 0;
         // A login's own security event is stored in its row (migration 0009): it goes with the login and
         // counts among the security events removed.
@@ -290,7 +310,7 @@ export function createPrivacyService(deps: PrivacyServiceDeps): PrivacyService {
         let changeHistory = 0;
         const pseudonyms = new Set<string>();
         for (const c of contributors) {
-          const r = await c.erase(trx, userId, usernames, pseudonymOf);
+          const r = await c.erase(trx, userId, usernames, pseudonymOf, seals);
           securityEvents += r.securityEvents ?? 0;
           changes += r.changes ?? 0;
           changeHistory += r.changeHistory ?? 0;
@@ -300,7 +320,7 @@ export function createPrivacyService(deps: PrivacyServiceDeps): PrivacyService {
         const own = pseudonymOf(userId);
         const used = [...pseudonyms].sort();
         const out: ErasureReceipt = {
-          id: newId(),
+          id: receiptId,
           subject: subjectHash(userId),
           requestedBy: cleanText(options.requestedBy.trim(), 256),
           reason: cleanText(options.reason.trim(), 1024),

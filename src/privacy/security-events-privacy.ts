@@ -24,7 +24,13 @@ export function securityEventsPrivacy(batchSize = 5000): PrivacyContributor {
         FROM security_events WHERE ${mine(userId, usernames)} ORDER BY occurred_at, id`.execute(db);
       return { securityEvents: r.rows };
     },
-    async erase(db: Kysely<Database>, userId, usernames) {
+    async erase(db: Kysely<Database>, userId, usernames, _pseudonymOf, seals) {
+      await seals?.integrity.adjustRemoved(
+        'security_event_rows',
+        { where: mine(userId, usernames) },
+        seals.note,
+        db,
+      );
       let removed = 0;
       for (;;) {
         const r = await sql`

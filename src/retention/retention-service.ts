@@ -17,6 +17,8 @@ import { RETENTION_LOCK } from '../store/partitions.ts';
 import type { PartitionManager, PartitionedTable } from '../store/partitions.ts';
 import { SECURITY_EVENT_COLUMNS, loginEventsOf } from '../store/login-events.ts';
 import type { Database } from '../store/schema.ts';
+import type { AdjustNote, IntegrityService, Stream } from '../integrity/integrity-service.ts';
+import { STREAMS } from '../integrity/integrity-service.ts';
 import { archiveFileName, createArchiveWriter } from './archive.ts';
 import type { ArchiveFile, ArchiveWriter } from './archive.ts';
 import './error-codes.ts';
@@ -157,7 +159,14 @@ export interface RetentionServiceDeps {
     | ((now: Date, policy: RetentionPolicy) => { partitioned: PartitionedTarget[]; plain: PlainTarget[] })
     | undefined;
   recordReceipt?: ReceiptRecorder | undefined;
+  /**
+   * Tamper evidence: rows removed from sealed tables are filed as adjustments of their seals in the
+   * transaction that removes them, so `verify` tells a retention run from a deletion behind its back.
+   */
+  integrity?: Pick<IntegrityService, 'adjust' | 'adjustRemoved' | 'sealedRows'> | undefined;
 }
+
+const isSealed = (table: string): table is Stream => (STREAMS as readonly string[]).includes(table);
 
 function month(d: Date): string {
   return `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
@@ -310,6 +319,35 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
     }
   }
 
+  // The adjustment note of the run in progress (runs never overlap: withRunLock).
+  let note: AdjustNote = { reason: 'retention' };
+
+  /** Files the removal of `where`'s rows of `table` (on `relation`, a detached month) with their seals. */
+  async function unseal(
+    trx: Kysely<Database>,
+    table: string,
+    where: RawBuilder<boolean>,
+    relation?: string,
+  ): Promise<void> {
+    if (deps.integrity && isSealed(table))
+      await deps.integrity.adjustRemoved(table, { where, relation }, note, trx);
+  }
+
+  /** Files login events the keeper just copied into security_event_rows (they keep their old ids). */
+  async function resealKept(
+    trx: Kysely<Database>,
+    fromRelation: string,
+    where: RawBuilder<boolean>,
+  ): Promise<void> {
+    if (!deps.integrity) return;
+    const added = await deps.integrity.sealedRows(
+      'security_event_rows',
+      { where: sql<boolean>`id IN (SELECT id FROM ${sql.table(fromRelation)} WHERE ${where})` },
+      trx,
+    );
+    if (added.length > 0) await deps.integrity.adjust('security_event_rows', { added }, note, trx);
+  }
+
   async function openArchive(table: string, period: string, runAt: Date): Promise<ArchiveWriter | null> {
     if (policy.archiveDir === null) return null;
     return createArchiveWriter(policy.archiveDir, archiveFileName(table, period, runAt));
@@ -317,6 +355,7 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
 
   /** Removes expired rows of one table (a partition or a plain table) in bounded batches. */
   async function trimInBatches(
+    table: string,
     relation: string,
     timeColumn: string,
     where: RawBuilder<boolean>,
@@ -336,8 +375,13 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
       const these = sql<boolean>`id = ANY(${ids}::uuid[]) AND ${where}`;
       // What must outlive the rows is saved by the statement that deletes them: both or neither.
       const kept = keep ? sql`WITH kept AS (${keep(relation, these)}) ` : sql``;
-      const del = await sql`${kept}DELETE FROM ${sql.table(relation)} WHERE ${these}`.execute(db);
-      removed += Number(del.numAffectedRows ?? 0);
+      const n = await db.transaction().execute(async (trx) => {
+        await unseal(trx, table, these);
+        const del = await sql`${kept}DELETE FROM ${sql.table(relation)} WHERE ${these}`.execute(trx);
+        if (keep) await resealKept(trx, 'security_event_rows', sql<boolean>`id = ANY(${ids}::uuid[])`);
+        return Number(del.numAffectedRows ?? 0);
+      });
+      removed += n;
       if (rows.length < policy.batchSize) return removed;
     }
   }
@@ -409,7 +453,14 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
         const archive = await openArchive(target.table, period, runAt);
         try {
           if (target.keep) await deps.partitions.ensure('security_event_rows', [start]);
-          item.rows = await trimInBatches(p.name, target.timeColumn, where, archive, target.keep);
+          item.rows = await trimInBatches(
+            target.table,
+            p.name,
+            target.timeColumn,
+            where,
+            archive,
+            target.keep,
+          );
           item.archive = archive ? await finishOrDrop(archive, item.rows) : null;
         } catch (err) {
           await archive?.abort();
@@ -594,11 +645,16 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
         await deps.partitions.ensure('security_event_rows', [start]);
         // What must outlive the month is saved in the transaction that drops it: both or neither.
         await db.transaction().execute(async (trx) => {
+          await unseal(trx, target.table, sql<boolean>`TRUE`, name);
           await keep(name, sql<boolean>`TRUE`).execute(trx);
+          await resealKept(trx, name, sql<boolean>`TRUE`);
           await sql`DROP TABLE ${sql.table(name)}`.execute(trx);
         });
       } else {
-        await sql`DROP TABLE ${sql.table(name)}`.execute(db);
+        await db.transaction().execute(async (trx) => {
+          await unseal(trx, target.table, sql<boolean>`TRUE`, name);
+          await sql`DROP TABLE ${sql.table(name)}`.execute(trx);
+        });
       }
       await sql`DELETE FROM trailguard_partition WHERE parent = ${target.table} AND name = ${name}`.execute(
         db,
@@ -652,6 +708,7 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
             }
             await archive.write(batch.rows.map((r) => ({ ...r, [dep.field]: byParent.get(r.id) ?? [] })));
           }
+          await unseal(trx, dep.table, sql<boolean>`${sql.ref(dep.foreignKey)} = ANY(${ids}::uuid[])`);
           const d = await sql`
             DELETE FROM ${sql.table(dep.table)} WHERE ${sql.ref(dep.foreignKey)} = ANY(${ids}::uuid[])`.execute(
             trx,
@@ -660,6 +717,7 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
         } else if (archive) {
           await archive.write(batch.rows);
         }
+        await unseal(trx, target.table, sql<boolean>`id = ANY(${ids}::uuid[])`);
         const del = await sql`DELETE FROM ${sql.table(target.table)} WHERE id = ANY(${ids}::uuid[])`.execute(
           trx,
         );
@@ -775,6 +833,7 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
           totalRows: 0,
           changeId: null,
         };
+        note = { reason: 'retention', reference: receipt.id };
         try {
           // A month left detached by an interrupted drop is in no query and would fail every run: put it
           // back first, then it is trimmed or dropped by the policy like any other month. A dry run
