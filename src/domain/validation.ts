@@ -92,6 +92,45 @@ export function parseDate(value: unknown, field: string): Date {
   return d;
 }
 
+/**
+ * Earliest event time stored (`occurredAt` of logins, logouts and security events), and the floor of
+ * every date filter: the Unix epoch. The calendar starts there, partitions for older months are only
+ * ballast (retention drops them on its next run), and dates before year 100 cannot be stored at all.
+ */
+export const EARLIEST_EVENT_TIME = new Date(Date.UTC(1970, 0, 1));
+
+/**
+ * How far past the clock's now an event time may be: clock skew between the caller and the server,
+ * not events from the future. One day, which also bounds the months that ingestion can create
+ * partitions for to those from 1970 to next month.
+ */
+export const MAX_EVENT_SKEW_MS = 24 * 3_600_000;
+
+/** Latest date a query filter may name: the end of year 9999 (later ones cannot be sent to PostgreSQL). */
+export const LATEST_QUERY_TIME = new Date(Date.UTC(9999, 11, 31, 23, 59, 59, 999));
+
+/**
+ * Parses the time an event happened (see parseDate) and bounds it to EARLIEST_EVENT_TIME …
+ * now + MAX_EVENT_SKEW_MS, so every accepted time can be stored, queried and shown in the calendar.
+ */
+export function parseEventTime(value: unknown, field: string, now: Date): Date {
+  const d = parseDate(value, field);
+  const t = d.getTime();
+  if (t < EARLIEST_EVENT_TIME.getTime()) throw invalid(field, 'must not be before 1970-01-01T00:00:00Z');
+  if (t > now.getTime() + MAX_EVENT_SKEW_MS)
+    throw invalid(field, 'must not be more than 24 hours in the future');
+  return d;
+}
+
+/** Parses a date filter (see parseDate) and bounds it to 1970-01-01 … 9999-12-31. */
+export function parseQueryDate(value: unknown, field: string): Date {
+  const d = parseDate(value, field);
+  const t = d.getTime();
+  if (t < EARLIEST_EVENT_TIME.getTime() || t > LATEST_QUERY_TIME.getTime())
+    throw invalid(field, 'must be a date from 1970-01-01 to 9999-12-31');
+  return d;
+}
+
 /** Normalises an IP address: trims, strips IPv6 zone ids and brackets, maps `::ffff:a.b.c.d` to IPv4. */
 export function normalizeIp(value: string): string | null {
   let v = value.trim();

@@ -22,6 +22,7 @@ import {
   cleanText,
   isPlainObject,
   parseDate,
+  parseEventTime,
   parseIpFilter,
   validator,
 } from '../domain/validation.ts';
@@ -249,7 +250,8 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
       fields.metadata === undefined
         ? null
         : (cleanJson(fields.metadata, 'metadata') as Record<string, unknown>);
-    const loginAt = occurredAt === undefined ? clock.now() : parseDate(occurredAt, 'occurredAt');
+    const now = clock.now();
+    const loginAt = occurredAt === undefined ? now : parseEventTime(occurredAt, 'occurredAt', now);
     const client = enricher.client({ request, headers, ip: fields.ip, userAgent: fields.userAgent });
     let metadata = callerMetadata ?? {};
     const referrer = client.referrer !== null && metadata['referrer'] === undefined;
@@ -425,7 +427,8 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
       ) {
         throw invalid('sessionKey', 'must be a non-empty string');
       }
-      const at = input.occurredAt === undefined ? clock.now() : parseDate(input.occurredAt, 'occurredAt');
+      const now = clock.now();
+      const at = input.occurredAt === undefined ? now : parseEventTime(input.occurredAt, 'occurredAt', now);
       // A login still waiting in the batch must be committed before we look for it.
       if (writing.size > 0) await Promise.allSettled([...writing]);
       if (committer.pending > 0) await committer.drain();

@@ -14,13 +14,14 @@ import {
   SEVERITIES,
 } from '../../domain/security-event.ts';
 import type { SecurityEventQuery, SecurityEventType, Severity } from '../../domain/security-event.ts';
-import { StringEnum, cleanJson, normalizeIp, parseDate, truncate } from '../../domain/validation.ts';
+import { StringEnum, cleanJson, normalizeIp, parseEventTime, truncate } from '../../domain/validation.ts';
 import type { Static } from '../../domain/validation.ts';
 import type { Trailguard } from '../../trailguard.ts';
 import { principalId } from '../auth.ts';
 import type { ServerMetrics } from '../metrics.ts';
 import { DateTime, MAX_BATCH, Nullable, Type, errorResponses } from '../schemas.ts';
 import { activeSignals } from '../signals.ts';
+import { PartialBatchSchema, writeBatch } from '../batch.ts';
 
 const When = Type.Union([Type.String({ maxLength: 64 }), Type.Integer()], {
   description: 'ISO-8601 date-time or epoch milliseconds.',
@@ -117,7 +118,7 @@ export interface SecurityRouteOptions {
 }
 
 /** What `tg.security.log` would reject, checked for every item before any is written. */
-function precheck(item: IngestSecurityEvent, prefix: string, forwardedIp: boolean): void {
+function precheck(item: IngestSecurityEvent, prefix: string, forwardedIp: boolean, now: Date): void {
   if (item.username !== undefined && item.username.trim() === '')
     throw invalid(`${prefix}username`, 'must not be empty');
   if (item.type === 'login_failed' && item.username === undefined)
@@ -129,7 +130,7 @@ function precheck(item: IngestSecurityEvent, prefix: string, forwardedIp: boolea
   if (item.ip === undefined && !forwardedIp) throw invalid(`${prefix}ip`, 'is required');
   if (item.ip !== undefined && normalizeIp(item.ip) === null)
     throw invalid(`${prefix}ip`, `'${truncate(item.ip, 64)}' is not an IP address`);
-  if (item.occurredAt !== undefined) parseDate(item.occurredAt, `${prefix}occurredAt`);
+  if (item.occurredAt !== undefined) parseEventTime(item.occurredAt, `${prefix}occurredAt`, now);
   if (item.context !== undefined) {
     const clean = cleanJson(item.context, `${prefix}context`);
     if (Buffer.byteLength(JSON.stringify(clean)) > EVENT_LIMITS.contextBytes)
@@ -171,6 +172,7 @@ export function securityRoutes(app: FastifyInstance, opts: SecurityRouteOptions)
             SecurityEventSchema,
             Type.Object({ count: Type.Integer(), ids: Type.Array(Type.String({ format: 'uuid' })) }),
           ]),
+          207: PartialBatchSchema,
           ...errorResponses(400, 401, 403, 413, 415, 422, 429),
         },
       },
@@ -181,16 +183,17 @@ export function securityRoutes(app: FastifyInstance, opts: SecurityRouteOptions)
       const items = Array.isArray(body) ? body : [body];
       const needsForwarding = items.some((i) => i.ip === undefined || i.userAgent === undefined);
       const forwarded = needsForwarding ? fromTrustedProxy(request) : {};
+      const now = tg.config.clock.now();
       items.forEach((item, i) =>
-        precheck(item, Array.isArray(body) ? `${i}.` : '', forwarded.ip !== undefined),
+        precheck(item, Array.isArray(body) ? `${i}.` : '', forwarded.ip !== undefined, now),
       );
       if (Array.isArray(body)) {
-        const events = await Promise.all(body.map((item) => log(item, forwarded)));
+        const sent = await writeBatch(reply, body, (item) => log(item, forwarded));
         metrics.ingestLatency.observe(
           { kind: 'security_events_batch' },
           (performance.now() - started) / 1000,
         );
-        return reply.code(201).send({ count: events.length, ids: events.map((e) => e.id) });
+        return sent;
       }
       const event = await log(body, forwarded);
       metrics.ingestLatency.observe({ kind: 'security_event' }, (performance.now() - started) / 1000);
