@@ -22,7 +22,7 @@ import { createAuthService } from '../auth/auth-service.ts';
 import type { AuthService } from '../auth/auth-service.ts';
 import type { Trailguard } from '../trailguard.ts';
 import { principalId, registerAuth } from './auth.ts';
-import type { RouteScope } from './auth.ts';
+import type { AuthFailureLimiter, RouteScope } from './auth.ts';
 import { handleError } from './errors.ts';
 import { purgeIdempotencyKeys, registerIdempotency } from './idempotency.ts';
 import { createMetrics, observeSecurityEvents } from './metrics.ts';
@@ -41,7 +41,10 @@ import { viewerRoutes } from './routes/viewer-routes.ts';
 export interface RateLimitOptions {
   /** Requests per minute per API key, session or viewer token. @default 60000 */
   perKey?: number | undefined;
-  /** Requests per minute per client address without credentials. @default 300 */
+  /**
+   * Requests per minute per client address to public routes, and, counted apart, requests per minute
+   * per address that fail authentication on protected routes. @default 300
+   */
   perIp?: number | undefined;
   /** Prefix of the Redis keys. @default 'trailguard:rl:' */
   redisPrefix?: string | undefined;
@@ -85,6 +88,39 @@ const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.ur
   version: string;
 };
 const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../dist/web', import.meta.url));
+
+/**
+ * Requests to protected routes that fail authentication (no, wrong or expired credentials), counted
+ * per client address (`request.ip`, through the trusted-proxy rules) in the rate limiter's store, up
+ * to `perIp` a minute. The route limiter cannot do it: it runs after authentication has refused them.
+ */
+function authFailureLimiter(app: FastifyInstance, perIp: number): AuthFailureLimiter {
+  const limit = app.createRateLimit({
+    max: perIp,
+    timeWindow: 60_000,
+    keyGenerator: (request) => `authfail:${request.ip}`,
+  });
+  const refuse = (ttl: number) => {
+    const seconds = Math.max(1, Math.ceil(ttl / 1000));
+    return Object.assign(
+      new TrailguardError(
+        'RATE_LIMITED',
+        `too many requests without valid credentials from this address; retry in ${seconds} s`,
+      ),
+      { headers: { 'retry-after': String(seconds), 'x-ratelimit-limit': String(perIp) } },
+    );
+  };
+  return {
+    async check(request) {
+      const state = await limit(request, { increment: false });
+      if (!state.isAllowed && state.remaining === 0) throw refuse(state.ttl);
+    },
+    async fail(request) {
+      const state = await limit(request);
+      if (!state.isAllowed && state.isExceeded) throw refuse(state.ttl);
+    },
+  };
+}
 
 /** Builds the server (not yet listening). `app.close()` stops it; the caller closes `tg`. */
 export async function createServer(tg: Trailguard, options: ServerOptions = {}): Promise<FastifyInstance> {
@@ -178,8 +214,7 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  registerAuth(app, auth);
-
+  let authLimiter: AuthFailureLimiter | null = null;
   if (options.rateLimit !== false) {
     const perKey = options.rateLimit?.perKey ?? 60_000;
     const perIp = options.rateLimit?.perIp ?? 300;
@@ -200,7 +235,9 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
           { statusCode: context.statusCode },
         ),
     });
+    authLimiter = authFailureLimiter(app, perIp);
   }
+  registerAuth(app, auth, authLimiter);
 
   registerIdempotency(app, tg.database.db, tg.config.clock);
 
