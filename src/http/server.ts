@@ -27,6 +27,7 @@ import { handleError } from './errors.ts';
 import { purgeIdempotencyKeys, registerIdempotency } from './idempotency.ts';
 import { createMetrics, observeSecurityEvents } from './metrics.ts';
 import type { ServerMetrics } from './metrics.ts';
+import { createAdminSignInGuard } from './admin-sign-in-guard.ts';
 import { adminRoutes } from './routes/admin-routes.ts';
 import { changeRoutes } from './routes/change-routes.ts';
 import { privacyRoutes } from './routes/privacy-routes.ts';
@@ -68,7 +69,8 @@ export interface ServerOptions {
   webRoot?: string | false | undefined;
   /**
    * Admin sign-in lockout when detection is turned off (with detection on, the detection patterns
-   * decide): failures per address or account within the window. @default 5 in 15 min
+   * decide, on the sign-in's own counters): failed sign-ins per address, or addresses failing for
+   * one account, within the window. @default 5 in 15 min
    */
   lockout?: { threshold?: number | undefined; windowMs?: number | undefined } | undefined;
   /** Collect Node process metrics into /metrics. @default true */
@@ -253,17 +255,19 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
   const unsubscribe = tg.internals.onBatch((table, size) => metrics.batchSize.observe({ table }, size));
   const unsubscribeEvents = observeSecurityEvents(tg, metrics);
 
+  // Admin sign-ins are counted apart from the application's ingested failures (which any ingest key
+  // can send for any username and address).
+  const adminGuard = await createAdminSignInGuard(tg, {
+    threshold: options.lockout?.threshold ?? 5,
+    windowMs: options.lockout?.windowMs ?? 15 * 60_000,
+    redisUrl,
+  });
   systemRoutes(app, { tg, metrics, redis });
   const batchBodyLimit = options.batchBodyLimit ?? 8 * 1024 * 1024;
   loginRoutes(app, { tg, metrics, batchBodyLimit });
-  securityRoutes(app, { tg, metrics, batchBodyLimit });
+  securityRoutes(app, { tg, metrics, batchBodyLimit, adminGuard });
   viewerRoutes(app, tg, auth);
-  sessionRoutes(app, {
-    tg,
-    auth,
-    lockoutThreshold: options.lockout?.threshold ?? 5,
-    lockoutWindowMs: options.lockout?.windowMs ?? 15 * 60_000,
-  });
+  sessionRoutes(app, { tg, auth, guard: adminGuard });
   adminRoutes(app, auth);
   changeRoutes(app, tg);
   privacyRoutes(app, tg);
@@ -299,6 +303,7 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
     unsubscribe();
     unsubscribeEvents();
     if (redis) redis.disconnect();
+    await adminGuard.close();
   });
   return app;
 }

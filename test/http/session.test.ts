@@ -146,6 +146,32 @@ forEachBackend('admin sessions over HTTP', (backend) => {
     assert.equal(ok.status, 200);
   });
 
+  it('does not let ingested failures for an admin account or address lock the admin sign-in', async () => {
+    // An ingest key chooses username and address freely: ten failures for 'ops' from ten addresses
+    // (distributed_attack) and five from the admin's own address (brute_force).
+    const adminIp = '198.51.100.77';
+    const events = Array.from({ length: 10 }, (_, i) => ({
+      type: 'login_failed',
+      username: 'ops',
+      ip: `203.0.113.${i + 1}`,
+    }));
+    const ingested = await s.call('POST', '/api/v1/security-events', { key: s.keys.ingest, json: events });
+    assert.equal(ingested.status, 201);
+    const logins = Array.from({ length: 5 }, (_, i) => ({
+      username: `ops-${i}`,
+      success: false,
+      ip: adminIp,
+    }));
+    assert.equal((await s.call('POST', '/api/v1/logins', { key: s.keys.ingest, json: logins })).status, 201);
+    const check = await tg.security.check({ ip: adminIp, username: 'ops' });
+    assert.ok(check.reasons.includes('distributed_attack') && check.reasons.includes('brute_force'));
+    const res = await s.call('POST', '/api/v1/auth/login', {
+      json: { username: 'ops', password },
+      headers: { 'x-forwarded-for': adminIp },
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+  });
+
   it('takes the client IP from X-Forwarded-For only when the peer is a trusted proxy', async () => {
     const res = await s.call('POST', '/api/v1/logins', {
       key: s.keys.ingest,
@@ -191,7 +217,7 @@ forEachBackend('admin sign-in lockout with detection turned off', (backend) => {
     await tg?.close();
   });
 
-  it('counts its own failed sign-ins in the login history instead', async () => {
+  it('counts its own failed sign-ins against the lockout threshold instead', async () => {
     for (let i = 0; i < 3; i++) {
       const r = await s.call('POST', '/api/v1/auth/login', {
         json: { username: 'root', password: 'nope-nope' },

@@ -21,6 +21,7 @@ import { principalId } from '../auth.ts';
 import type { ServerMetrics } from '../metrics.ts';
 import { DateTime, MAX_BATCH, Nullable, Type, errorResponses } from '../schemas.ts';
 import { activeSignals } from '../signals.ts';
+import type { AdminSignInGuard } from '../admin-sign-in-guard.ts';
 import { PartialBatchSchema, writeBatch } from '../batch.ts';
 
 const When = Type.Union([Type.String({ maxLength: 64 }), Type.Integer()], {
@@ -115,6 +116,8 @@ export interface SecurityRouteOptions {
   tg: Trailguard;
   metrics: ServerMetrics;
   batchBodyLimit: number;
+  /** The admin sign-in's own counters, reset together with the application's. */
+  adminGuard?: AdminSignInGuard | undefined;
 }
 
 /** What `tg.security.log` would reject, checked for every item before any is written. */
@@ -251,7 +254,7 @@ export function securityRoutes(app: FastifyInstance, opts: SecurityRouteOptions)
       config: { scope: 'admin' },
       schema: {
         summary:
-          "Reset detection counters for an IP and/or a username (lifts a lockout; logged as 'account_unlocked')",
+          "Reset detection counters for an IP and/or a username, the application's and the admin sign-in's (lifts a lockout; logged as 'account_unlocked')",
         tags: ['security'],
         body: ResetBody,
         response: {
@@ -269,6 +272,7 @@ export function securityRoutes(app: FastifyInstance, opts: SecurityRouteOptions)
       }
       if (body.username !== undefined && body.username.trim() === '')
         throw invalid('username', 'must not be empty');
+      await opts.adminGuard?.reset({ ip, username: body.username });
       await tg.security.resetCounters({
         ip,
         username: body.username,
