@@ -14,7 +14,7 @@ import { Redis } from 'ioredis';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Value } from 'typebox/value';
-import { TrailguardError } from '../domain/errors.ts';
+import { TrailguardError, invalid } from '../domain/errors.ts';
 import { validator } from '../domain/validation.ts';
 import type { TSchema } from '../domain/validation.ts';
 import { compileTrust } from '../enrich/client-ip.ts';
@@ -90,6 +90,19 @@ const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.ur
   version: string;
 };
 const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../dist/web', import.meta.url));
+
+/** The dotted path of the first string or key in `value` that holds a NUL character, or null. */
+function nulField(value: unknown, path: string, depth = 0): string | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : null;
+  if (typeof value !== 'object' || value === null || depth > 64) return null;
+  for (const [key, v] of Object.entries(value)) {
+    const at = path ? `${path}.${key}` : key;
+    if (key.includes('\u0000')) return at;
+    const found = nulField(v, at, depth + 1);
+    if (found !== null) return found;
+  }
+  return null;
+}
 
 /**
  * Requests to protected routes that fail authentication (no, wrong or expired credentials), counted
@@ -171,6 +184,17 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
         return { error: err as Error };
       }
     };
+  });
+  // PostgreSQL text cannot hold NUL. Data recorded through the ingest routes has it removed by the
+  // library (cleanText, cleanJson), as for any caller; everywhere else (query filters, path
+  // parameters, credentials, key and user names) a NUL is refused here, naming the field, instead of
+  // reaching the database as a 500.
+  app.addHook('preValidation', async (request) => {
+    const field =
+      nulField(request.query, '') ??
+      nulField(request.params, '') ??
+      (request.routeOptions.config.scope === 'ingest' ? null : nulField(request.body, ''));
+    if (field !== null) throw invalid(field || 'body', 'must not contain NUL (\\u0000) characters');
   });
   app.setErrorHandler(handleError);
   // JSON only: a text/plain body is a 415, not a string handed to the routes.

@@ -261,6 +261,51 @@ forEachBackend('server over HTTP', (backend) => {
     assert.equal(await loginCount(tg), before);
   });
 
+  it('refuses a NUL character in filters, credentials and names with 400 naming the field; ingestion strips it', async () => {
+    const cases: { method: string; path: string; key?: string; json?: unknown; field: string }[] = [
+      {
+        method: 'POST',
+        path: '/api/v1/auth/login',
+        json: { username: 'adm\u0000in', password: 'wrongwrongwrong' },
+        field: 'username',
+      },
+      { method: 'GET', path: '/api/v1/logins?search=%00', key: s.keys.read, field: 'search' },
+      { method: 'GET', path: '/api/v1/logins?username=a%00', key: s.keys.read, field: 'username' },
+      { method: 'GET', path: '/api/v1/logins/failed?username=%00', key: s.keys.read, field: 'username' },
+      { method: 'GET', path: '/api/v1/changes?environment=%00', key: s.keys.read, field: 'environment' },
+      {
+        method: 'GET',
+        path: '/api/v1/reports/changes?environment=%00',
+        key: s.keys.read,
+        field: 'environment',
+      },
+      {
+        method: 'POST',
+        path: '/api/v1/keys',
+        key: s.keys.admin,
+        json: { name: 'a\u0000b', scope: 'read' },
+        field: 'name',
+      },
+    ];
+    for (const c of cases) {
+      const res = await s.call(c.method, c.path, {
+        ...(c.key ? { key: c.key } : {}),
+        ...(c.json ? { json: c.json } : {}),
+      });
+      assert.equal(res.status, 400, `${c.method} ${c.path}: ${JSON.stringify(res.body)}`);
+      const err = (res.body as { error: { code: string; field: string } }).error;
+      assert.equal(err.code, 'VALIDATION_FAILED');
+      assert.equal(err.field, c.field, c.path);
+    }
+    // Recorded data keeps the library's rule: NUL is removed, the attempt is stored.
+    const stored = await s.call('POST', '/api/v1/logins', {
+      key: s.keys.ingest,
+      json: { username: 'nul\u0000user', success: false },
+    });
+    assert.equal(stored.status, 201);
+    assert.equal((stored.body as { username: string }).username, 'nuluser');
+  });
+
   it('answers 415 for a non-JSON body, 413 over the limit and 404 for unknown routes, in the one error shape', async () => {
     const text = await s.call('POST', '/api/v1/logins', {
       key: s.keys.ingest,
