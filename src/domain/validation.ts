@@ -21,18 +21,35 @@ export function StringEnum<const T extends readonly string[]>(
 interface ValidationIssue {
   keyword: string;
   instancePath: string;
+  schemaPath?: string;
   params: Record<string, unknown>;
   message: string;
 }
 
-/** Compiles `schema` once and returns a function that returns the value typed or throws VALIDATION_FAILED. */
-export function validator<T extends TSchema>(schema: T): (value: unknown, prefix?: string) => Static<T> {
+/**
+ * Compiles `schema` once and returns a function that returns the value typed or throws VALIDATION_FAILED.
+ * The error's field is dotted below `prefix`; an issue with the value as a whole names `root`.
+ */
+export function validator<T extends TSchema>(
+  schema: T,
+): (value: unknown, prefix?: string, root?: string) => Static<T> {
   const compiled = Compile(schema);
-  return (value, prefix = '') => {
+  return (value, prefix = '', root = 'input') => {
     if (compiled.Check(value)) return value as Static<T>;
     const issues = [...(compiled.Errors(value) as Iterable<ValidationIssue>)];
-    throw issueToError(pickIssue(issues), prefix);
+    throw issueToError(pickIssue(issues), prefix, root, schema);
   };
+}
+
+/** The subschema at a JSON pointer such as `#/anyOf/1`, or undefined. */
+function schemaAt(schema: unknown, pointer: string | undefined): Record<string, unknown> | undefined {
+  if (pointer === undefined || !pointer.startsWith('#')) return undefined;
+  let node: unknown = schema;
+  for (const part of pointer.slice(1).split('/').filter(Boolean)) {
+    if (typeof node !== 'object' || node === null) return undefined;
+    node = (node as Record<string, unknown>)[part.replace(/~1/g, '/').replace(/~0/g, '~')];
+  }
+  return typeof node === 'object' && node !== null ? (node as Record<string, unknown>) : undefined;
 }
 
 // Prefer the most specific issue: a named property over the object itself, and a concrete keyword
@@ -47,11 +64,19 @@ function score(i: ValidationIssue): number {
   if (i.keyword === 'required' || i.keyword === 'additionalProperties') s += 5;
   if (i.keyword === 'anyOf' || i.keyword === 'oneOf') s -= 3;
   if (i.keyword === 'const') s -= 5;
+  // A union branch of the wrong type says less than a branch of the right type with a failed
+  // constraint: `[]` against `object | array(1–1000)` is "1 to 1000 items", not "must be object".
+  if (i.keyword === 'type') s -= 1;
   return s;
 }
 
-function issueToError(issue: ValidationIssue | undefined, prefix: string): TrailguardError {
-  if (!issue) return invalid(prefix || 'input', 'is invalid');
+function issueToError(
+  issue: ValidationIssue | undefined,
+  prefix: string,
+  root: string,
+  schema: unknown,
+): TrailguardError {
+  if (!issue) return invalid(prefix || root, 'is invalid');
   const path = issue.instancePath
     .split('/')
     .filter(Boolean)
@@ -73,8 +98,16 @@ function issueToError(issue: ValidationIssue | undefined, prefix: string): Trail
     message = 'must not be empty';
   } else if (issue.keyword === 'maxLength') {
     message = `must be at most ${String(p['limit'])} characters`;
+  } else if (issue.keyword === 'minItems' || issue.keyword === 'maxItems') {
+    const array = schemaAt(schema, issue.schemaPath);
+    const min = typeof array?.['minItems'] === 'number' ? array['minItems'] : 0;
+    const max = array?.['maxItems'];
+    message =
+      typeof max === 'number'
+        ? `must hold ${min} to ${max} items`
+        : `must hold at least ${String(p['limit'])} items`;
   }
-  const full = prefix ? (field ? `${prefix}.${field}` : prefix) : field || 'input';
+  const full = prefix ? (field ? `${prefix}.${field}` : prefix) : field || root;
   return invalid(full, message);
 }
 

@@ -179,7 +179,7 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
       try {
         // Query objects have a null prototype; the core expects plain objects.
         const input = convert ? { ...(Value.Convert(schema as TSchema, data ?? {}) as object) } : data;
-        return { value: check(input) };
+        return { value: check(input, '', httpPart === 'body' ? 'body' : 'input') };
       } catch (err) {
         return { error: err as Error };
       }
