@@ -139,8 +139,11 @@ export const EARLIEST_EVENT_TIME = new Date(Date.UTC(1970, 0, 1));
  */
 export const MAX_EVENT_SKEW_MS = 24 * 3_600_000;
 
-/** Latest date a query filter may name: the end of year 9999 (later ones cannot be sent to PostgreSQL). */
-export const LATEST_QUERY_TIME = new Date(Date.UTC(9999, 11, 31, 23, 59, 59, 999));
+/**
+ * Latest date a query filter may name: 9999-12-31T00:00:00Z. Queries round their ends up to the hour
+ * or the day, and year 10000 cannot be sent to PostgreSQL in the form JavaScript writes it.
+ */
+export const LATEST_QUERY_TIME = new Date(Date.UTC(9999, 11, 31));
 
 /**
  * Parses the time an event happened (see parseDate) and bounds it to EARLIEST_EVENT_TIME …

@@ -32,8 +32,8 @@ import {
   cleanJson,
   cleanText,
   isPlainObject,
-  parseDate,
   parseEventTime,
+  parseQueryDate,
   parseIpFilter,
 } from '../domain/validation.ts';
 import type { Detector } from '../detect/detector.ts';
@@ -663,8 +663,8 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
       if (query.ip !== undefined) filter.ip = parseIpFilter(query.ip, 'ip');
       if (query.username !== undefined) filter.username = usernameOf(query.username);
       if (query.userId !== undefined) filter.userId = userIdOf(query.userId);
-      if (query.from !== undefined) filter.from = parseDate(query.from, 'from');
-      if (query.to !== undefined) filter.to = parseDate(query.to, 'to');
+      if (query.from !== undefined) filter.from = parseQueryDate(query.from, 'from');
+      if (query.to !== undefined) filter.to = parseQueryDate(query.to, 'to');
       if (query.cursor !== undefined && query.cursor !== null)
         filter.before = decodeEventCursor(query.cursor);
       const limit = query.limit ?? 50;

@@ -319,6 +319,31 @@ forEachBackend('server over HTTP', (backend) => {
     assert.equal((stored.body as { username: string }).username, 'nuluser');
   });
 
+  it('answers date filters outside 1970 … 9999 with 400 naming the field, and serves the last calendar month', async () => {
+    const cases: [string, string][] = [
+      ['/api/v1/logins?from=0000-01-01', 'from'],
+      ['/api/v1/logins?to=0000-01-01', 'to'],
+      ['/api/v1/logins?from=1969-12-31', 'from'],
+      ['/api/v1/logins?search=x&from=0099-01-01', 'from'],
+      ['/api/v1/security-events?from=0000-01-01', 'from'],
+      ['/api/v1/changes?from=0000-01-01', 'from'],
+      ['/api/v1/reports/changes?from=0000-01-01', 'from'],
+    ];
+    for (const [path, field] of cases) {
+      const res = await s.call('GET', path, { key: s.keys.read });
+      assert.equal(res.status, 400, `${path}: ${JSON.stringify(res.body)}`);
+      assert.equal((res.body as { error: { field: string } }).error.field, field, path);
+    }
+    for (const path of [
+      '/api/v1/logins/calendar?year=9999&month=12',
+      '/api/v1/logins/calendar?year=9999',
+      '/api/v1/logins?from=1970-01-01&to=9999-12-31',
+    ]) {
+      const res = await s.call('GET', path, { key: s.keys.read });
+      assert.equal(res.status, 200, `${path}: ${JSON.stringify(res.body)}`);
+    }
+  });
+
   it('answers 415 for a non-JSON body, 413 over the limit and 404 for unknown routes, in the one error shape', async () => {
     const text = await s.call('POST', '/api/v1/logins', {
       key: s.keys.ingest,
