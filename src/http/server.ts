@@ -4,7 +4,7 @@
  * @module
  */
 import Fastify from 'fastify';
-import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import type { FastifyInstance, FastifyServerOptions, RouteOptions } from 'fastify';
 import cookie from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
@@ -24,6 +24,7 @@ import type { Trailguard } from '../trailguard.ts';
 import { principalId, registerAuth } from './auth.ts';
 import type { AuthFailureLimiter, RouteScope } from './auth.ts';
 import { handleError } from './errors.ts';
+import { ErrorSchema } from './schemas.ts';
 import { purgeIdempotencyKeys, registerIdempotency } from './idempotency.ts';
 import { createMetrics, observeSecurityEvents } from './metrics.ts';
 import type { ServerMetrics } from './metrics.ts';
@@ -90,6 +91,48 @@ const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.ur
   version: string;
 };
 const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../dist/web', import.meta.url));
+
+const documented = new WeakSet<object>();
+
+/** Who may call a route of each scope, for the OpenAPI description. */
+const SCOPE_CALLERS: Record<RouteScope, string> = {
+  public: 'public: no credentials needed',
+  viewer: 'viewer: a viewer token (`Authorization: Bearer tgv_…`)',
+  ingest: 'ingest: an ingest or admin API key, or an admin session',
+  read: 'read: a read or admin API key, or an admin session',
+  admin: 'admin: an admin API key or an admin session',
+};
+
+/**
+ * Completes a route's OpenAPI operation from its declared scope: its security requirement (none for
+ * public routes; the scope as the requirement's role otherwise), the scope in its description, and
+ * the error statuses every route of its kind can answer besides its own (401/403 behind
+ * credentials, 400/413/415 with a body, 400 with a query or path parameters, 429 when rate limited,
+ * 500, and 503 when the database fails or the server is shutting down).
+ */
+function documentRoute(route: RouteOptions, scope: RouteScope, rateLimited: boolean): void {
+  const schema = route.schema as Record<string, unknown> | undefined;
+  // A GET route's HEAD twin comes through with the same schema object.
+  if (!schema || schema['hide'] === true || documented.has(schema)) return;
+  documented.add(schema);
+  schema['security'] =
+    scope === 'public'
+      ? []
+      : scope === 'viewer'
+        ? [{ apiKey: [] }]
+        : [{ apiKey: [scope] }, { session: [scope] }];
+  const line = `**Scope:** ${SCOPE_CALLERS[scope]}.`;
+  schema['description'] =
+    typeof schema['description'] === 'string' ? `${schema['description']}\n\n${line}` : line;
+  const statuses: number[] = [500, 503];
+  if (scope !== 'public') statuses.push(401, 403);
+  if (schema['body'] !== undefined) statuses.push(400, 413, 415);
+  if (schema['querystring'] !== undefined || schema['params'] !== undefined) statuses.push(400);
+  if (rateLimited) statuses.push(429);
+  const response = (schema['response'] ?? {}) as Record<string, unknown>;
+  for (const status of statuses) response[status] ??= ErrorSchema;
+  schema['response'] = response;
+}
 
 /** The dotted path of the first string or key in `value` that holds a NUL character, or null. */
 function nulField(value: unknown, path: string, depth = 0): string | null {
@@ -213,6 +256,8 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
     if (scope !== undefined)
       for (const method of methods)
         if (method !== 'HEAD') app.trailguardRoutes.push({ method, url: route.url, scope });
+    if (scope !== undefined)
+      documentRoute(route, scope, options.rateLimit !== false && route.config?.rateLimit !== false);
   });
 
   await app.register(cookie);
@@ -235,7 +280,7 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
           session: { type: 'apiKey', in: 'cookie', name: 'tg_session' },
         },
       },
-      security: [{ apiKey: [] }, { session: [] }],
+      // No global requirement: each operation states its own (none for public routes), see documentRoute.
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });

@@ -109,7 +109,8 @@ export function loginRoutes(app: FastifyInstance, opts: LoginRouteOptions): void
       schema: {
         summary: 'Record one login attempt, or a batch of up to 1,000',
         description:
-          'Send one object or an array. The whole batch is validated before anything is written. ' +
+          'Send one object or an array. The whole batch is validated before anything is written; if a ' +
+          'database failure then stores only part of it, the answer is 207 saying which items were stored. ' +
           "`ip` and `userAgent` are the end user's; the server never reads them from this request's headers " +
           'unless the caller is a configured trusted proxy.',
         tags: ['logins'],

@@ -167,7 +167,8 @@ export function securityRoutes(app: FastifyInstance, opts: SecurityRouteOptions)
         summary: 'Record one security event, or a batch of up to 1,000',
         description:
           'Typed events as `tg.security.log(type, options)` takes them. `login_failed` runs detection ' +
-          '(and may raise `suspicious_activity`). The whole batch is validated before anything is written.',
+          '(and may raise `suspicious_activity`). The whole batch is validated before anything is written; ' +
+          'if a database failure then stores only part of it, the answer is 207 saying which items were stored.',
         tags: ['security'],
         body: IngestSecurityEventsBody,
         response: {
