@@ -34,7 +34,15 @@ import type { ApprovalEvent } from '../domain/change-state.ts';
 import { decodeKeysetCursor, encodeKeysetCursor } from '../domain/cursor.ts';
 import { TrailguardError, invalid } from '../domain/errors.ts';
 import type { Page } from '../domain/login.ts';
-import { cleanJson, cleanText, isPlainObject, parseDate, truncate, validator } from '../domain/validation.ts';
+import {
+  cleanJson,
+  cleanText,
+  isPlainObject,
+  parseDate,
+  parseQueryDate,
+  truncate,
+  validator,
+} from '../domain/validation.ts';
 import type { ChangeFilter, ChangeRepository, NewHistoryRow } from './change-repository.ts';
 import './error-codes.ts';
 
@@ -532,8 +540,8 @@ export function createChangeService(deps: ChangeServiceDeps): ChangeService {
         const s = cleanText(query.search.trim(), CHANGE_LIMITS.shortText);
         if (s !== '') filter.search = s;
       }
-      if (query.from !== undefined) filter.from = parseDate(query.from, 'from');
-      if (query.to !== undefined) filter.to = parseDate(query.to, 'to');
+      if (query.from !== undefined) filter.from = parseQueryDate(query.from, 'from');
+      if (query.to !== undefined) filter.to = parseQueryDate(query.to, 'to');
       if (query.cursor !== undefined && query.cursor !== null)
         filter.before = decodeKeysetCursor(query.cursor);
       const limit = limitOf(query.limit, 50, 1000);
@@ -563,8 +571,8 @@ export function createChangeService(deps: ChangeServiceDeps): ChangeService {
 
     async report(query) {
       if (!isPlainObject(query)) throw invalid('query', 'report() takes { from, to? }');
-      const from = parseDate(query.from, 'from');
-      const to = query.to === undefined ? clock.now() : parseDate(query.to, 'to');
+      const from = parseQueryDate(query.from, 'from');
+      const to = query.to === undefined ? clock.now() : parseQueryDate(query.to, 'to');
       if (to.getTime() <= from.getTime()) throw invalid('to', 'must be after from');
       let environment: string | undefined;
       if (query.environment !== undefined) {

@@ -105,7 +105,7 @@ export interface RecordLoginInput {
   headers?: Record<string, string | string[] | undefined> | undefined;
   /** The session identifier; stored only as its SHA-256 hash, used to match the logout. */
   sessionKey?: string | null | undefined;
-  /** When it happened. @default now */
+  /** When it happened: from 1970-01-01 to 24 hours after now (EARLIEST_EVENT_TIME, MAX_EVENT_SKEW_MS). @default now */
   occurredAt?: Date | string | number | undefined;
   /** Any JSON object; at most 16 KiB serialized. */
   metadata?: Record<string, unknown> | undefined;
@@ -116,7 +116,7 @@ export interface RecordLogoutInput {
   userId: string | number;
   /** The session being closed; without it, the user's latest open successful login is closed. */
   sessionKey?: string | null | undefined;
-  /** @default now */
+  /** When the session ended: from 1970-01-01 to 24 hours after now. @default now */
   occurredAt?: Date | string | number | undefined;
 }
 

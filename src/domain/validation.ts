@@ -21,18 +21,35 @@ export function StringEnum<const T extends readonly string[]>(
 interface ValidationIssue {
   keyword: string;
   instancePath: string;
+  schemaPath?: string;
   params: Record<string, unknown>;
   message: string;
 }
 
-/** Compiles `schema` once and returns a function that returns the value typed or throws VALIDATION_FAILED. */
-export function validator<T extends TSchema>(schema: T): (value: unknown, prefix?: string) => Static<T> {
+/**
+ * Compiles `schema` once and returns a function that returns the value typed or throws VALIDATION_FAILED.
+ * The error's field is dotted below `prefix`; an issue with the value as a whole names `root`.
+ */
+export function validator<T extends TSchema>(
+  schema: T,
+): (value: unknown, prefix?: string, root?: string) => Static<T> {
   const compiled = Compile(schema);
-  return (value, prefix = '') => {
+  return (value, prefix = '', root = 'input') => {
     if (compiled.Check(value)) return value as Static<T>;
     const issues = [...(compiled.Errors(value) as Iterable<ValidationIssue>)];
-    throw issueToError(pickIssue(issues), prefix);
+    throw issueToError(pickIssue(issues), prefix, root, schema);
   };
+}
+
+/** The subschema at a JSON pointer such as `#/anyOf/1`, or undefined. */
+function schemaAt(schema: unknown, pointer: string | undefined): Record<string, unknown> | undefined {
+  if (pointer === undefined || !pointer.startsWith('#')) return undefined;
+  let node: unknown = schema;
+  for (const part of pointer.slice(1).split('/').filter(Boolean)) {
+    if (typeof node !== 'object' || node === null) return undefined;
+    node = (node as Record<string, unknown>)[part.replace(/~1/g, '/').replace(/~0/g, '~')];
+  }
+  return typeof node === 'object' && node !== null ? (node as Record<string, unknown>) : undefined;
 }
 
 // Prefer the most specific issue: a named property over the object itself, and a concrete keyword
@@ -47,11 +64,19 @@ function score(i: ValidationIssue): number {
   if (i.keyword === 'required' || i.keyword === 'additionalProperties') s += 5;
   if (i.keyword === 'anyOf' || i.keyword === 'oneOf') s -= 3;
   if (i.keyword === 'const') s -= 5;
+  // A union branch of the wrong type says less than a branch of the right type with a failed
+  // constraint: `[]` against `object | array(1–1000)` is "1 to 1000 items", not "must be object".
+  if (i.keyword === 'type') s -= 1;
   return s;
 }
 
-function issueToError(issue: ValidationIssue | undefined, prefix: string): TrailguardError {
-  if (!issue) return invalid(prefix || 'input', 'is invalid');
+function issueToError(
+  issue: ValidationIssue | undefined,
+  prefix: string,
+  root: string,
+  schema: unknown,
+): TrailguardError {
+  if (!issue) return invalid(prefix || root, 'is invalid');
   const path = issue.instancePath
     .split('/')
     .filter(Boolean)
@@ -73,8 +98,16 @@ function issueToError(issue: ValidationIssue | undefined, prefix: string): Trail
     message = 'must not be empty';
   } else if (issue.keyword === 'maxLength') {
     message = `must be at most ${String(p['limit'])} characters`;
+  } else if (issue.keyword === 'minItems' || issue.keyword === 'maxItems') {
+    const array = schemaAt(schema, issue.schemaPath);
+    const min = typeof array?.['minItems'] === 'number' ? array['minItems'] : 0;
+    const max = array?.['maxItems'];
+    message =
+      typeof max === 'number'
+        ? `must hold ${min} to ${max} items`
+        : `must hold at least ${String(p['limit'])} items`;
   }
-  const full = prefix ? (field ? `${prefix}.${field}` : prefix) : field || 'input';
+  const full = prefix ? (field ? `${prefix}.${field}` : prefix) : field || root;
   return invalid(full, message);
 }
 
@@ -89,6 +122,48 @@ export function parseDate(value: unknown, field: string): Date {
   }
   if (!d || Number.isNaN(d.getTime()))
     throw invalid(field, 'must be a date (Date, ISO-8601 string or epoch ms)');
+  return d;
+}
+
+/**
+ * Earliest event time stored (`occurredAt` of logins, logouts and security events), and the floor of
+ * every date filter: the Unix epoch. The calendar starts there, partitions for older months are only
+ * ballast (retention drops them on its next run), and dates before year 100 cannot be stored at all.
+ */
+export const EARLIEST_EVENT_TIME = new Date(Date.UTC(1970, 0, 1));
+
+/**
+ * How far past the clock's now an event time may be: clock skew between the caller and the server,
+ * not events from the future. One day, which also bounds the months that ingestion can create
+ * partitions for to those from 1970 to next month.
+ */
+export const MAX_EVENT_SKEW_MS = 24 * 3_600_000;
+
+/**
+ * Latest date a query filter may name: 9999-12-31T00:00:00Z. Queries round their ends up to the hour
+ * or the day, and year 10000 cannot be sent to PostgreSQL in the form JavaScript writes it.
+ */
+export const LATEST_QUERY_TIME = new Date(Date.UTC(9999, 11, 31));
+
+/**
+ * Parses the time an event happened (see parseDate) and bounds it to EARLIEST_EVENT_TIME …
+ * now + MAX_EVENT_SKEW_MS, so every accepted time can be stored, queried and shown in the calendar.
+ */
+export function parseEventTime(value: unknown, field: string, now: Date): Date {
+  const d = parseDate(value, field);
+  const t = d.getTime();
+  if (t < EARLIEST_EVENT_TIME.getTime()) throw invalid(field, 'must not be before 1970-01-01T00:00:00Z');
+  if (t > now.getTime() + MAX_EVENT_SKEW_MS)
+    throw invalid(field, 'must not be more than 24 hours in the future');
+  return d;
+}
+
+/** Parses a date filter (see parseDate) and bounds it to 1970-01-01 … 9999-12-31. */
+export function parseQueryDate(value: unknown, field: string): Date {
+  const d = parseDate(value, field);
+  const t = d.getTime();
+  if (t < EARLIEST_EVENT_TIME.getTime() || t > LATEST_QUERY_TIME.getTime())
+    throw invalid(field, 'must be a date from 1970-01-01 to 9999-12-31');
   return d;
 }
 

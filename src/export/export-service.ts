@@ -11,7 +11,7 @@ import type { Writable } from 'node:stream';
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import { invalid } from '../domain/errors.ts';
-import { isPlainObject, parseDate } from '../domain/validation.ts';
+import { isPlainObject, parseQueryDate } from '../domain/validation.ts';
 import { toLoginRecord } from '../logins/login-repository.ts';
 import type { Database } from '../store/schema.ts';
 import { LOGIN_CSV_COLUMNS, csvLine, loginCsv, loginEcsEvent, loginJson, loginOcsfEvent } from './formats.ts';
@@ -159,8 +159,8 @@ function validate(options: ExportOptions): {
   if (!(EXPORT_FORMATS as readonly string[]).includes(options.format)) {
     throw invalid('format', `must be one of: ${EXPORT_FORMATS.join(', ')}`);
   }
-  const from = options.from === undefined ? null : parseDate(options.from, 'from');
-  const to = options.to === undefined ? null : parseDate(options.to, 'to');
+  const from = options.from === undefined ? null : parseQueryDate(options.from, 'from');
+  const to = options.to === undefined ? null : parseQueryDate(options.to, 'to');
   if (from && to && to.getTime() <= from.getTime()) throw invalid('to', 'must be after from');
   const pageSize = options.pageSize ?? 2000;
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 50_000) {

@@ -89,8 +89,24 @@ async function resolve(request: FastifyRequest, auth: AuthService): Promise<Prin
   return null;
 }
 
+/**
+ * Budget of failed authentications per client address, consulted by the auth hook itself: the route
+ * rate limiter runs after authentication, so without it a request with no or wrong credentials was
+ * never counted, and each bogus token or cookie cost a database lookup.
+ */
+export interface AuthFailureLimiter {
+  /** Throws RATE_LIMITED while the request's address is over its budget (before any credential lookup). */
+  check(request: FastifyRequest): Promise<void>;
+  /** Counts a failed authentication of the request's address; throws RATE_LIMITED once over the budget. */
+  fail(request: FastifyRequest): Promise<void>;
+}
+
 /** Installs the authentication hook. Routes without `config.scope` are refused at registration. */
-export function registerAuth(app: FastifyInstance, auth: AuthService): void {
+export function registerAuth(
+  app: FastifyInstance,
+  auth: AuthService,
+  limiter: AuthFailureLimiter | null = null,
+): void {
   app.decorateRequest('principal', null);
   app.addHook('onRoute', (route) => {
     const scope = (route.config as { scope?: RouteScope } | undefined)?.scope;
@@ -100,9 +116,18 @@ export function registerAuth(app: FastifyInstance, auth: AuthService): void {
   app.addHook('onRequest', async (request) => {
     const scope = request.routeOptions.config.scope ?? 'public';
     if (scope === 'public') return;
-    const principal = await resolve(request, auth);
-    if (!principal)
+    if (limiter) await limiter.check(request);
+    let principal: Principal | null;
+    try {
+      principal = await resolve(request, auth);
+    } catch (err) {
+      if (limiter && (err as { code?: unknown }).code === 'UNAUTHENTICATED') await limiter.fail(request);
+      throw err;
+    }
+    if (!principal) {
+      if (limiter) await limiter.fail(request);
       throw new TrailguardError('UNAUTHENTICATED', 'this endpoint needs an API key or a signed-in session');
+    }
     if (!allows(principal, scope)) {
       throw new TrailguardError('FORBIDDEN', `this endpoint needs the '${scope}' scope`);
     }

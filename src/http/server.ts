@@ -4,7 +4,7 @@
  * @module
  */
 import Fastify from 'fastify';
-import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import type { FastifyInstance, FastifyServerOptions, RouteOptions } from 'fastify';
 import cookie from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
@@ -14,7 +14,7 @@ import { Redis } from 'ioredis';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Value } from 'typebox/value';
-import { TrailguardError } from '../domain/errors.ts';
+import { TrailguardError, invalid } from '../domain/errors.ts';
 import { validator } from '../domain/validation.ts';
 import type { TSchema } from '../domain/validation.ts';
 import { compileTrust } from '../enrich/client-ip.ts';
@@ -22,11 +22,13 @@ import { createAuthService } from '../auth/auth-service.ts';
 import type { AuthService } from '../auth/auth-service.ts';
 import type { Trailguard } from '../trailguard.ts';
 import { principalId, registerAuth } from './auth.ts';
-import type { RouteScope } from './auth.ts';
+import type { AuthFailureLimiter, RouteScope } from './auth.ts';
 import { handleError } from './errors.ts';
+import { ErrorSchema } from './schemas.ts';
 import { purgeIdempotencyKeys, registerIdempotency } from './idempotency.ts';
 import { createMetrics, observeSecurityEvents } from './metrics.ts';
 import type { ServerMetrics } from './metrics.ts';
+import { createAdminSignInGuard } from './admin-sign-in-guard.ts';
 import { adminRoutes } from './routes/admin-routes.ts';
 import { changeRoutes } from './routes/change-routes.ts';
 import { privacyRoutes } from './routes/privacy-routes.ts';
@@ -42,7 +44,10 @@ import { viewerRoutes } from './routes/viewer-routes.ts';
 export interface RateLimitOptions {
   /** Requests per minute per API key, session or viewer token. @default 60000 */
   perKey?: number | undefined;
-  /** Requests per minute per client address without credentials. @default 300 */
+  /**
+   * Requests per minute per client address to public routes, and, counted apart, requests per minute
+   * per address that fail authentication on protected routes. @default 300
+   */
   perIp?: number | undefined;
   /** Prefix of the Redis keys. @default 'trailguard:rl:' */
   redisPrefix?: string | undefined;
@@ -66,7 +71,8 @@ export interface ServerOptions {
   webRoot?: string | false | undefined;
   /**
    * Admin sign-in lockout when detection is turned off (with detection on, the detection patterns
-   * decide): failures per address or account within the window. @default 5 in 15 min
+   * decide, on the sign-in's own counters): failed sign-ins per address, or addresses failing for
+   * one account, within the window. @default 5 in 15 min
    */
   lockout?: { threshold?: number | undefined; windowMs?: number | undefined } | undefined;
   /** Collect Node process metrics into /metrics. @default true */
@@ -86,6 +92,94 @@ const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.ur
   version: string;
 };
 const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../dist/web', import.meta.url));
+
+const documented = new WeakSet<object>();
+
+/** Who may call a route of each scope, for the OpenAPI description. */
+const SCOPE_CALLERS: Record<RouteScope, string> = {
+  public: 'public: no credentials needed',
+  viewer: 'viewer: a viewer token (`Authorization: Bearer tgv_…`)',
+  ingest: 'ingest: an ingest or admin API key, or an admin session',
+  read: 'read: a read or admin API key, or an admin session',
+  admin: 'admin: an admin API key or an admin session',
+};
+
+/**
+ * Completes a route's OpenAPI operation from its declared scope: its security requirement (none for
+ * public routes; the scope as the requirement's role otherwise), the scope in its description, and
+ * the error statuses every route of its kind can answer besides its own (401/403 behind
+ * credentials, 400/413/415 with a body, 400 with a query or path parameters, 429 when rate limited,
+ * 500, and 503 when the database fails or the server is shutting down).
+ */
+function documentRoute(route: RouteOptions, scope: RouteScope, rateLimited: boolean): void {
+  const schema = route.schema as Record<string, unknown> | undefined;
+  // A GET route's HEAD twin comes through with the same schema object.
+  if (!schema || schema['hide'] === true || documented.has(schema)) return;
+  documented.add(schema);
+  schema['security'] =
+    scope === 'public'
+      ? []
+      : scope === 'viewer'
+        ? [{ apiKey: [] }]
+        : [{ apiKey: [scope] }, { session: [scope] }];
+  const line = `**Scope:** ${SCOPE_CALLERS[scope]}.`;
+  schema['description'] =
+    typeof schema['description'] === 'string' ? `${schema['description']}\n\n${line}` : line;
+  const statuses: number[] = [500, 503];
+  if (scope !== 'public') statuses.push(401, 403);
+  if (schema['body'] !== undefined) statuses.push(400, 413, 415);
+  if (schema['querystring'] !== undefined || schema['params'] !== undefined) statuses.push(400);
+  if (rateLimited) statuses.push(429);
+  const response = (schema['response'] ?? {}) as Record<string, unknown>;
+  for (const status of statuses) response[status] ??= ErrorSchema;
+  schema['response'] = response;
+}
+
+/** The dotted path of the first string or key in `value` that holds a NUL character, or null. */
+function nulField(value: unknown, path: string, depth = 0): string | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : null;
+  if (typeof value !== 'object' || value === null || depth > 64) return null;
+  for (const [key, v] of Object.entries(value)) {
+    const at = path ? `${path}.${key}` : key;
+    if (key.includes('\u0000')) return at;
+    const found = nulField(v, at, depth + 1);
+    if (found !== null) return found;
+  }
+  return null;
+}
+
+/**
+ * Requests to protected routes that fail authentication (no, wrong or expired credentials), counted
+ * per client address (`request.ip`, through the trusted-proxy rules) in the rate limiter's store, up
+ * to `perIp` a minute. The route limiter cannot do it: it runs after authentication has refused them.
+ */
+function authFailureLimiter(app: FastifyInstance, perIp: number): AuthFailureLimiter {
+  const limit = app.createRateLimit({
+    max: perIp,
+    timeWindow: 60_000,
+    keyGenerator: (request) => `authfail:${request.ip}`,
+  });
+  const refuse = (ttl: number) => {
+    const seconds = Math.max(1, Math.ceil(ttl / 1000));
+    return Object.assign(
+      new TrailguardError(
+        'RATE_LIMITED',
+        `too many requests without valid credentials from this address; retry in ${seconds} s`,
+      ),
+      { headers: { 'retry-after': String(seconds), 'x-ratelimit-limit': String(perIp) } },
+    );
+  };
+  return {
+    async check(request) {
+      const state = await limit(request, { increment: false });
+      if (!state.isAllowed && state.remaining === 0) throw refuse(state.ttl);
+    },
+    async fail(request) {
+      const state = await limit(request);
+      if (!state.isAllowed && state.isExceeded) throw refuse(state.ttl);
+    },
+  };
+}
 
 /** Builds the server (not yet listening). `app.close()` stops it; the caller closes `tg`. */
 export async function createServer(tg: Trailguard, options: ServerOptions = {}): Promise<FastifyInstance> {
@@ -129,11 +223,22 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
       try {
         // Query objects have a null prototype; the core expects plain objects.
         const input = convert ? { ...(Value.Convert(schema as TSchema, data ?? {}) as object) } : data;
-        return { value: check(input) };
+        return { value: check(input, '', httpPart === 'body' ? 'body' : 'input') };
       } catch (err) {
         return { error: err as Error };
       }
     };
+  });
+  // PostgreSQL text cannot hold NUL. Data recorded through the ingest routes has it removed by the
+  // library (cleanText, cleanJson), as for any caller; everywhere else (query filters, path
+  // parameters, credentials, key and user names) a NUL is refused here, naming the field, instead of
+  // reaching the database as a 500.
+  app.addHook('preValidation', async (request) => {
+    const field =
+      nulField(request.query, '') ??
+      nulField(request.params, '') ??
+      (request.routeOptions.config.scope === 'ingest' ? null : nulField(request.body, ''));
+    if (field !== null) throw invalid(field || 'body', 'must not contain NUL (\\u0000) characters');
   });
   app.setErrorHandler(handleError);
   // JSON only: a text/plain body is a 415, not a string handed to the routes.
@@ -152,6 +257,8 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
     if (scope !== undefined)
       for (const method of methods)
         if (method !== 'HEAD') app.trailguardRoutes.push({ method, url: route.url, scope });
+    if (scope !== undefined)
+      documentRoute(route, scope, options.rateLimit !== false && route.config?.rateLimit !== false);
   });
 
   await app.register(cookie);
@@ -174,13 +281,12 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
           session: { type: 'apiKey', in: 'cookie', name: 'tg_session' },
         },
       },
-      security: [{ apiKey: [] }, { session: [] }],
+      // No global requirement: each operation states its own (none for public routes), see documentRoute.
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  registerAuth(app, auth);
-
+  let authLimiter: AuthFailureLimiter | null = null;
   if (options.rateLimit !== false) {
     const perKey = options.rateLimit?.perKey ?? 60_000;
     const perIp = options.rateLimit?.perIp ?? 300;
@@ -201,7 +307,9 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
           { statusCode: context.statusCode },
         ),
     });
+    authLimiter = authFailureLimiter(app, perIp);
   }
+  registerAuth(app, auth, authLimiter);
 
   registerIdempotency(app, tg.database.db, tg.config.clock);
 
@@ -217,17 +325,19 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
   const unsubscribe = tg.internals.onBatch((table, size) => metrics.batchSize.observe({ table }, size));
   const unsubscribeEvents = observeSecurityEvents(tg, metrics);
 
+  // Admin sign-ins are counted apart from the application's ingested failures (which any ingest key
+  // can send for any username and address).
+  const adminGuard = await createAdminSignInGuard(tg, {
+    threshold: options.lockout?.threshold ?? 5,
+    windowMs: options.lockout?.windowMs ?? 15 * 60_000,
+    redisUrl,
+  });
   systemRoutes(app, { tg, metrics, redis });
   const batchBodyLimit = options.batchBodyLimit ?? 8 * 1024 * 1024;
   loginRoutes(app, { tg, metrics, batchBodyLimit });
-  securityRoutes(app, { tg, metrics, batchBodyLimit });
+  securityRoutes(app, { tg, metrics, batchBodyLimit, adminGuard });
   viewerRoutes(app, tg, auth);
-  sessionRoutes(app, {
-    tg,
-    auth,
-    lockoutThreshold: options.lockout?.threshold ?? 5,
-    lockoutWindowMs: options.lockout?.windowMs ?? 15 * 60_000,
-  });
+  sessionRoutes(app, { tg, auth, guard: adminGuard });
   adminRoutes(app, auth);
   changeRoutes(app, tg);
   privacyRoutes(app, tg);
@@ -264,6 +374,7 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
     unsubscribe();
     unsubscribeEvents();
     if (redis) redis.disconnect();
+    await adminGuard.close();
   });
   return app;
 }

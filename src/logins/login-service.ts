@@ -21,7 +21,9 @@ import {
   cleanJson,
   cleanText,
   isPlainObject,
-  parseDate,
+  LATEST_QUERY_TIME,
+  parseEventTime,
+  parseQueryDate,
   parseIpFilter,
   validator,
 } from '../domain/validation.ts';
@@ -249,7 +251,8 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
       fields.metadata === undefined
         ? null
         : (cleanJson(fields.metadata, 'metadata') as Record<string, unknown>);
-    const loginAt = occurredAt === undefined ? clock.now() : parseDate(occurredAt, 'occurredAt');
+    const now = clock.now();
+    const loginAt = occurredAt === undefined ? now : parseEventTime(occurredAt, 'occurredAt', now);
     const client = enricher.client({ request, headers, ip: fields.ip, userAgent: fields.userAgent });
     let metadata = callerMetadata ?? {};
     const referrer = client.referrer !== null && metadata['referrer'] === undefined;
@@ -425,7 +428,8 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
       ) {
         throw invalid('sessionKey', 'must be a non-empty string');
       }
-      const at = input.occurredAt === undefined ? clock.now() : parseDate(input.occurredAt, 'occurredAt');
+      const now = clock.now();
+      const at = input.occurredAt === undefined ? now : parseEventTime(input.occurredAt, 'occurredAt', now);
       // A login still waiting in the batch must be committed before we look for it.
       if (writing.size > 0) await Promise.allSettled([...writing]);
       if (committer.pending > 0) await committer.drain();
@@ -480,8 +484,8 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
           throw invalid('search', 'must be 1 to 256 characters');
         filter.search = query.search.trim();
       }
-      if (query.from !== undefined) filter.from = parseDate(query.from, 'from');
-      if (query.to !== undefined) filter.to = parseDate(query.to, 'to');
+      if (query.from !== undefined) filter.from = parseQueryDate(query.from, 'from');
+      if (query.to !== undefined) filter.to = parseQueryDate(query.to, 'to');
       if (query.cursor !== undefined && query.cursor !== null) filter.before = decodeCursor(query.cursor);
       const limit = limitOf(query.limit, 50, 1000);
       if (filter.search !== undefined) return searchPage(filter, limit);
@@ -509,7 +513,7 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
       await committer.drain();
       if (year === undefined || month === undefined) {
         const from = new Date(Date.UTC(year ?? 1970, 0, 1));
-        const to = new Date(Date.UTC(year === undefined ? 9999 : year + 1, 0, 1));
+        const to = endOfPeriod(Date.UTC(year === undefined ? 9999 : year + 1, 0, 1));
         const months = await deps.stats.monthsWithData(from, to);
         if (year !== undefined)
           return { unit: 'month', items: months.map((m) => ({ period: m, count: null })) };
@@ -523,15 +527,15 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
         unit: 'day',
         items: await deps.stats.perDay(
           new Date(Date.UTC(year, month - 1, 1)),
-          new Date(Date.UTC(year, month, 1)),
+          endOfPeriod(Date.UTC(year, month, 1)),
         ),
       };
     },
 
     async stats(window) {
       if (!isPlainObject(window)) throw invalid('window', 'stats() takes { from, to? }');
-      const from = parseDate(window.from, 'from');
-      const to = window.to === undefined ? clock.now() : parseDate(window.to, 'to');
+      const from = parseQueryDate(window.from, 'from');
+      const to = window.to === undefined ? clock.now() : parseQueryDate(window.to, 'to');
       const want = (part: 'perHour' | 'deviceTypes' | 'countries' | 'loginTypes') =>
         window.only === undefined || window.only.includes(part);
       await committer.drain();
@@ -557,8 +561,9 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
 
     async topFailingIps(window) {
       if (!isPlainObject(window)) throw invalid('window', 'topFailingIps() takes { from, to?, limit? }');
-      const from = parseDate(window.from, 'from');
-      const to = window.to === undefined ? new Date(clock.now().getTime() + 1) : parseDate(window.to, 'to');
+      const from = parseQueryDate(window.from, 'from');
+      const to =
+        window.to === undefined ? new Date(clock.now().getTime() + 1) : parseQueryDate(window.to, 'to');
       return deps.stats.topFailingIps(from, to, limitOf(window.limit, 10, 1000));
     },
 
@@ -579,6 +584,15 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
       await committer.close();
     },
   };
+}
+
+/**
+ * The exclusive end of a calendar period, but no later than LATEST_QUERY_TIME: the end of 9999 is
+ * year 10000, which PostgreSQL cannot read in the ISO form JavaScript writes it (+010000-01-01). Event
+ * times end a day after now, so the cut-off day holds nothing.
+ */
+function endOfPeriod(ms: number): Date {
+  return new Date(Math.min(ms, LATEST_QUERY_TIME.getTime()));
 }
 
 /** Opaque keyset cursor: the last row's (loginAt, id). */

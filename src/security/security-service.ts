@@ -28,7 +28,14 @@ import type {
   Severity,
   Signal,
 } from '../domain/security-event.ts';
-import { cleanJson, cleanText, isPlainObject, parseDate, parseIpFilter } from '../domain/validation.ts';
+import {
+  cleanJson,
+  cleanText,
+  isPlainObject,
+  parseEventTime,
+  parseQueryDate,
+  parseIpFilter,
+} from '../domain/validation.ts';
 import type { Detector } from '../detect/detector.ts';
 import type { ClientContext, Enricher } from '../enrich/enricher.ts';
 import { createGroupCommitter } from '../store/group-commit.ts';
@@ -69,7 +76,7 @@ export interface EventSubject {
   headers?: Record<string, string | string[] | undefined> | undefined;
   /** Why it happened (`invalid_password`, `too_many_failed_attempts` …). */
   reason?: string | undefined;
-  /** When it happened. @default now */
+  /** When it happened: from 1970-01-01 to 24 hours after now (EARLIEST_EVENT_TIME, MAX_EVENT_SKEW_MS). @default now */
   occurredAt?: Date | string | number | undefined;
   /** Any JSON object (at most 16 KiB); keys that look like secrets are redacted. */
   context?: Record<string, unknown> | undefined;
@@ -291,7 +298,8 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
       if (typeof o.reason !== 'string') throw invalid('reason', 'must be a string');
       reason = cleanText(o.reason, EVENT_LIMITS.reason) || null;
     }
-    const occurredAt = o.occurredAt === undefined ? clock.now() : parseDate(o.occurredAt, 'occurredAt');
+    const now = clock.now();
+    const occurredAt = o.occurredAt === undefined ? now : parseEventTime(o.occurredAt, 'occurredAt', now);
     let context: Record<string, unknown> = {};
     if (o.context !== undefined) {
       if (!isPlainObject(o.context)) throw invalid('context', 'must be a JSON object');
@@ -655,8 +663,8 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
       if (query.ip !== undefined) filter.ip = parseIpFilter(query.ip, 'ip');
       if (query.username !== undefined) filter.username = usernameOf(query.username);
       if (query.userId !== undefined) filter.userId = userIdOf(query.userId);
-      if (query.from !== undefined) filter.from = parseDate(query.from, 'from');
-      if (query.to !== undefined) filter.to = parseDate(query.to, 'to');
+      if (query.from !== undefined) filter.from = parseQueryDate(query.from, 'from');
+      if (query.to !== undefined) filter.to = parseQueryDate(query.to, 'to');
       if (query.cursor !== undefined && query.cursor !== null)
         filter.before = decodeEventCursor(query.cursor);
       const limit = query.limit ?? 50;

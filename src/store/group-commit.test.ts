@@ -33,6 +33,23 @@ describe('group commit', () => {
     }
   });
 
+  it("keeps the database's error text out of WRITE_FAILED's message (it reaches API clients), in its cause", async () => {
+    const dbError = Object.assign(new Error('no partition of relation "login_history" found for row'), {
+      code: '08006',
+    });
+    const gc = createGroupCommitter<number>({
+      flush: async () => {
+        throw dbError;
+      },
+    });
+    const [outcome] = await Promise.allSettled([gc.submit(1)]);
+    assert.ok(outcome?.status === 'rejected');
+    const err = outcome.reason as TrailguardError;
+    assert.equal(err.code, 'WRITE_FAILED');
+    assert.doesNotMatch(err.message, /login_history|partition/);
+    assert.equal(err.cause, dbError);
+  });
+
   it('retries row by row after a data error, so one bad row does not sink its neighbours', async () => {
     const stored: number[] = [];
     const gc = createGroupCommitter<number>({

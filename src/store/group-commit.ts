@@ -102,11 +102,11 @@ export function createGroupCommitter<T>(options: GroupCommitOptions<T>): GroupCo
       const failure =
         err instanceof TrailguardError
           ? err
-          : new TrailguardError(
-              'WRITE_FAILED',
-              `write not committed: ${(err as Error)?.message ?? String(err)}`,
-              { cause: err },
-            );
+          : // The database's own text (table names, values) stays in `cause` for the server log;
+            // the message reaches API clients.
+            new TrailguardError('WRITE_FAILED', 'the database did not commit the write; nothing was stored', {
+              cause: err,
+            });
       for (const e of batch) e.reject(failure);
       return;
     }

@@ -16,7 +16,7 @@ describe('OpenAPI document and error codes', () => {
   let s: TestServer;
   before(async () => {
     tg = await openTrailguard('pglite');
-    s = await startServer(tg, { rateLimit: false });
+    s = await startServer(tg);
   });
   after(async () => {
     await s?.close();
@@ -65,6 +65,55 @@ describe('OpenAPI document and error codes', () => {
       assert.ok(doc.paths[path], `${path} is documented`);
     const ui = await s.call('GET', '/docs');
     assert.ok(ui.status === 200 || ui.status === 302);
+  });
+
+  it("states each operation's credentials: none for public routes, the scope for the others", async () => {
+    type Operation = { security?: Record<string, string[]>[]; description?: string; responses: object };
+    const doc = (await s.call('GET', '/docs/json')).body as {
+      security?: unknown;
+      paths: Record<string, Record<string, Operation>>;
+    };
+    assert.equal(doc.security, undefined, 'no global requirement that public routes would inherit');
+    const op = (path: string, method: string): Operation => {
+      const o = doc.paths[path]?.[method];
+      assert.ok(o, `${method.toUpperCase()} ${path} is documented`);
+      return o;
+    };
+    for (const [path, method] of [
+      ['/healthz', 'get'],
+      ['/readyz', 'get'],
+      ['/api/v1/auth/login', 'post'],
+    ] as const)
+      assert.deepEqual(op(path, method).security, [], `${path} needs no credentials`);
+    assert.deepEqual(op('/api/v1/logins', 'get').security, [{ apiKey: ['read'] }, { session: ['read'] }]);
+    assert.deepEqual(op('/api/v1/logins', 'post').security, [
+      { apiKey: ['ingest'] },
+      { session: ['ingest'] },
+    ]);
+    assert.deepEqual(op('/api/v1/keys', 'post').security, [{ apiKey: ['admin'] }, { session: ['admin'] }]);
+    assert.deepEqual(op('/api/v1/me/logins', 'get').security, [{ apiKey: [] }]);
+    // Every operation the server registers states its scope and the statuses it can answer.
+    for (const route of s.app.trailguardRoutes) {
+      const path = route.url.replace(/:(\w+)/g, '{$1}');
+      const o = doc.paths[path]?.[route.method.toLowerCase()];
+      if (!o) continue; // hidden (the UI fallback)
+      assert.match(
+        o.description ?? '',
+        new RegExp(`\\*\\*Scope:\\*\\* ${route.scope}:`),
+        `${route.method} ${path}`,
+      );
+      const statuses = Object.keys(o.responses);
+      for (const status of ['500', '503'])
+        assert.ok(statuses.includes(status), `${route.method} ${path} ${status}`);
+      if (route.scope !== 'public')
+        for (const status of ['401', '403'])
+          assert.ok(statuses.includes(status), `${route.method} ${path} ${status}`);
+      if (route.method === 'POST' && (o as { requestBody?: unknown }).requestBody)
+        for (const status of ['413', '415'])
+          assert.ok(statuses.includes(status), `${route.method} ${path} ${status}`);
+    }
+    const keys = Object.keys(op('/api/v1/keys', 'post').responses);
+    for (const status of ['415', '429']) assert.ok(keys.includes(status), `POST /api/v1/keys ${status}`);
   });
 
   it('documents every registered error code in docs/server.md', () => {

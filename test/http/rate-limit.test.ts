@@ -57,6 +57,32 @@ function suite(title: string, skip: string | false, redisUrl: () => string | und
       assert.deepEqual(statuses.slice(3), [429, 429]);
       for (let i = 0; i < 6; i++) assert.equal((await s.call('GET', '/healthz')).status, 200);
     });
+
+    // Last in the suite: it leaves this address over its budget for the rest of the minute.
+    it('limits requests to protected routes with no or wrong credentials per address, before any lookup', async () => {
+      const lookups = { keys: 0, sessions: 0 };
+      const keys = s.auth.apiKeys.authenticate.bind(s.auth.apiKeys);
+      const sessions = s.auth.sessions.authenticate.bind(s.auth.sessions);
+      s.auth.apiKeys.authenticate = (token) => (lookups.keys++, keys(token));
+      s.auth.sessions.authenticate = (key) => (lookups.sessions++, sessions(key));
+      const statuses: number[] = [];
+      const attempts: { key?: string; headers?: Record<string, string> }[] = [
+        {},
+        { key: 'tg_admin_guess1' },
+        { headers: { cookie: 'tg_session=tgs_guess1' } },
+        { key: 'tg_admin_guess2' },
+        { headers: { cookie: 'tg_session=tgs_guess2' } },
+        {},
+      ];
+      for (const a of attempts) statuses.push((await s.call('GET', '/api/v1/keys', a)).status);
+      assert.deepEqual(statuses, [401, 401, 401, 429, 429, 429]);
+      const res = await s.call('GET', '/api/v1/logins', { key: 'tg_read_guess3' });
+      assert.equal(res.status, 429);
+      assert.equal((res.body as { error: { code: string } }).error.code, 'RATE_LIMITED');
+      assert.ok(Number(res.headers.get('retry-after')) > 0);
+      // Refused before the credentials are looked up: only the first guesses reached the database.
+      assert.deepEqual(lookups, { keys: 1, sessions: 1 });
+    });
   });
 }
 

@@ -1,6 +1,8 @@
-import { after, before, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { forEachBackend, openTrailguard } from '../helpers/backends.ts';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { REDIS_SKIP, TEST_REDIS_URL, forEachBackend, openTrailguard } from '../helpers/backends.ts';
 import type { Trailguard } from '../../src/index.ts';
 import { startServer } from './helpers.ts';
 import type { TestServer } from './helpers.ts';
@@ -146,6 +148,32 @@ forEachBackend('admin sessions over HTTP', (backend) => {
     assert.equal(ok.status, 200);
   });
 
+  it('does not let ingested failures for an admin account or address lock the admin sign-in', async () => {
+    // An ingest key chooses username and address freely: ten failures for 'ops' from ten addresses
+    // (distributed_attack) and five from the admin's own address (brute_force).
+    const adminIp = '198.51.100.77';
+    const events = Array.from({ length: 10 }, (_, i) => ({
+      type: 'login_failed',
+      username: 'ops',
+      ip: `203.0.113.${i + 1}`,
+    }));
+    const ingested = await s.call('POST', '/api/v1/security-events', { key: s.keys.ingest, json: events });
+    assert.equal(ingested.status, 201);
+    const logins = Array.from({ length: 5 }, (_, i) => ({
+      username: `ops-${i}`,
+      success: false,
+      ip: adminIp,
+    }));
+    assert.equal((await s.call('POST', '/api/v1/logins', { key: s.keys.ingest, json: logins })).status, 201);
+    const check = await tg.security.check({ ip: adminIp, username: 'ops' });
+    assert.ok(check.reasons.includes('distributed_attack') && check.reasons.includes('brute_force'));
+    const res = await s.call('POST', '/api/v1/auth/login', {
+      json: { username: 'ops', password },
+      headers: { 'x-forwarded-for': adminIp },
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+  });
+
   it('takes the client IP from X-Forwarded-For only when the peer is a trusted proxy', async () => {
     const res = await s.call('POST', '/api/v1/logins', {
       key: s.keys.ingest,
@@ -191,7 +219,7 @@ forEachBackend('admin sign-in lockout with detection turned off', (backend) => {
     await tg?.close();
   });
 
-  it('counts its own failed sign-ins in the login history instead', async () => {
+  it('counts its own failed sign-ins against the lockout threshold instead', async () => {
     for (let i = 0; i < 3; i++) {
       const r = await s.call('POST', '/api/v1/auth/login', {
         json: { username: 'root', password: 'nope-nope' },
@@ -201,5 +229,57 @@ forEachBackend('admin sign-in lockout with detection turned off', (backend) => {
     const locked = await s.call('POST', '/api/v1/auth/login', { json: { username: 'root', password } });
     assert.equal(locked.status, 429);
     assert.equal((locked.body as { error: { code: string } }).error.code, 'ACCOUNT_LOCKED');
+  });
+});
+
+describe('admin sign-in lockout on Redis', { skip: REDIS_SKIP }, () => {
+  const prefix = `tgtest:${randomBytes(4).toString('hex')}:`;
+  let tg: Trailguard;
+  let s: TestServer;
+  const password = 'correct horse battery staple';
+  before(async () => {
+    tg = await openTrailguard('pglite', {
+      trustProxy: 'loopback',
+      redisUrl: TEST_REDIS_URL,
+      detection: { keyPrefix: prefix },
+    });
+    s = await startServer(tg, { rateLimit: false });
+    await s.auth.users.create({ username: 'root', password });
+  });
+  after(async () => {
+    await s?.close();
+    await tg?.close();
+    const redis = new Redis(TEST_REDIS_URL as string);
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length) await redis.del(...keys);
+    redis.disconnect();
+  });
+
+  it("keeps the sign-in's counters in Redis under <keyPrefix>admin:, apart from the application's", async () => {
+    const headers = { 'x-forwarded-for': '198.51.100.90' };
+    for (let i = 0; i < 5; i++)
+      await s.call('POST', '/api/v1/auth/login', {
+        json: { username: `guess${i}`, password: 'nope-nope' },
+        headers,
+      });
+    const locked = await s.call('POST', '/api/v1/auth/login', {
+      json: { username: 'root', password },
+      headers,
+    });
+    assert.equal(locked.status, 429);
+    const redis = new Redis(TEST_REDIS_URL as string);
+    try {
+      const keys = await redis.keys(`${prefix}admin:*`);
+      assert.ok(keys.length > 0, 'admin sign-in keys in Redis');
+    } finally {
+      redis.disconnect();
+    }
+    const reset = await s.call('POST', '/api/v1/security/reset', {
+      key: s.keys.admin,
+      json: { ip: '198.51.100.90' },
+    });
+    assert.equal(reset.status, 200);
+    const ok = await s.call('POST', '/api/v1/auth/login', { json: { username: 'root', password }, headers });
+    assert.equal(ok.status, 200);
   });
 });

@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { invalid } from '../../domain/errors.ts';
 import type { LoginRecord, RecordLoginInput } from '../../domain/login.ts';
 import { LIMITS } from '../../domain/login.ts';
-import { cleanJson, normalizeIp, parseDate, truncate } from '../../domain/validation.ts';
+import { cleanJson, normalizeIp, parseEventTime, truncate } from '../../domain/validation.ts';
 import type { Trailguard } from '../../trailguard.ts';
 import {
   CalendarQuerySchema,
@@ -19,13 +19,13 @@ import {
   ListLoginsQuerySchema,
   LoginPage,
   LoginRecordSchema,
-  MAX_BATCH,
   Nullable,
   Type,
   errorResponses,
 } from '../schemas.ts';
 import type { IngestLogin } from '../schemas.ts';
 import type { ServerMetrics } from '../metrics.ts';
+import { PartialBatchSchema, writeBatch } from '../batch.ts';
 
 export interface LoginRouteOptions {
   tg: Trailguard;
@@ -38,7 +38,7 @@ export interface LoginRouteOptions {
  * Everything `record()` would reject, checked for every item before any is written, so a bad item in
  * a batch leaves nothing stored.
  */
-function precheck(item: IngestLogin, prefix: string): void {
+function precheck(item: IngestLogin, prefix: string, now: Date): void {
   if (item.username.trim() === '') throw invalid(`${prefix}username`, 'must not be empty');
   if (typeof item.userId === 'number' && !Number.isSafeInteger(item.userId))
     throw invalid(`${prefix}userId`, 'must be a string or a whole number');
@@ -46,7 +46,7 @@ function precheck(item: IngestLogin, prefix: string): void {
     throw invalid(`${prefix}userId`, 'must not be empty');
   if (item.ip !== undefined && normalizeIp(item.ip) === null)
     throw invalid(`${prefix}ip`, `'${truncate(item.ip, 64)}' is not an IP address`);
-  if (item.occurredAt !== undefined) parseDate(item.occurredAt, `${prefix}occurredAt`);
+  if (item.occurredAt !== undefined) parseEventTime(item.occurredAt, `${prefix}occurredAt`, now);
   if (item.metadata !== undefined) {
     const clean = cleanJson(item.metadata, `${prefix}metadata`);
     if (Buffer.byteLength(JSON.stringify(clean)) > LIMITS.metadataBytes)
@@ -109,7 +109,8 @@ export function loginRoutes(app: FastifyInstance, opts: LoginRouteOptions): void
       schema: {
         summary: 'Record one login attempt, or a batch of up to 1,000',
         description:
-          'Send one object or an array. The whole batch is validated before anything is written. ' +
+          'Send one object or an array. The whole batch is validated before anything is written; if a ' +
+          'database failure then stores only part of it, the answer is 207 saying which items were stored. ' +
           "`ip` and `userAgent` are the end user's; the server never reads them from this request's headers " +
           'unless the caller is a configured trusted proxy.',
         tags: ['logins'],
@@ -119,6 +120,7 @@ export function loginRoutes(app: FastifyInstance, opts: LoginRouteOptions): void
             LoginRecordSchema,
             Type.Object({ count: Type.Integer(), ids: Type.Array(Type.String({ format: 'uuid' })) }),
           ]),
+          207: PartialBatchSchema,
           ...errorResponses(400, 401, 403, 413, 415, 422, 429),
         },
       },
@@ -127,19 +129,14 @@ export function loginRoutes(app: FastifyInstance, opts: LoginRouteOptions): void
       const started = performance.now();
       const body = request.body as IngestLogin | IngestLogin[];
       if (Array.isArray(body)) {
-        if (body.length > MAX_BATCH) throw invalid('body', `a batch holds at most ${MAX_BATCH} logins`);
-        for (let i = 0; i < body.length; i++) precheck(body[i] as IngestLogin, `${i}.`);
+        const now = tg.config.clock.now();
+        for (let i = 0; i < body.length; i++) precheck(body[i] as IngestLogin, `${i}.`, now);
         const forwarded = forwardedFor(request, body);
-        const records = await Promise.all(body.map((item) => tg.logins.record(toInput(item, forwarded))));
+        const sent = await writeBatch(reply, body, (item) => tg.logins.record(toInput(item, forwarded)));
         metrics.ingestLatency.observe({ kind: 'logins_batch' }, (performance.now() - started) / 1000);
-        // Serialized here: the response schema is a union, and fast-json-stringify would run the
-        // validator of each branch (a format check per id) to pick one.
-        return reply
-          .code(201)
-          .type('application/json; charset=utf-8')
-          .send(JSON.stringify({ count: records.length, ids: records.map((r) => r.id) }));
+        return sent;
       }
-      precheck(body, '');
+      precheck(body, '', tg.config.clock.now());
       const record = await tg.logins.record(toInput(body, forwardedFor(request, [body])));
       metrics.ingestLatency.observe({ kind: 'login' }, (performance.now() - started) / 1000);
       return reply

@@ -14,13 +14,15 @@ import {
   SEVERITIES,
 } from '../../domain/security-event.ts';
 import type { SecurityEventQuery, SecurityEventType, Severity } from '../../domain/security-event.ts';
-import { StringEnum, cleanJson, normalizeIp, parseDate, truncate } from '../../domain/validation.ts';
+import { StringEnum, cleanJson, normalizeIp, parseEventTime, truncate } from '../../domain/validation.ts';
 import type { Static } from '../../domain/validation.ts';
 import type { Trailguard } from '../../trailguard.ts';
 import { principalId } from '../auth.ts';
 import type { ServerMetrics } from '../metrics.ts';
 import { DateTime, MAX_BATCH, Nullable, Type, errorResponses } from '../schemas.ts';
 import { activeSignals } from '../signals.ts';
+import type { AdminSignInGuard } from '../admin-sign-in-guard.ts';
+import { PartialBatchSchema, writeBatch } from '../batch.ts';
 
 const When = Type.Union([Type.String({ maxLength: 64 }), Type.Integer()], {
   description: 'ISO-8601 date-time or epoch milliseconds.',
@@ -114,10 +116,12 @@ export interface SecurityRouteOptions {
   tg: Trailguard;
   metrics: ServerMetrics;
   batchBodyLimit: number;
+  /** The admin sign-in's own counters, reset together with the application's. */
+  adminGuard?: AdminSignInGuard | undefined;
 }
 
 /** What `tg.security.log` would reject, checked for every item before any is written. */
-function precheck(item: IngestSecurityEvent, prefix: string, forwardedIp: boolean): void {
+function precheck(item: IngestSecurityEvent, prefix: string, forwardedIp: boolean, now: Date): void {
   if (item.username !== undefined && item.username.trim() === '')
     throw invalid(`${prefix}username`, 'must not be empty');
   if (item.type === 'login_failed' && item.username === undefined)
@@ -129,7 +133,7 @@ function precheck(item: IngestSecurityEvent, prefix: string, forwardedIp: boolea
   if (item.ip === undefined && !forwardedIp) throw invalid(`${prefix}ip`, 'is required');
   if (item.ip !== undefined && normalizeIp(item.ip) === null)
     throw invalid(`${prefix}ip`, `'${truncate(item.ip, 64)}' is not an IP address`);
-  if (item.occurredAt !== undefined) parseDate(item.occurredAt, `${prefix}occurredAt`);
+  if (item.occurredAt !== undefined) parseEventTime(item.occurredAt, `${prefix}occurredAt`, now);
   if (item.context !== undefined) {
     const clean = cleanJson(item.context, `${prefix}context`);
     if (Buffer.byteLength(JSON.stringify(clean)) > EVENT_LIMITS.contextBytes)
@@ -163,7 +167,8 @@ export function securityRoutes(app: FastifyInstance, opts: SecurityRouteOptions)
         summary: 'Record one security event, or a batch of up to 1,000',
         description:
           'Typed events as `tg.security.log(type, options)` takes them. `login_failed` runs detection ' +
-          '(and may raise `suspicious_activity`). The whole batch is validated before anything is written.',
+          '(and may raise `suspicious_activity`). The whole batch is validated before anything is written; ' +
+          'if a database failure then stores only part of it, the answer is 207 saying which items were stored.',
         tags: ['security'],
         body: IngestSecurityEventsBody,
         response: {
@@ -171,6 +176,7 @@ export function securityRoutes(app: FastifyInstance, opts: SecurityRouteOptions)
             SecurityEventSchema,
             Type.Object({ count: Type.Integer(), ids: Type.Array(Type.String({ format: 'uuid' })) }),
           ]),
+          207: PartialBatchSchema,
           ...errorResponses(400, 401, 403, 413, 415, 422, 429),
         },
       },
@@ -181,16 +187,17 @@ export function securityRoutes(app: FastifyInstance, opts: SecurityRouteOptions)
       const items = Array.isArray(body) ? body : [body];
       const needsForwarding = items.some((i) => i.ip === undefined || i.userAgent === undefined);
       const forwarded = needsForwarding ? fromTrustedProxy(request) : {};
+      const now = tg.config.clock.now();
       items.forEach((item, i) =>
-        precheck(item, Array.isArray(body) ? `${i}.` : '', forwarded.ip !== undefined),
+        precheck(item, Array.isArray(body) ? `${i}.` : '', forwarded.ip !== undefined, now),
       );
       if (Array.isArray(body)) {
-        const events = await Promise.all(body.map((item) => log(item, forwarded)));
+        const sent = await writeBatch(reply, body, (item) => log(item, forwarded));
         metrics.ingestLatency.observe(
           { kind: 'security_events_batch' },
           (performance.now() - started) / 1000,
         );
-        return reply.code(201).send({ count: events.length, ids: events.map((e) => e.id) });
+        return sent;
       }
       const event = await log(body, forwarded);
       metrics.ingestLatency.observe({ kind: 'security_event' }, (performance.now() - started) / 1000);
@@ -248,7 +255,7 @@ export function securityRoutes(app: FastifyInstance, opts: SecurityRouteOptions)
       config: { scope: 'admin' },
       schema: {
         summary:
-          "Reset detection counters for an IP and/or a username (lifts a lockout; logged as 'account_unlocked')",
+          "Reset detection counters for an IP and/or a username, the application's and the admin sign-in's (lifts a lockout; logged as 'account_unlocked')",
         tags: ['security'],
         body: ResetBody,
         response: {
@@ -266,6 +273,7 @@ export function securityRoutes(app: FastifyInstance, opts: SecurityRouteOptions)
       }
       if (body.username !== undefined && body.username.trim() === '')
         throw invalid('username', 'must not be empty');
+      await opts.adminGuard?.reset({ ip, username: body.username });
       await tg.security.resetCounters({
         ip,
         username: body.username,

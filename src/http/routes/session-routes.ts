@@ -9,19 +9,15 @@ import { TrailguardError } from '../../domain/errors.ts';
 import type { AuthService } from '../../auth/auth-service.ts';
 import { csrfTokenFor } from '../../auth/auth-service.ts';
 import type { Trailguard } from '../../trailguard.ts';
+import type { AdminSignInGuard } from '../admin-sign-in-guard.ts';
 import { SESSION_COOKIE } from '../auth.ts';
 import { DateTime, Type, errorResponses } from '../schemas.ts';
 
 export interface SessionRouteOptions {
   tg: Trailguard;
   auth: AuthService;
-  /**
-   * With detection turned off: failed sign-ins per address or account within `lockoutWindowMs` that
-   * lock it out. @default 5
-   */
-  lockoutThreshold: number;
-  /** @default 15 min */
-  lockoutWindowMs: number;
+  /** The admin sign-in's own failure counters (never the application's). */
+  guard: AdminSignInGuard;
 }
 
 const SignInBody = Type.Object(
@@ -38,58 +34,11 @@ const SessionSchema = Type.Object({
   expiresAt: DateTime,
 });
 
-interface Lock {
-  locked: boolean;
-  retryAfterSeconds: number;
-  reasons: string[];
-}
-
-/** Detection patterns that refuse an admin sign-in from the address or for the account. */
-export const ADMIN_BLOCK_ON: readonly string[] = ['brute_force', 'account_enumeration', 'distributed_attack'];
-
 /** Marks the server's own admin sign-ins in the login history. */
 export const ADMIN_LOGIN_SOURCE = 'trailguard-admin';
 
 export function sessionRoutes(app: FastifyInstance, opts: SessionRouteOptions): void {
-  const { tg, auth } = opts;
-
-  /**
-   * Whether sign-in is refused for this address or account. With detection on, this is
-   * `tg.security.check` in enforce mode whatever `detection.mode` says for the application: the
-   * server protects itself on the patterns in ADMIN_BLOCK_ON. With detection off, the server counts
-   * its own failed sign-ins in the login history instead.
-   */
-  async function lockState(ip: string, username: string): Promise<Lock> {
-    if (tg.security.detector) {
-      const c = await tg.security.check({ ip, username });
-      if (!c.allowed)
-        return { locked: true, retryAfterSeconds: c.retryAfterSeconds ?? 1, reasons: c.reasons };
-      const blocking = c.reasons.filter((r) => ADMIN_BLOCK_ON.includes(r));
-      if (blocking.length === 0) return { locked: false, retryAfterSeconds: 0, reasons: [] };
-      // Monitor mode gives no release time: the pattern's window is the upper bound.
-      const d = tg.config.detection;
-      const windows = {
-        brute_force: d.bruteForce,
-        distributed_attack: d.distributedAttack,
-        account_enumeration: d.accountEnumeration,
-      };
-      let retry = 1;
-      for (const r of blocking) {
-        const w = windows[r as keyof typeof windows];
-        if (w) retry = Math.max(retry, w.windowSeconds);
-      }
-      return { locked: true, retryAfterSeconds: retry, reasons: blocking };
-    }
-    const hours = opts.lockoutWindowMs / 3_600_000;
-    const [byIp, byUser] = await Promise.all([
-      tg.logins.failed({ ip, hours, limit: opts.lockoutThreshold }),
-      tg.logins.failed({ username, hours, limit: opts.lockoutThreshold }),
-    ]);
-    const own = (r: { metadata: Record<string, unknown> }) => r.metadata['source'] === ADMIN_LOGIN_SOURCE;
-    const locked =
-      byIp.filter(own).length >= opts.lockoutThreshold || byUser.filter(own).length >= opts.lockoutThreshold;
-    return { locked, retryAfterSeconds: Math.ceil(opts.lockoutWindowMs / 1000), reasons: [] };
-  }
+  const { tg, auth, guard } = opts;
 
   function record(
     request: FastifyRequest,
@@ -133,7 +82,7 @@ export function sessionRoutes(app: FastifyInstance, opts: SessionRouteOptions): 
     },
     async (request, reply) => {
       const { username, password } = request.body as { username: string; password: string };
-      const before = await lockState(request.ip, username);
+      const before = await guard.state(request.ip, username);
       if (before.locked) {
         await record(request, username, false, { reason: 'locked' });
         // The same answer whichever of address or account is locked, and whatever the password.
@@ -142,9 +91,10 @@ export function sessionRoutes(app: FastifyInstance, opts: SessionRouteOptions): 
       }
       const user = await auth.users.verify(username, password);
       if (!user) {
-        // Recording the failure runs detection on it (login_failed, suspicious_activity).
+        // Recording the failure runs the application's detection on it (login_failed,
+        // suspicious_activity); the lockout counts it in the guard's own counters.
         await record(request, username, false, { reason: 'invalid_credentials' });
-        const after = await lockState(request.ip, username);
+        const after = await guard.fail(request.ip, username);
         if (after.locked) {
           await tg.security.accountLocked({
             username,
