@@ -77,6 +77,7 @@ const SAMPLES: Record<string, { scope: string; json?: unknown; path?: string }> 
     path: '/api/v1/admin/privacy/users/matrix-nobody/erase',
     json: { reason: 'auth matrix' },
   },
+  'GET /api/v1/admin/integrity': { scope: 'admin' },
   'POST /api/v1/auth/login': { scope: 'public', json: { username: 'nobody', password: 'wrong-password' } },
   'GET /api/v1/auth/session': { scope: 'admin' },
   'POST /api/v1/auth/logout': { scope: 'admin' },
