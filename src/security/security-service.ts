@@ -29,6 +29,7 @@ import type {
   Signal,
 } from '../domain/security-event.ts';
 import { cleanJson, cleanText, isPlainObject, parseDate, parseIpFilter } from '../domain/validation.ts';
+import { redactSecrets } from '../domain/redact.ts';
 import type { Detector } from '../detect/detector.ts';
 import type { ClientContext, Enricher } from '../enrich/enricher.ts';
 import { createGroupCommitter } from '../store/group-commit.ts';
@@ -147,18 +148,36 @@ export interface SecurityService {
   close(): Promise<void>;
 }
 
-const SECRET_KEY =
-  /pass(word|wd|phrase)?$|^pwd$|token|secret|session.?(key|id)|authorization|cookie|api.?key|otp|credential|private.?key/i;
+/**
+ * Keys of a line's `context` that describe the event itself. The caller's `context` is merged into
+ * the same object (the documented flat line shape), so these are written last and a caller's key of
+ * the same name is left out of the line: a SIEM must not be told that a `permission_denied` by one
+ * user from one address was a `login_success` by another. The stored row keeps the caller's keys in
+ * its `context` column, apart from the event's own columns.
+ */
+const CORE_LINE_KEYS = [
+  'event_type',
+  'category',
+  'severity',
+  'email',
+  'username',
+  'user_id',
+  'ip_address',
+  'user_agent',
+  'reason',
+  'event_id',
+] as const;
 
-/** Replaces the values of keys that look like secrets, at any depth. */
-export function redactSecrets(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(redactSecrets);
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEY.test(k) ? '[REDACTED]' : redactSecrets(v);
-    return out;
+/** The event's context for a log line, without keys that would shadow the core fields. */
+function lineContext(context: Record<string, unknown>): Record<string, unknown> {
+  let out: Record<string, unknown> | null = null;
+  for (const k of CORE_LINE_KEYS) {
+    if (Object.hasOwn(context, k)) {
+      out ??= { ...context };
+      delete out[k];
+    }
   }
-  return value;
+  return out ?? context;
 }
 
 const NO_SIGNALS: Signal[] = [];
@@ -350,7 +369,7 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
           ip_address: s.ip,
           user_agent: s.userAgent,
           reason: s.reason,
-          ...event.context,
+          ...lineContext(event.context),
           event_id: event.id,
         },
       };
