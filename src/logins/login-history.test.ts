@@ -103,6 +103,39 @@ forEachBackend('login history', (backend) => {
       );
     });
 
+    it('stores the referrer without its query string or fragment, and redacts secret metadata keys (audit A #5)', async () => {
+      const rec = await tg.logins.record({
+        username: 'magic@example.com',
+        userId: 'm-1',
+        success: true,
+        loginType: 'magic_link',
+        request: fakeRequest('203.0.113.77', {
+          referer:
+            'https://bob:pw-SECRET-1@app.example.com/login/verify?token=RAW-TOKEN-2&password=RAW-PW-3#frag-4',
+        }),
+        metadata: { plan: 'pro', password: 'hunter2-5', nested: { accessToken: 'tok-6' }, footprint: 'f' },
+      });
+      assert.equal(rec.metadata['referrer'], 'https://app.example.com/login/verify');
+      assert.equal(rec.metadata['password'], '[REDACTED]');
+      assert.deepEqual(rec.metadata['nested'], { accessToken: '[REDACTED]' });
+      assert.equal(rec.metadata['plan'], 'pro');
+      assert.equal(rec.metadata['footprint'], 'f');
+      const r = await sql<{
+        row: string;
+      }>`SELECT row_to_json(h)::text AS row FROM login_history h WHERE user_id = 'm-1'`.execute(
+        tg.database.db,
+      );
+      const row = r.rows[0]?.row ?? '';
+      for (const secret of ['SECRET-1', 'RAW-TOKEN-2', 'RAW-PW-3', 'frag-4', 'hunter2-5', 'tok-6'])
+        assert.ok(!row.includes(secret), secret);
+      const relative = await tg.logins.record({
+        username: 'magic@example.com',
+        success: false,
+        request: fakeRequest('203.0.113.77', { referer: '/reset?code=RAW-7' }),
+      });
+      assert.equal(relative.metadata['referrer'], '/reset');
+    });
+
     it('records failed attempts for usernames that do not exist, without a user id', async () => {
       const rec = await tg.logins.record({
         username: 'nobody@example.com',

@@ -17,6 +17,7 @@ import type {
   RecordLoginInput,
   RecordLogoutInput,
 } from '../domain/login.ts';
+import { redactSecrets } from '../domain/redact.ts';
 import {
   cleanJson,
   cleanText,
@@ -248,7 +249,8 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
     const callerMetadata =
       fields.metadata === undefined
         ? null
-        : (cleanJson(fields.metadata, 'metadata') as Record<string, unknown>);
+        : // Secret-looking keys are redacted as in a security event's context (docs/security.md).
+          (redactSecrets(cleanJson(fields.metadata, 'metadata')) as Record<string, unknown>);
     const loginAt = occurredAt === undefined ? clock.now() : parseDate(occurredAt, 'occurredAt');
     const client = enricher.client({ request, headers, ip: fields.ip, userAgent: fields.userAgent });
     let metadata = callerMetadata ?? {};
