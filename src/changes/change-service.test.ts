@@ -106,6 +106,23 @@ forEachBackend('change log', (backend) => {
       );
     });
 
+    it('stores lone UTF-16 surrogates as U+FFFD, like login history (audit A #3)', async () => {
+      const c = await tg.changes.log(
+        deployment({
+          title: 'a\ud800b',
+          description: 'd\udc00',
+          performedBy: { id: 'p\ud800', name: 'N\ud800' },
+          metadata: { k: 'v\ud800' },
+        }),
+      );
+      assert.equal(c.title, 'a\ufffdb');
+      assert.equal(c.description, 'd\ufffd');
+      assert.deepEqual(c.performedBy, { id: 'p\ufffd', name: 'N\ufffd' });
+      const stored = await tg.changes.get(c.id);
+      assert.equal(stored.title, 'a\ufffdb');
+      assert.equal(stored.history.length, 1);
+    });
+
     it('logs a pre-approved change when approvedBy is someone else', async () => {
       const c = await tg.changes.log(deployment({ approvedBy: bob }));
       assert.equal(c.approvalStatus, 'approved');

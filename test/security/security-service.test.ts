@@ -293,6 +293,35 @@ forEachBackend('security service', (backend) => {
     assert.equal(ev.context['username'], 'alice');
   });
 
+  it('stores, logs and counts a lone UTF-16 surrogate as U+FFFD instead of losing the event (audit A #3)', async () => {
+    sink.lines.length = 0;
+    const r = await tg.security.loginFailed({
+      username: 'attacker\ud800',
+      ip: '198.51.100.140',
+      reason: 'invalid\udc00',
+      userAgent: 'UA\ud800',
+      context: { k: 'v\ud800' },
+    });
+    assert.equal(r.counts.failedAttemptsFromIp, 1);
+    const stored = (await tg.security.events({ type: 'login_failed', ip: '198.51.100.140' })).items;
+    assert.equal(stored.length, 1);
+    assert.equal(stored[0]?.username, 'attacker\ufffd');
+    assert.equal(stored[0]?.reason, 'invalid\ufffd');
+    assert.equal(stored[0]?.userAgent, 'UA\ufffd');
+    assert.equal(stored[0]?.context['k'], 'v\ufffd');
+    assert.equal(sink.parsed()[0]?.['context'].username, 'attacker\ufffd');
+    const ev = await tg.security.log('account_locked', {
+      username: 'u\ud800',
+      ip: '198.51.100.140',
+      reason: 'r\ud800',
+    });
+    assert.equal(ev.reason, 'r\ufffd');
+    assert.equal(
+      (await tg.security.events({ type: 'account_locked', ip: '198.51.100.140' })).items.length,
+      1,
+    );
+  });
+
   it('check() monitors by default: never refuses, but names the patterns', async () => {
     const r = await tg.security.check({ ip: '198.51.100.7', username: 'alice@example.com' });
     assert.equal(r.allowed, true);
