@@ -119,6 +119,26 @@ describe('change log --version', () => {
     );
     assert.deepEqual(protectVersionOption(['--version']), ['--version']);
   });
+
+  it('refuses a --version with no value or an option after it, naming the option (audit A #4)', () => {
+    for (const args of [
+      ['change', 'log', '--title', 'x', '--version'],
+      ['change', 'log', '--version', '--rollback-instructions', 'redeploy'],
+      ['change', 'log', '--version', '-rc1'],
+    ]) {
+      assert.throws(
+        () => protectVersionOption(args),
+        (err: { code?: string; field?: string; message?: string }) =>
+          err.code === 'VALIDATION_FAILED' && err.field === 'version' && /--version/.test(err.message ?? ''),
+        args.join(' '),
+      );
+    }
+    assert.deepEqual(protectVersionOption(['change', 'log', '--version=-rc1']), [
+      'change',
+      'log',
+      '--version=-rc1',
+    ]);
+  });
 });
 
 interface Run {
@@ -333,6 +353,29 @@ forEachBackend('trailguard change (CLI in a git repository)', (backend) => {
     const noTitle = await run(['change', 'log', '--type', 'deployment']);
     assert.notEqual(noTitle.code, 0);
     assert.match(noTitle.stderr, /--title/);
+    // An unset CI variable (`--version $VERSION`) must not print the program version and exit 0.
+    for (const version of [[], ['-rc1'], ['--version=']]) {
+      const args = ['change', 'log', '--type', 'deployment', '--title', 'x', '--performed-by', 'ann'];
+      const r = await run(
+        version[0] === '--version=' ? [...args, '--version='] : [...args, '--version', ...version],
+      );
+      assert.equal(r.code, 1, `--version ${version.join(' ')}: ${r.stdout}`);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, /--version/);
+      assert.match(r.stderr, /field version/);
+    }
+    const badMetadata = await run([
+      'change',
+      'log',
+      '--type',
+      'deployment',
+      '--title',
+      'x',
+      '--metadata',
+      '[1]',
+    ]);
+    assert.equal(badMetadata.code, 1);
+    assert.match(badMetadata.stderr, /metadata: must be a JSON object \(option --metadata\)/);
     const unknown = await run(['change', 'show', '01900000-0000-7000-8000-000000000000']);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /CHANGE_NOT_FOUND/);

@@ -58,6 +58,15 @@ function withFlag(err: unknown): never {
   throw err;
 }
 
+/** Runs `f`, naming the option of a field it rejects, as `withFlag` does for the library's errors. */
+function withFlagSync<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    return withFlag(err);
+  }
+}
+
 function out(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
 }
@@ -195,6 +204,9 @@ function registerLog(change: Command): void {
     .action(async (opts: LogOptions, cmd: Command) => {
       if (opts.emergency && opts.approvedBy !== undefined)
         throw invalid('approvedBy', '--approved-by and --emergency exclude each other');
+      // An empty version is an unset variable, not "no version": the library would store null.
+      if (opts.version !== undefined && opts.version.trim() === '')
+        withFlag(invalid('version', 'must not be empty'));
       const ci = await detectCiContext();
       const input: LogChangeInput = {
         changeType: opts.type as LogChangeInput['changeType'],
@@ -221,7 +233,7 @@ function registerLog(change: Command): void {
         metadata: {
           ...(ci.runUrl ? { ciRunUrl: ci.runUrl } : {}),
           loggedFrom: ci.source,
-          ...parseMetadata(opts.metadata),
+          ...withFlagSync(() => parseMetadata(opts.metadata)),
         },
       };
       if (opts.approvedBy !== undefined) {
@@ -409,7 +421,10 @@ function registerReads(change: Command): void {
 /**
  * Commander lets a parent's options match after the subcommand, so the root's `--version` (print and
  * exit) would swallow `change log --version v1.2.3`. After the `change` token, `--version X` is given
- * to commander as `--version=X`, a form the root's boolean flag does not take.
+ * to commander as `--version=X`, a form the root's boolean flag does not take. A `--version` with no
+ * value after it (an unset CI variable: `--version $VERSION`) or followed by an option is an error
+ * naming the option: left alone it printed the program's version and exited 0, which a pipeline
+ * would capture as the change id. A value that starts with '-' is given as `--version=-rc1`.
  */
 export function protectVersionOption(args: readonly string[]): string[] {
   const at = args.indexOf('change');
@@ -422,7 +437,12 @@ export function protectVersionOption(args: readonly string[]): string[] {
       out.push(...args.slice(i));
       break;
     }
-    if (arg === '--version' && next !== undefined && !next.startsWith('-')) {
+    if (arg === '--version') {
+      if (next === undefined || next.startsWith('-'))
+        throw invalid(
+          'version',
+          `option --version needs a value${next === undefined ? '' : ` (got '${next}' next; write --version=${next} if that is the value)`}`,
+        );
       out.push(`--version=${next}`);
       i++;
     } else out.push(arg);
