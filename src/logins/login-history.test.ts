@@ -385,6 +385,47 @@ forEachBackend('login history', (backend) => {
       assert.equal(closed, null);
     });
 
+    it('does not close a login recorded without a key when the logout key matches no session (audit A #10)', async () => {
+      await tg.logins.record({
+        username: 'k',
+        userId: 'K-10',
+        success: true,
+        occurredAt: '2026-03-10T07:00:00Z',
+      });
+      const closed = await tg.logins.recordLogout({
+        userId: 'K-10',
+        sessionKey: 'does-not-match-anything',
+        occurredAt: '2026-03-10T08:00:00Z',
+      });
+      assert.equal(closed, null);
+      const [login] = (await tg.logins.list({ userId: 'K-10' })).items;
+      assert.equal(login?.logoutAt, null);
+    });
+
+    it('two concurrent logouts without a key close two different sessions (audit A #9)', async () => {
+      for (let round = 0; round < 3; round++) {
+        const userId = `cu-${round}`;
+        for (let i = 0; i < 20; i++)
+          await tg.logins.record({
+            username: 'cu',
+            userId,
+            success: true,
+            occurredAt: new Date(Date.parse('2026-03-10T06:00:00Z') + i * 60_000),
+          });
+        const at = '2026-03-10T09:00:00Z';
+        const [a, b] = await Promise.all([
+          tg.logins.recordLogout({ userId, occurredAt: at }),
+          tg.logins.recordLogout({ userId, occurredAt: at }),
+        ]);
+        assert.ok(a && b, 'both close a session');
+        assert.notEqual(a.id, b.id);
+        const closed = (await tg.logins.list({ userId, limit: 100 })).items.filter(
+          (r) => r.logoutAt !== null,
+        );
+        assert.equal(closed.length, 2);
+      }
+    });
+
     it('returns null when nothing is open', async () => {
       assert.equal(await tg.logins.recordLogout({ userId: 'never-logged-in' }), null);
     });
