@@ -123,6 +123,22 @@ forEachBackend('change log', (backend) => {
       assert.equal(stored.history.length, 1);
     });
 
+    it('refuses a commit time later than the deployment, which would make lead time negative (audit A #12)', async () => {
+      const before = await counts(tg);
+      await rejectsWith(
+        tg.changes.log(
+          deployment({ gitCommittedAt: '2024-03-01T09:00:01Z', deployedAt: '2024-03-01T09:00:00Z' }),
+        ),
+        'VALIDATION_FAILED',
+        'gitCommittedAt',
+      );
+      assert.deepEqual(await counts(tg), before);
+      const same = await tg.changes.log(
+        deployment({ gitCommittedAt: '2024-03-01T09:00:00Z', deployedAt: '2024-03-01T09:00:00Z' }),
+      );
+      assert.equal(same.gitCommittedAt?.toISOString(), '2024-03-01T09:00:00.000Z');
+    });
+
     it('logs a pre-approved change when approvedBy is someone else', async () => {
       const c = await tg.changes.log(deployment({ approvedBy: bob }));
       assert.equal(c.approvalStatus, 'approved');

@@ -392,6 +392,9 @@ export function createChangeService(deps: ChangeServiceDeps): ChangeService {
         createdAt: now,
         updatedAt: now,
       };
+      // A commit cannot be deployed before it exists; accepted, it made DORA lead time negative.
+      if (change.gitCommittedAt !== null && change.gitCommittedAt.getTime() > change.deployedAt.getTime())
+        throw invalid('gitCommittedAt', 'must not be later than deployedAt');
       await repository.transaction(async (tx) => {
         await tx.insert(change);
         await tx.appendHistory([
