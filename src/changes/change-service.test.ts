@@ -755,5 +755,17 @@ forEachBackend('change log queries and reports', (backend) => {
       [ids['c1']],
     );
     await rejectsWith(tg.changes.recent({ days: 0 }), 'VALIDATION_FAILED', 'days');
+    await rejectsWith(tg.changes.recent({ days: 1e9 }), 'VALIDATION_FAILED', 'days');
+  });
+
+  it('rejects a misspelt filter or option instead of returning unfiltered rows (audit A #11)', async () => {
+    await rejectsWith(tg.changes.list({ typ: 'deployment' } as never), 'VALIDATION_FAILED', 'typ');
+    await rejectsWith(tg.changes.recent({ days: 1, limt: 2 } as never), 'VALIDATION_FAILED', 'limt');
+    await rejectsWith(tg.changes.critical({ dys: 2 } as never), 'VALIDATION_FAILED', 'dys');
+    await rejectsWith(
+      tg.changes.report({ from: '2024-01-01T00:00:00Z', enviroment: 'staging' } as never),
+      'VALIDATION_FAILED',
+      'enviroment',
+    );
   });
 });

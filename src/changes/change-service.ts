@@ -35,6 +35,7 @@ import { decodeKeysetCursor, encodeKeysetCursor } from '../domain/cursor.ts';
 import { TrailguardError, invalid } from '../domain/errors.ts';
 import type { Page } from '../domain/login.ts';
 import { cleanJson, cleanText, isPlainObject, parseDate, truncate, validator } from '../domain/validation.ts';
+import { rejectUnknownKeys } from '../domain/known-keys.ts';
 import type { ChangeFilter, ChangeRepository, NewHistoryRow } from './change-repository.ts';
 import './error-codes.ts';
 
@@ -218,8 +219,9 @@ function limitOf(value: unknown, dflt: number, max: number): number {
 }
 
 function days(value: unknown, field = 'days'): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
-    throw invalid(field, 'must be a positive number');
+  // 100 years: further back is before any change and past what a date can hold (audit A #8).
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 36_500)
+    throw invalid(field, 'must be a positive number of at most 36500 (100 years)');
   return value;
 }
 
@@ -516,6 +518,18 @@ export function createChangeService(deps: ChangeServiceDeps): ChangeService {
 
     async list(query = {}) {
       if (!isPlainObject(query)) throw invalid('query', 'list() takes an object');
+      rejectUnknownKeys(query, [
+        'changeType',
+        'impactLevel',
+        'approvalStatus',
+        'rolledBack',
+        'environment',
+        'search',
+        'from',
+        'to',
+        'limit',
+        'cursor',
+      ]);
       const filter: ChangeFilter = {};
       filter.changeType = oneOf<ChangeType>(query.changeType, CHANGE_TYPES, 'changeType');
       const impact = oneOf<ImpactLevel>(query.impactLevel, IMPACT_LEVELS, 'impactLevel');
@@ -551,6 +565,7 @@ export function createChangeService(deps: ChangeServiceDeps): ChangeService {
 
     async recent(query) {
       if (!isPlainObject(query)) throw invalid('query', 'recent() takes { days }');
+      rejectUnknownKeys(query, ['days', 'limit']);
       const d = days(query.days);
       const from = new Date(clock.now().getTime() - d * 86_400_000);
       return repository.find({ from }, limitOf(query.limit, 1000, 10_000));
@@ -558,6 +573,7 @@ export function createChangeService(deps: ChangeServiceDeps): ChangeService {
 
     async critical(query = {}) {
       if (!isPlainObject(query)) throw invalid('query', 'critical() takes { days? }');
+      rejectUnknownKeys(query, ['days', 'limit']);
       const filter: ChangeFilter = { impactLevels: ['critical'] };
       if (query.days !== undefined)
         filter.from = new Date(clock.now().getTime() - days(query.days) * 86_400_000);
@@ -566,6 +582,7 @@ export function createChangeService(deps: ChangeServiceDeps): ChangeService {
 
     async report(query) {
       if (!isPlainObject(query)) throw invalid('query', 'report() takes { from, to? }');
+      rejectUnknownKeys(query, ['from', 'to', 'environment']);
       const from = parseDate(query.from, 'from');
       const to = query.to === undefined ? clock.now() : parseDate(query.to, 'to');
       if (to.getTime() <= from.getTime()) throw invalid('to', 'must be after from');

@@ -607,6 +607,17 @@ forEachBackend('login history', (backend) => {
       await rejects(tg.logins.list({ deviceType: 'phone' as never }), 'deviceType');
       await rejects(tg.logins.failed({ hours: -1 }), 'hours');
       await rejects(tg.logins.recordLogout({ userId: '' }), 'userId');
+      await rejects(tg.logins.failed({ hours: 1e9 }), 'hours');
+    });
+
+    it('rejects a misspelt filter or option instead of returning unfiltered rows (audit A #11)', async () => {
+      await rejects(tg.logins.list({ usrname: 'x' } as never), 'usrname');
+      await rejects(tg.logins.failed({ hours: 1, usernme: 'x' } as never), 'usernme');
+      await rejects(tg.logins.calendar({ yaer: 2026 } as never), 'yaer');
+      await rejects(tg.logins.stats({ from: T0, unitl: T0 } as never), 'unitl');
+      await rejects(tg.logins.topFailingIps({ from: T0, limt: 3 } as never), 'limt');
+      // A key given as undefined is no filter, as before.
+      await tg.logins.list({ username: undefined, limit: 1 });
     });
   });
 });

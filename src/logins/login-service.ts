@@ -18,6 +18,7 @@ import type {
   RecordLogoutInput,
 } from '../domain/login.ts';
 import { redactSecrets } from '../domain/redact.ts';
+import { rejectUnknownKeys } from '../domain/known-keys.ts';
 import {
   cleanJson,
   cleanText,
@@ -440,9 +441,11 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
 
     async failed(query) {
       if (!isPlainObject(query)) throw invalid('query', 'failed() takes an object');
+      rejectUnknownKeys(query, ['hours', 'username', 'ip', 'limit']);
       const { hours } = query;
-      if (typeof hours !== 'number' || !Number.isFinite(hours) || hours <= 0)
-        throw invalid('hours', 'must be a positive number');
+      // 100 years: further back is before any login and past what a date can hold (audit A #8).
+      if (typeof hours !== 'number' || !Number.isFinite(hours) || hours <= 0 || hours > 876_000)
+        throw invalid('hours', 'must be a positive number of at most 876000 (100 years)');
       const filter: LoginFilter = {
         success: false,
         from: new Date(clock.now().getTime() - hours * 3_600_000),
@@ -458,6 +461,7 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
 
     async list(query = {}) {
       if (!isPlainObject(query)) throw invalid('query', 'list() takes an object');
+      rejectUnknownKeys(query, LIST_KEYS);
       const filter: LoginFilter = {};
       if (query.userId !== undefined) filter.userId = normalizeUserId(query.userId);
       if (query.username !== undefined) {
@@ -502,6 +506,7 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
 
     async calendar(query = {}) {
       if (!isPlainObject(query)) throw invalid('query', 'calendar() takes { year?, month? }');
+      rejectUnknownKeys(query, ['year', 'month']);
       const { year, month } = query;
       if (year !== undefined && (!Number.isInteger(year) || year < 1970 || year > 9999))
         throw invalid('year', 'must be a year from 1970 to 9999');
@@ -532,6 +537,7 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
 
     async stats(window) {
       if (!isPlainObject(window)) throw invalid('window', 'stats() takes { from, to? }');
+      rejectUnknownKeys(window, ['from', 'to', 'only']);
       const from = parseDate(window.from, 'from');
       const to = window.to === undefined ? clock.now() : parseDate(window.to, 'to');
       const want = (part: 'perHour' | 'deviceTypes' | 'countries' | 'loginTypes') =>
@@ -559,6 +565,7 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
 
     async topFailingIps(window) {
       if (!isPlainObject(window)) throw invalid('window', 'topFailingIps() takes { from, to?, limit? }');
+      rejectUnknownKeys(window, ['from', 'to', 'limit']);
       const from = parseDate(window.from, 'from');
       const to = window.to === undefined ? new Date(clock.now().getTime() + 1) : parseDate(window.to, 'to');
       return deps.stats.topFailingIps(from, to, limitOf(window.limit, 10, 1000));
@@ -582,6 +589,21 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
     },
   };
 }
+
+const LIST_KEYS = [
+  'userId',
+  'username',
+  'ip',
+  'success',
+  'loginType',
+  'deviceType',
+  'country',
+  'search',
+  'from',
+  'to',
+  'limit',
+  'cursor',
+];
 
 /** Opaque keyset cursor: the last row's (loginAt, id). */
 export function encodeCursor(at: Date, id: string): string {

@@ -30,6 +30,7 @@ import type {
 } from '../domain/security-event.ts';
 import { cleanJson, cleanText, isPlainObject, parseDate, parseIpFilter } from '../domain/validation.ts';
 import { redactSecrets } from '../domain/redact.ts';
+import { rejectUnknownKeys } from '../domain/known-keys.ts';
 import type { Detector } from '../detect/detector.ts';
 import type { ClientContext, Enricher } from '../enrich/enricher.ts';
 import { createGroupCommitter } from '../store/group-commit.ts';
@@ -661,6 +662,18 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
 
     async events(query = {}) {
       if (!isPlainObject(query)) throw invalid('query', 'events() takes an object');
+      rejectUnknownKeys(query, [
+        'type',
+        'category',
+        'severity',
+        'ip',
+        'username',
+        'userId',
+        'from',
+        'to',
+        'limit',
+        'cursor',
+      ]);
       const filter: EventFilter = {};
       const oneOf = (v: unknown, allowed: readonly string[], field: string): string | undefined => {
         if (v === undefined) return undefined;

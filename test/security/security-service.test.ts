@@ -188,6 +188,7 @@ forEachBackend('security service', (backend) => {
       fieldOf('resource'),
     );
     await assert.rejects(tg.security.events({ severity: 'loud' as never }), fieldOf('severity'));
+    await assert.rejects(tg.security.events({ tpye: 'login_failed' } as never), fieldOf('tpye'));
     assert.equal((await tg.security.events({ limit: 1000 })).items.length, before);
     assert.equal(sink.lines.length, lines);
     assert.equal(await tg.security.failedLoginCount('1.2.3.4'), 0);
