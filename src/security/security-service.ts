@@ -181,6 +181,20 @@ function lineContext(context: Record<string, unknown>): Record<string, unknown> 
   return out ?? context;
 }
 
+/** The keys of `EventSubject`; a misspelt one (`resaon`) is VALIDATION_FAILED, not dropped. */
+const SUBJECT_KEYS = [
+  'username',
+  'userId',
+  'request',
+  'ip',
+  'userAgent',
+  'headers',
+  'reason',
+  'occurredAt',
+  'context',
+];
+const LOG_KEYS = [...SUBJECT_KEYS, 'severity'];
+
 const NO_SIGNALS: Signal[] = [];
 
 /** Marks events as raised for login `id`; the first, the login's own, takes the login's id. */
@@ -288,8 +302,14 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
   );
 
   /** Validates and enriches the common fields; throws before anything is stored. */
-  function subject(input: unknown, requireIp: boolean, requireUsername: boolean): Subject {
+  function subject(
+    input: unknown,
+    requireIp: boolean,
+    requireUsername: boolean,
+    known: readonly string[] = SUBJECT_KEYS,
+  ): Subject {
     if (!isPlainObject(input)) throw invalid('input', 'expected an options object');
+    rejectUnknownKeys(input, known);
     const o = input as EventSubject;
     const username =
       o.username === undefined || o.username === null
@@ -564,11 +584,11 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
   ): Promise<SecurityEvent> {
     const severity = severityOption(isPlainObject(options) ? options.severity : undefined);
     if (type === 'login_failed') {
-      const s = subject(options, true, true) as Subject & { username: string };
+      const s = subject(options, true, true, LOG_KEYS) as Subject & { username: string };
       const { event } = await failure(s, trace, extra);
       return event;
     }
-    const s = subject(options, true, false);
+    const s = subject(options, true, false, LOG_KEYS);
     return emit(type, s, severity ?? severityFor(type), extra, trace);
   }
 

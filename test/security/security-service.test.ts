@@ -189,6 +189,14 @@ forEachBackend('security service', (backend) => {
     );
     await assert.rejects(tg.security.events({ severity: 'loud' as never }), fieldOf('severity'));
     await assert.rejects(tg.security.events({ tpye: 'login_failed' } as never), fieldOf('tpye'));
+    await assert.rejects(
+      tg.security.loginFailed({ username: 'e@example.com', ip: '1.2.3.4', resaon: 'x' } as never),
+      fieldOf('resaon'),
+    );
+    await assert.rejects(
+      tg.security.log('account_locked', { ip: '1.2.3.4', sevrity: 'error' } as never),
+      fieldOf('sevrity'),
+    );
     assert.equal((await tg.security.events({ limit: 1000 })).items.length, before);
     assert.equal(sink.lines.length, lines);
     assert.equal(await tg.security.failedLoginCount('1.2.3.4'), 0);
