@@ -692,6 +692,13 @@ describe('trusted proxies', () => {
     }
   });
 
+  it('refuses an unknown option instead of ignoring it (audit A #11)', async () => {
+    await assert.rejects(createTrailguard({ dataDir: 'memory://', trustProxi: true } as never), {
+      code: 'CONFIG_INVALID',
+      field: 'trustProxi',
+    });
+  });
+
   it('refuses a trustProxy entry that is not an address, CIDR or keyword', async () => {
     await assert.rejects(
       createTrailguard({
