@@ -396,4 +396,18 @@ forEachBackend('trailguard change (CLI in a git repository)', (backend) => {
     assert.match(text, /security_update\s+critical\s+Hotfix/);
     assert.doesNotMatch(text, /Deploy v1\.2\.3/);
   });
+
+  it('refuses a --committed-at after the deployment, but logs a detected later commit time as none (audit A #12)', async () => {
+    const base = ['change', 'log', '--type', 'deployment', '--title', 'Early', '--deployed-at'];
+    const given = await run([...base, '2024-03-01T07:30:00Z', '--committed-at', '2024-03-01T07:45:00Z']);
+    assert.equal(given.code, 1);
+    assert.match(given.stderr, /gitCommittedAt: must not be later than deployedAt \(option --committed-at\)/);
+    // The checkout's HEAD was committed at 08:00, after this deployment time.
+    const r = await run([...base, '2024-03-01T07:30:00Z', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /warning: the commit time .* is later than the deployment/);
+    const c = JSON.parse(r.stdout) as Record<string, unknown>;
+    assert.equal(c['gitCommittedAt'], null);
+    assert.equal(c['gitCommit'], head);
+  });
 });

@@ -58,6 +58,23 @@ function withFlag(err: unknown): never {
   throw err;
 }
 
+/**
+ * The commit time read from CI or git, unless it is later than the deployment: the library refuses
+ * that (lead time would be negative), and a committer's clock running ahead of the CI runner's must
+ * not fail the pipeline's logging step. The change is then logged without a commit time (no lead
+ * time), with a warning. A --committed-at given by hand is passed as is, and refused if later.
+ */
+function detectedCommitTime(detected: string | null, deployedAt: string | undefined): string | null {
+  if (detected === null) return null;
+  const commit = Date.parse(detected);
+  const deploy = deployedAt === undefined ? Date.now() : Date.parse(deployedAt);
+  if (Number.isNaN(commit) || Number.isNaN(deploy) || commit <= deploy) return detected;
+  process.stderr.write(
+    `trailguard: warning: the commit time ${detected} is later than the deployment; logged without a commit time (pass --committed-at to set it)\n`,
+  );
+  return null;
+}
+
 /** Runs `f`, naming the option of a field it rejects, as `withFlag` does for the library's errors. */
 function withFlagSync<T>(f: () => T): T {
   try {
@@ -227,7 +244,7 @@ function registerLog(change: Command): void {
         canRollback: opts.rollback,
         gitCommit: opts.commit ?? ci.gitCommit,
         gitBranch: opts.branch ?? ci.gitBranch,
-        gitCommittedAt: opts.committedAt ?? ci.gitCommittedAt,
+        gitCommittedAt: opts.committedAt ?? detectedCommitTime(ci.gitCommittedAt, opts.deployedAt),
         deployedAt: opts.deployedAt,
         environment: opts.environment,
         metadata: {
