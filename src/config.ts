@@ -113,6 +113,9 @@ const FILE_KEYS = [
   'integrity',
 ] as const;
 
+/** Keys of `TrailguardOptions`: the file's, and those only code can give. */
+const OPTION_KEYS = [...FILE_KEYS, 'clock', 'logger', 'configFile'] as const;
+
 function configError(field: string, message: string): TrailguardError {
   return new TrailguardError('CONFIG_INVALID', `${field}: ${message}`, { field });
 }
@@ -142,6 +145,11 @@ export function resolveConfig(
 ): ResolvedConfig {
   if (!isPlainObject(options as unknown))
     throw configError('options', 'createTrailguard() takes an options object');
+  // A misspelt option must not silently fall back to a default (as the config file's keys do not).
+  for (const [key, value] of Object.entries(options)) {
+    if (value !== undefined && !(OPTION_KEYS as readonly string[]).includes(key))
+      throw configError(key, `unknown option (known: ${OPTION_KEYS.join(', ')})`);
+  }
   const filePath = options.configFile ?? env['TRAILGUARD_CONFIG'];
   const file = filePath ? readConfigFile(filePath) : {};
   const pick = <T>(key: string, envName?: string): T | undefined => {

@@ -391,3 +391,29 @@ forEachBackend('alert storm', (backend) => {
     assert.equal(next?.suppressed, perKey);
   });
 });
+
+forEachBackend('alerts and lone surrogates', (backend) => {
+  let tg: Trailguard;
+  before(async () => {
+    tg = await openTrailguard(backend, {
+      clock: manualClock('2026-03-01T10:00:00Z'),
+      geo: false,
+      securityLog: { enabled: false },
+      alerts: { sinks: [{ type: 'log' }], delivery: { enabled: false } },
+    });
+  });
+  after(() => tg.close());
+
+  it('a username with a lone surrogate in the same batch does not suppress another account’s burst alert (audit A #2)', async () => {
+    const fail = (username: string) =>
+      tg.logins.record({ username, success: false, failureReason: 'invalid_password', ip: '198.51.100.8' });
+    const [poison] = await Promise.all([
+      fail('x\ud800'),
+      ...[1, 2, 3, 4].map(() => fail('victim@example.test')),
+    ]);
+    assert.equal(poison?.username, 'x\ufffd');
+    await tg.alerts.flush();
+    const keys = (await tg.alerts.list()).map((a) => a.key);
+    assert.ok(keys.includes('victim@example.test'), `alerts: ${JSON.stringify(keys)}`);
+  });
+});

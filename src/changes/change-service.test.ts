@@ -106,6 +106,39 @@ forEachBackend('change log', (backend) => {
       );
     });
 
+    it('stores lone UTF-16 surrogates as U+FFFD, like login history (audit A #3)', async () => {
+      const c = await tg.changes.log(
+        deployment({
+          title: 'a\ud800b',
+          description: 'd\udc00',
+          performedBy: { id: 'p\ud800', name: 'N\ud800' },
+          metadata: { k: 'v\ud800' },
+        }),
+      );
+      assert.equal(c.title, 'a\ufffdb');
+      assert.equal(c.description, 'd\ufffd');
+      assert.deepEqual(c.performedBy, { id: 'p\ufffd', name: 'N\ufffd' });
+      const stored = await tg.changes.get(c.id);
+      assert.equal(stored.title, 'a\ufffdb');
+      assert.equal(stored.history.length, 1);
+    });
+
+    it('refuses a commit time later than the deployment, which would make lead time negative (audit A #12)', async () => {
+      const before = await counts(tg);
+      await rejectsWith(
+        tg.changes.log(
+          deployment({ gitCommittedAt: '2024-03-01T09:00:01Z', deployedAt: '2024-03-01T09:00:00Z' }),
+        ),
+        'VALIDATION_FAILED',
+        'gitCommittedAt',
+      );
+      assert.deepEqual(await counts(tg), before);
+      const same = await tg.changes.log(
+        deployment({ gitCommittedAt: '2024-03-01T09:00:00Z', deployedAt: '2024-03-01T09:00:00Z' }),
+      );
+      assert.equal(same.gitCommittedAt?.toISOString(), '2024-03-01T09:00:00.000Z');
+    });
+
     it('logs a pre-approved change when approvedBy is someone else', async () => {
       const c = await tg.changes.log(deployment({ approvedBy: bob }));
       assert.equal(c.approvalStatus, 'approved');
@@ -722,5 +755,17 @@ forEachBackend('change log queries and reports', (backend) => {
       [ids['c1']],
     );
     await rejectsWith(tg.changes.recent({ days: 0 }), 'VALIDATION_FAILED', 'days');
+    await rejectsWith(tg.changes.recent({ days: 1e9 }), 'VALIDATION_FAILED', 'days');
+  });
+
+  it('rejects a misspelt filter or option instead of returning unfiltered rows (audit A #11)', async () => {
+    await rejectsWith(tg.changes.list({ typ: 'deployment' } as never), 'VALIDATION_FAILED', 'typ');
+    await rejectsWith(tg.changes.recent({ days: 1, limt: 2 } as never), 'VALIDATION_FAILED', 'limt');
+    await rejectsWith(tg.changes.critical({ dys: 2 } as never), 'VALIDATION_FAILED', 'dys');
+    await rejectsWith(
+      tg.changes.report({ from: '2024-01-01T00:00:00Z', enviroment: 'staging' } as never),
+      'VALIDATION_FAILED',
+      'enviroment',
+    );
   });
 });

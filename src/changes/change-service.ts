@@ -43,6 +43,7 @@ import {
   truncate,
   validator,
 } from '../domain/validation.ts';
+import { rejectUnknownKeys } from '../domain/known-keys.ts';
 import type { ChangeFilter, ChangeRepository, NewHistoryRow } from './change-repository.ts';
 import './error-codes.ts';
 
@@ -226,8 +227,9 @@ function limitOf(value: unknown, dflt: number, max: number): number {
 }
 
 function days(value: unknown, field = 'days'): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
-    throw invalid(field, 'must be a positive number');
+  // 100 years: further back is before any change and past what a date can hold (audit A #8).
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 36_500)
+    throw invalid(field, 'must be a positive number of at most 36500 (100 years)');
   return value;
 }
 
@@ -400,6 +402,9 @@ export function createChangeService(deps: ChangeServiceDeps): ChangeService {
         createdAt: now,
         updatedAt: now,
       };
+      // A commit cannot be deployed before it exists; accepted, it made DORA lead time negative.
+      if (change.gitCommittedAt !== null && change.gitCommittedAt.getTime() > change.deployedAt.getTime())
+        throw invalid('gitCommittedAt', 'must not be later than deployedAt');
       await repository.transaction(async (tx) => {
         await tx.insert(change);
         await tx.appendHistory([
@@ -521,6 +526,18 @@ export function createChangeService(deps: ChangeServiceDeps): ChangeService {
 
     async list(query = {}) {
       if (!isPlainObject(query)) throw invalid('query', 'list() takes an object');
+      rejectUnknownKeys(query, [
+        'changeType',
+        'impactLevel',
+        'approvalStatus',
+        'rolledBack',
+        'environment',
+        'search',
+        'from',
+        'to',
+        'limit',
+        'cursor',
+      ]);
       const filter: ChangeFilter = {};
       filter.changeType = oneOf<ChangeType>(query.changeType, CHANGE_TYPES, 'changeType');
       const impact = oneOf<ImpactLevel>(query.impactLevel, IMPACT_LEVELS, 'impactLevel');
@@ -556,6 +573,7 @@ export function createChangeService(deps: ChangeServiceDeps): ChangeService {
 
     async recent(query) {
       if (!isPlainObject(query)) throw invalid('query', 'recent() takes { days }');
+      rejectUnknownKeys(query, ['days', 'limit']);
       const d = days(query.days);
       const from = new Date(clock.now().getTime() - d * 86_400_000);
       return repository.find({ from }, limitOf(query.limit, 1000, 10_000));
@@ -563,6 +581,7 @@ export function createChangeService(deps: ChangeServiceDeps): ChangeService {
 
     async critical(query = {}) {
       if (!isPlainObject(query)) throw invalid('query', 'critical() takes { days? }');
+      rejectUnknownKeys(query, ['days', 'limit']);
       const filter: ChangeFilter = { impactLevels: ['critical'] };
       if (query.days !== undefined)
         filter.from = new Date(clock.now().getTime() - days(query.days) * 86_400_000);
@@ -571,6 +590,7 @@ export function createChangeService(deps: ChangeServiceDeps): ChangeService {
 
     async report(query) {
       if (!isPlainObject(query)) throw invalid('query', 'report() takes { from, to? }');
+      rejectUnknownKeys(query, ['from', 'to', 'environment']);
       const from = parseQueryDate(query.from, 'from');
       const to = query.to === undefined ? clock.now() : parseQueryDate(query.to, 'to');
       if (to.getTime() <= from.getTime()) throw invalid('to', 'must be after from');

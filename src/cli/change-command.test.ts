@@ -119,6 +119,26 @@ describe('change log --version', () => {
     );
     assert.deepEqual(protectVersionOption(['--version']), ['--version']);
   });
+
+  it('refuses a --version with no value or an option after it, naming the option (audit A #4)', () => {
+    for (const args of [
+      ['change', 'log', '--title', 'x', '--version'],
+      ['change', 'log', '--version', '--rollback-instructions', 'redeploy'],
+      ['change', 'log', '--version', '-rc1'],
+    ]) {
+      assert.throws(
+        () => protectVersionOption(args),
+        (err: { code?: string; field?: string; message?: string }) =>
+          err.code === 'VALIDATION_FAILED' && err.field === 'version' && /--version/.test(err.message ?? ''),
+        args.join(' '),
+      );
+    }
+    assert.deepEqual(protectVersionOption(['change', 'log', '--version=-rc1']), [
+      'change',
+      'log',
+      '--version=-rc1',
+    ]);
+  });
 });
 
 interface Run {
@@ -333,6 +353,29 @@ forEachBackend('trailguard change (CLI in a git repository)', (backend) => {
     const noTitle = await run(['change', 'log', '--type', 'deployment']);
     assert.notEqual(noTitle.code, 0);
     assert.match(noTitle.stderr, /--title/);
+    // An unset CI variable (`--version $VERSION`) must not print the program version and exit 0.
+    for (const version of [[], ['-rc1'], ['--version=']]) {
+      const args = ['change', 'log', '--type', 'deployment', '--title', 'x', '--performed-by', 'ann'];
+      const r = await run(
+        version[0] === '--version=' ? [...args, '--version='] : [...args, '--version', ...version],
+      );
+      assert.equal(r.code, 1, `--version ${version.join(' ')}: ${r.stdout}`);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, /--version/);
+      assert.match(r.stderr, /field version/);
+    }
+    const badMetadata = await run([
+      'change',
+      'log',
+      '--type',
+      'deployment',
+      '--title',
+      'x',
+      '--metadata',
+      '[1]',
+    ]);
+    assert.equal(badMetadata.code, 1);
+    assert.match(badMetadata.stderr, /metadata: must be a JSON object \(option --metadata\)/);
     const unknown = await run(['change', 'show', '01900000-0000-7000-8000-000000000000']);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /CHANGE_NOT_FOUND/);
@@ -352,5 +395,19 @@ forEachBackend('trailguard change (CLI in a git repository)', (backend) => {
     const text = await ok(['change', 'list', '--rolled-back']);
     assert.match(text, /security_update\s+critical\s+Hotfix/);
     assert.doesNotMatch(text, /Deploy v1\.2\.3/);
+  });
+
+  it('refuses a --committed-at after the deployment, but logs a detected later commit time as none (audit A #12)', async () => {
+    const base = ['change', 'log', '--type', 'deployment', '--title', 'Early', '--deployed-at'];
+    const given = await run([...base, '2024-03-01T07:30:00Z', '--committed-at', '2024-03-01T07:45:00Z']);
+    assert.equal(given.code, 1);
+    assert.match(given.stderr, /gitCommittedAt: must not be later than deployedAt \(option --committed-at\)/);
+    // The checkout's HEAD was committed at 08:00, after this deployment time.
+    const r = await run([...base, '2024-03-01T07:30:00Z', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /warning: the commit time .* is later than the deployment/);
+    const c = JSON.parse(r.stdout) as Record<string, unknown>;
+    assert.equal(c['gitCommittedAt'], null);
+    assert.equal(c['gitCommit'], head);
   });
 });

@@ -58,6 +58,32 @@ function withFlag(err: unknown): never {
   throw err;
 }
 
+/**
+ * The commit time read from CI or git, unless it is later than the deployment: the library refuses
+ * that (lead time would be negative), and a committer's clock running ahead of the CI runner's must
+ * not fail the pipeline's logging step. The change is then logged without a commit time (no lead
+ * time), with a warning. A --committed-at given by hand is passed as is, and refused if later.
+ */
+function detectedCommitTime(detected: string | null, deployedAt: string | undefined): string | null {
+  if (detected === null) return null;
+  const commit = Date.parse(detected);
+  const deploy = deployedAt === undefined ? Date.now() : Date.parse(deployedAt);
+  if (Number.isNaN(commit) || Number.isNaN(deploy) || commit <= deploy) return detected;
+  process.stderr.write(
+    `trailguard: warning: the commit time ${detected} is later than the deployment; logged without a commit time (pass --committed-at to set it)\n`,
+  );
+  return null;
+}
+
+/** Runs `f`, naming the option of a field it rejects, as `withFlag` does for the library's errors. */
+function withFlagSync<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    return withFlag(err);
+  }
+}
+
 function out(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
 }
@@ -195,6 +221,9 @@ function registerLog(change: Command): void {
     .action(async (opts: LogOptions, cmd: Command) => {
       if (opts.emergency && opts.approvedBy !== undefined)
         throw invalid('approvedBy', '--approved-by and --emergency exclude each other');
+      // An empty version is an unset variable, not "no version": the library would store null.
+      if (opts.version !== undefined && opts.version.trim() === '')
+        withFlag(invalid('version', 'must not be empty'));
       const ci = await detectCiContext();
       const input: LogChangeInput = {
         changeType: opts.type as LogChangeInput['changeType'],
@@ -215,13 +244,13 @@ function registerLog(change: Command): void {
         canRollback: opts.rollback,
         gitCommit: opts.commit ?? ci.gitCommit,
         gitBranch: opts.branch ?? ci.gitBranch,
-        gitCommittedAt: opts.committedAt ?? ci.gitCommittedAt,
+        gitCommittedAt: opts.committedAt ?? detectedCommitTime(ci.gitCommittedAt, opts.deployedAt),
         deployedAt: opts.deployedAt,
         environment: opts.environment,
         metadata: {
           ...(ci.runUrl ? { ciRunUrl: ci.runUrl } : {}),
           loggedFrom: ci.source,
-          ...parseMetadata(opts.metadata),
+          ...withFlagSync(() => parseMetadata(opts.metadata)),
         },
       };
       if (opts.approvedBy !== undefined) {
@@ -409,7 +438,10 @@ function registerReads(change: Command): void {
 /**
  * Commander lets a parent's options match after the subcommand, so the root's `--version` (print and
  * exit) would swallow `change log --version v1.2.3`. After the `change` token, `--version X` is given
- * to commander as `--version=X`, a form the root's boolean flag does not take.
+ * to commander as `--version=X`, a form the root's boolean flag does not take. A `--version` with no
+ * value after it (an unset CI variable: `--version $VERSION`) or followed by an option is an error
+ * naming the option: left alone it printed the program's version and exited 0, which a pipeline
+ * would capture as the change id. A value that starts with '-' is given as `--version=-rc1`.
  */
 export function protectVersionOption(args: readonly string[]): string[] {
   const at = args.indexOf('change');
@@ -422,7 +454,12 @@ export function protectVersionOption(args: readonly string[]): string[] {
       out.push(...args.slice(i));
       break;
     }
-    if (arg === '--version' && next !== undefined && !next.startsWith('-')) {
+    if (arg === '--version') {
+      if (next === undefined || next.startsWith('-'))
+        throw invalid(
+          'version',
+          `option --version needs a value${next === undefined ? '' : ` (got '${next}' next; write --version=${next} if that is the value)`}`,
+        );
       out.push(`--version=${next}`);
       i++;
     } else out.push(arg);

@@ -201,11 +201,17 @@ export function parseIpFilter(value: unknown, field: string): { address: string;
   return { address, prefix };
 }
 
-/** Strips characters PostgreSQL text cannot hold (NUL) and cuts to `max` characters. */
+/**
+ * Strips characters PostgreSQL text cannot hold (NUL), cuts to `max` characters and replaces lone
+ * UTF-16 surrogates with U+FFFD. Every stored string goes through here or `cleanJson`, so a value is
+ * the same in the returned record, the stored row, the JSON that ships batches to the database
+ * (jsonb rejects a lone surrogate) and the log line. The cut comes first: it can split a pair.
+ */
 export function cleanText(value: string, max: number): string {
   // eslint-disable-next-line no-control-regex
-  const s = value.includes('\u0000') ? value.replace(/\u0000/g, '') : value;
-  return s.length > max ? s.slice(0, max) : s;
+  let s = value.includes('\u0000') ? value.replace(/\u0000/g, '') : value;
+  if (s.length > max) s = s.slice(0, max);
+  return (s as unknown as WellFormed).isWellFormed() ? s : (s as unknown as WellFormed).toWellFormed();
 }
 
 /** Cuts a string for display in an error message. */
@@ -266,8 +272,7 @@ function cleanJsonAt(value: unknown, depth: number, parent: string, key: string 
 type WellFormed = { isWellFormed(): boolean; toWellFormed(): string };
 
 function jsonString(value: string): string {
-  const s = value.includes('\u0000') ? cleanText(value, value.length) : value;
-  return (s as unknown as WellFormed).isWellFormed() ? s : (s as unknown as WellFormed).toWellFormed();
+  return cleanText(value, value.length);
 }
 
 function pathOf(parent: string, key: string | number | null): string {

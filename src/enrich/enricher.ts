@@ -87,11 +87,31 @@ export function createEnricher(options: { trustProxy?: TrustProxy | undefined; g
         userAgent,
         ua: parseUa(userAgent),
         geo: geo.lookup(ip),
-        referrer: referrer ? cleanText(referrer, LIMITS.referrer) : null,
+        referrer: referrer ? referrerOf(referrer) : null,
         acceptLanguage: acceptLanguage ? cleanText(acceptLanguage, LIMITS.acceptLanguage) : null,
       };
     },
   };
+}
+
+/**
+ * The Referer without its query string, fragment and any `user:password@`. A login's referrer is
+ * often a magic link or password-reset link whose token is a query parameter, under names no list
+ * can guess (`t`, `code`, `k`), so the whole query is dropped rather than redacting parameters by
+ * name; the origin and path are what an audit needs. Kept only when something is left.
+ */
+export function referrerOf(raw: string): string | null {
+  let v: string;
+  try {
+    const url = new URL(raw);
+    v = url.origin !== 'null' ? `${url.origin}${url.pathname}` : `${url.protocol}${url.pathname}`;
+  } catch {
+    // Not an absolute URL (a relative or garbled header): cut at the first '?' or '#'.
+    const cut = raw.search(/[?#]/);
+    v = cut >= 0 ? raw.slice(0, cut) : raw;
+  }
+  v = cleanText(v, LIMITS.referrer);
+  return v === '' ? null : v;
 }
 
 function header(headers: Record<string, string | string[] | undefined>, name: string): string | null {

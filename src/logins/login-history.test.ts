@@ -103,6 +103,39 @@ forEachBackend('login history', (backend) => {
       );
     });
 
+    it('stores the referrer without its query string or fragment, and redacts secret metadata keys (audit A #5)', async () => {
+      const rec = await tg.logins.record({
+        username: 'magic@example.com',
+        userId: 'm-1',
+        success: true,
+        loginType: 'magic_link',
+        request: fakeRequest('203.0.113.77', {
+          referer:
+            'https://bob:pw-SECRET-1@app.example.com/login/verify?token=RAW-TOKEN-2&password=RAW-PW-3#frag-4',
+        }),
+        metadata: { plan: 'pro', password: 'hunter2-5', nested: { accessToken: 'tok-6' }, footprint: 'f' },
+      });
+      assert.equal(rec.metadata['referrer'], 'https://app.example.com/login/verify');
+      assert.equal(rec.metadata['password'], '[REDACTED]');
+      assert.deepEqual(rec.metadata['nested'], { accessToken: '[REDACTED]' });
+      assert.equal(rec.metadata['plan'], 'pro');
+      assert.equal(rec.metadata['footprint'], 'f');
+      const r = await sql<{
+        row: string;
+      }>`SELECT row_to_json(h)::text AS row FROM login_history h WHERE user_id = 'm-1'`.execute(
+        tg.database.db,
+      );
+      const row = r.rows[0]?.row ?? '';
+      for (const secret of ['SECRET-1', 'RAW-TOKEN-2', 'RAW-PW-3', 'frag-4', 'hunter2-5', 'tok-6'])
+        assert.ok(!row.includes(secret), secret);
+      const relative = await tg.logins.record({
+        username: 'magic@example.com',
+        success: false,
+        request: fakeRequest('203.0.113.77', { referer: '/reset?code=RAW-7' }),
+      });
+      assert.equal(relative.metadata['referrer'], '/reset');
+    });
+
     it('records failed attempts for usernames that do not exist, without a user id', async () => {
       const rec = await tg.logins.record({
         username: 'nobody@example.com',
@@ -352,6 +385,47 @@ forEachBackend('login history', (backend) => {
       assert.equal(closed, null);
     });
 
+    it('does not close a login recorded without a key when the logout key matches no session (audit A #10)', async () => {
+      await tg.logins.record({
+        username: 'k',
+        userId: 'K-10',
+        success: true,
+        occurredAt: '2026-03-10T07:00:00Z',
+      });
+      const closed = await tg.logins.recordLogout({
+        userId: 'K-10',
+        sessionKey: 'does-not-match-anything',
+        occurredAt: '2026-03-10T08:00:00Z',
+      });
+      assert.equal(closed, null);
+      const [login] = (await tg.logins.list({ userId: 'K-10' })).items;
+      assert.equal(login?.logoutAt, null);
+    });
+
+    it('two concurrent logouts without a key close two different sessions (audit A #9)', async () => {
+      for (let round = 0; round < 3; round++) {
+        const userId = `cu-${round}`;
+        for (let i = 0; i < 20; i++)
+          await tg.logins.record({
+            username: 'cu',
+            userId,
+            success: true,
+            occurredAt: new Date(Date.parse('2026-03-10T06:00:00Z') + i * 60_000),
+          });
+        const at = '2026-03-10T09:00:00Z';
+        const [a, b] = await Promise.all([
+          tg.logins.recordLogout({ userId, occurredAt: at }),
+          tg.logins.recordLogout({ userId, occurredAt: at }),
+        ]);
+        assert.ok(a && b, 'both close a session');
+        assert.notEqual(a.id, b.id);
+        const closed = (await tg.logins.list({ userId, limit: 100 })).items.filter(
+          (r) => r.logoutAt !== null,
+        );
+        assert.equal(closed.length, 2);
+      }
+    });
+
     it('returns null when nothing is open', async () => {
       assert.equal(await tg.logins.recordLogout({ userId: 'never-logged-in' }), null);
     });
@@ -533,6 +607,17 @@ forEachBackend('login history', (backend) => {
       await rejects(tg.logins.list({ deviceType: 'phone' as never }), 'deviceType');
       await rejects(tg.logins.failed({ hours: -1 }), 'hours');
       await rejects(tg.logins.recordLogout({ userId: '' }), 'userId');
+      await rejects(tg.logins.failed({ hours: 1e9 }), 'hours');
+    });
+
+    it('rejects a misspelt filter or option instead of returning unfiltered rows (audit A #11)', async () => {
+      await rejects(tg.logins.list({ usrname: 'x' } as never), 'usrname');
+      await rejects(tg.logins.failed({ hours: 1, usernme: 'x' } as never), 'usernme');
+      await rejects(tg.logins.calendar({ yaer: 2026 } as never), 'yaer');
+      await rejects(tg.logins.stats({ from: T0, unitl: T0 } as never), 'unitl');
+      await rejects(tg.logins.topFailingIps({ from: T0, limt: 3 } as never), 'limt');
+      // A key given as undefined is no filter, as before.
+      await tg.logins.list({ username: undefined, limit: 1 });
     });
   });
 });
@@ -605,6 +690,13 @@ describe('trusted proxies', () => {
     } finally {
       await one.close();
     }
+  });
+
+  it('refuses an unknown option instead of ignoring it (audit A #11)', async () => {
+    await assert.rejects(createTrailguard({ dataDir: 'memory://', trustProxi: true } as never), {
+      code: 'CONFIG_INVALID',
+      field: 'trustProxi',
+    });
   });
 
   it('refuses a trustProxy entry that is not an address, CIDR or keyword', async () => {

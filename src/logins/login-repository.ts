@@ -214,14 +214,13 @@ export function createLoginRepository(db: Kysely<Database>): LoginRepository {
     },
 
     async closeSession(userId, sessionKeyHash, at) {
-      // With a session key: that session, or else a login recorded without one (never another keyed
-      // session: a logout on one device must not close the session of another).
-      const keyMatch =
-        sessionKeyHash === null
-          ? sql`TRUE`
-          : sql`(session_key_hash = ${sessionKeyHash} OR session_key_hash IS NULL)`;
-      const order =
-        sessionKeyHash === null ? sql`login_at DESC` : sql`(session_key_hash IS NULL), login_at DESC`;
+      // With a session key: that session only. A key that matches none closes nothing (README): a
+      // keyless login may be another device's, recorded by a path that had no key.
+      const keyMatch = sessionKeyHash === null ? sql`TRUE` : sql`session_key_hash = ${sessionKeyHash}`;
+      // Pick and close atomically: FOR UPDATE SKIP LOCKED makes a concurrent logout of the same user
+      // pass over the row another one is closing and take the next open login, and the outer
+      // `logout_at IS NULL` (re-checked on the row's newest version under READ COMMITTED) keeps an
+      // UPDATE from overwriting a logout that committed after its snapshot.
       const result = await sql<Row>`
         UPDATE login_history AS h
         SET logout_at = ${at},
@@ -229,10 +228,11 @@ export function createLoginRepository(db: Kysely<Database>): LoginRepository {
         FROM (
           SELECT id, login_at FROM login_history
           WHERE user_id = ${userId} AND success AND logout_at IS NULL AND login_at <= ${at} AND ${keyMatch}
-          ORDER BY ${order}
+          ORDER BY login_at DESC
           LIMIT 1
+          FOR UPDATE SKIP LOCKED
         ) AS target
-        WHERE h.id = target.id AND h.login_at = target.login_at
+        WHERE h.id = target.id AND h.login_at = target.login_at AND h.logout_at IS NULL
         RETURNING h.*`.execute(db);
       const row = result.rows[0];
       return row ? toLoginRecord(row) : null;

@@ -17,6 +17,8 @@ import type {
   RecordLoginInput,
   RecordLogoutInput,
 } from '../domain/login.ts';
+import { redactSecrets } from '../domain/redact.ts';
+import { rejectUnknownKeys } from '../domain/known-keys.ts';
 import {
   cleanJson,
   cleanText,
@@ -250,7 +252,8 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
     const callerMetadata =
       fields.metadata === undefined
         ? null
-        : (cleanJson(fields.metadata, 'metadata') as Record<string, unknown>);
+        : // Secret-looking keys are redacted as in a security event's context (docs/security.md).
+          (redactSecrets(cleanJson(fields.metadata, 'metadata')) as Record<string, unknown>);
     const now = clock.now();
     const loginAt = occurredAt === undefined ? now : parseEventTime(occurredAt, 'occurredAt', now);
     const client = enricher.client({ request, headers, ip: fields.ip, userAgent: fields.userAgent });
@@ -442,9 +445,11 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
 
     async failed(query) {
       if (!isPlainObject(query)) throw invalid('query', 'failed() takes an object');
+      rejectUnknownKeys(query, ['hours', 'username', 'ip', 'limit']);
       const { hours } = query;
-      if (typeof hours !== 'number' || !Number.isFinite(hours) || hours <= 0)
-        throw invalid('hours', 'must be a positive number');
+      // 100 years: further back is before any login and past what a date can hold (audit A #8).
+      if (typeof hours !== 'number' || !Number.isFinite(hours) || hours <= 0 || hours > 876_000)
+        throw invalid('hours', 'must be a positive number of at most 876000 (100 years)');
       const filter: LoginFilter = {
         success: false,
         from: new Date(clock.now().getTime() - hours * 3_600_000),
@@ -460,6 +465,7 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
 
     async list(query = {}) {
       if (!isPlainObject(query)) throw invalid('query', 'list() takes an object');
+      rejectUnknownKeys(query, LIST_KEYS);
       const filter: LoginFilter = {};
       if (query.userId !== undefined) filter.userId = normalizeUserId(query.userId);
       if (query.username !== undefined) {
@@ -504,6 +510,7 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
 
     async calendar(query = {}) {
       if (!isPlainObject(query)) throw invalid('query', 'calendar() takes { year?, month? }');
+      rejectUnknownKeys(query, ['year', 'month']);
       const { year, month } = query;
       if (year !== undefined && (!Number.isInteger(year) || year < 1970 || year > 9999))
         throw invalid('year', 'must be a year from 1970 to 9999');
@@ -534,6 +541,7 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
 
     async stats(window) {
       if (!isPlainObject(window)) throw invalid('window', 'stats() takes { from, to? }');
+      rejectUnknownKeys(window, ['from', 'to', 'only']);
       const from = parseQueryDate(window.from, 'from');
       const to = window.to === undefined ? clock.now() : parseQueryDate(window.to, 'to');
       const want = (part: 'perHour' | 'deviceTypes' | 'countries' | 'loginTypes') =>
@@ -561,6 +569,7 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
 
     async topFailingIps(window) {
       if (!isPlainObject(window)) throw invalid('window', 'topFailingIps() takes { from, to?, limit? }');
+      rejectUnknownKeys(window, ['from', 'to', 'limit']);
       const from = parseQueryDate(window.from, 'from');
       const to =
         window.to === undefined ? new Date(clock.now().getTime() + 1) : parseQueryDate(window.to, 'to');
@@ -594,6 +603,21 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
 function endOfPeriod(ms: number): Date {
   return new Date(Math.min(ms, LATEST_QUERY_TIME.getTime()));
 }
+
+const LIST_KEYS = [
+  'userId',
+  'username',
+  'ip',
+  'success',
+  'loginType',
+  'deviceType',
+  'country',
+  'search',
+  'from',
+  'to',
+  'limit',
+  'cursor',
+];
 
 /** Opaque keyset cursor: the last row's (loginAt, id). */
 export function encodeCursor(at: Date, id: string): string {

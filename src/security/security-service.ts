@@ -36,6 +36,8 @@ import {
   parseQueryDate,
   parseIpFilter,
 } from '../domain/validation.ts';
+import { redactSecrets } from '../domain/redact.ts';
+import { rejectUnknownKeys } from '../domain/known-keys.ts';
 import type { Detector } from '../detect/detector.ts';
 import type { ClientContext, Enricher } from '../enrich/enricher.ts';
 import { createGroupCommitter } from '../store/group-commit.ts';
@@ -154,19 +156,51 @@ export interface SecurityService {
   close(): Promise<void>;
 }
 
-const SECRET_KEY =
-  /pass(word|wd|phrase)?$|^pwd$|token|secret|session.?(key|id)|authorization|cookie|api.?key|otp|credential|private.?key/i;
+/**
+ * Keys of a line's `context` that describe the event itself. The caller's `context` is merged into
+ * the same object (the documented flat line shape), so these are written last and a caller's key of
+ * the same name is left out of the line: a SIEM must not be told that a `permission_denied` by one
+ * user from one address was a `login_success` by another. The stored row keeps the caller's keys in
+ * its `context` column, apart from the event's own columns.
+ */
+const CORE_LINE_KEYS = [
+  'event_type',
+  'category',
+  'severity',
+  'email',
+  'username',
+  'user_id',
+  'ip_address',
+  'user_agent',
+  'reason',
+  'event_id',
+] as const;
 
-/** Replaces the values of keys that look like secrets, at any depth. */
-export function redactSecrets(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(redactSecrets);
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEY.test(k) ? '[REDACTED]' : redactSecrets(v);
-    return out;
+/** The event's context for a log line, without keys that would shadow the core fields. */
+function lineContext(context: Record<string, unknown>): Record<string, unknown> {
+  let out: Record<string, unknown> | null = null;
+  for (const k of CORE_LINE_KEYS) {
+    if (Object.hasOwn(context, k)) {
+      out ??= { ...context };
+      delete out[k];
+    }
   }
-  return value;
+  return out ?? context;
 }
+
+/** The keys of `EventSubject`; a misspelt one (`resaon`) is VALIDATION_FAILED, not dropped. */
+const SUBJECT_KEYS = [
+  'username',
+  'userId',
+  'request',
+  'ip',
+  'userAgent',
+  'headers',
+  'reason',
+  'occurredAt',
+  'context',
+];
+const LOG_KEYS = [...SUBJECT_KEYS, 'severity'];
 
 const NO_SIGNALS: Signal[] = [];
 
@@ -275,8 +309,14 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
   );
 
   /** Validates and enriches the common fields; throws before anything is stored. */
-  function subject(input: unknown, requireIp: boolean, requireUsername: boolean): Subject {
+  function subject(
+    input: unknown,
+    requireIp: boolean,
+    requireUsername: boolean,
+    known: readonly string[] = SUBJECT_KEYS,
+  ): Subject {
     if (!isPlainObject(input)) throw invalid('input', 'expected an options object');
+    rejectUnknownKeys(input, known);
     const o = input as EventSubject;
     const username =
       o.username === undefined || o.username === null
@@ -358,7 +398,7 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
           ip_address: s.ip,
           user_agent: s.userAgent,
           reason: s.reason,
-          ...event.context,
+          ...lineContext(event.context),
           event_id: event.id,
         },
       };
@@ -552,11 +592,11 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
   ): Promise<SecurityEvent> {
     const severity = severityOption(isPlainObject(options) ? options.severity : undefined);
     if (type === 'login_failed') {
-      const s = subject(options, true, true) as Subject & { username: string };
+      const s = subject(options, true, true, LOG_KEYS) as Subject & { username: string };
       const { event } = await failure(s, trace, extra);
       return event;
     }
-    const s = subject(options, true, false);
+    const s = subject(options, true, false, LOG_KEYS);
     return emit(type, s, severity ?? severityFor(type), extra, trace);
   }
 
@@ -650,6 +690,18 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
 
     async events(query = {}) {
       if (!isPlainObject(query)) throw invalid('query', 'events() takes an object');
+      rejectUnknownKeys(query, [
+        'type',
+        'category',
+        'severity',
+        'ip',
+        'username',
+        'userId',
+        'from',
+        'to',
+        'limit',
+        'cursor',
+      ]);
       const filter: EventFilter = {};
       const oneOf = (v: unknown, allowed: readonly string[], field: string): string | undefined => {
         if (v === undefined) return undefined;

@@ -123,6 +123,16 @@ forEachBackend('change log over HTTP', (backend) => {
         },
         field: 'documentationUrl',
       },
+      {
+        json: {
+          changeType: 'deployment',
+          title: 't',
+          performedBy: { id: 'a' },
+          gitCommittedAt: '2024-03-01T09:00:01Z',
+          deployedAt: '2024-03-01T09:00:00Z',
+        },
+        field: 'gitCommittedAt',
+      },
     ];
     for (const c of cases) {
       const res = await s.call('POST', '/api/v1/changes', { key: s.keys.ingest, json: c.json });

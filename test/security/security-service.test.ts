@@ -188,6 +188,15 @@ forEachBackend('security service', (backend) => {
       fieldOf('resource'),
     );
     await assert.rejects(tg.security.events({ severity: 'loud' as never }), fieldOf('severity'));
+    await assert.rejects(tg.security.events({ tpye: 'login_failed' } as never), fieldOf('tpye'));
+    await assert.rejects(
+      tg.security.loginFailed({ username: 'e@example.com', ip: '1.2.3.4', resaon: 'x' } as never),
+      fieldOf('resaon'),
+    );
+    await assert.rejects(
+      tg.security.log('account_locked', { ip: '1.2.3.4', sevrity: 'error' } as never),
+      fieldOf('sevrity'),
+    );
     assert.equal((await tg.security.events({ limit: 1000 })).items.length, before);
     assert.equal(sink.lines.length, lines);
     assert.equal(await tg.security.failedLoginCount('1.2.3.4'), 0);
@@ -225,6 +234,101 @@ forEachBackend('security service', (backend) => {
       .items[0];
     assert.equal(stored?.context['password'], '[REDACTED]');
     assert.equal(stored?.context['note'], 'ok');
+  });
+
+  it('redacts password confirmations, JWTs, bearer tokens and PINs but not harmless keys (audit A #7)', async () => {
+    sink.lines.length = 0;
+    const secrets = {
+      passwordConfirmation: 'p2-x',
+      password_confirm: 'p3-x',
+      jwt: 'eyJ-x',
+      bearer: 'b-x',
+      pin: '1234-x',
+    };
+    const ev = await tg.security.log('account_locked', {
+      username: 'redact@example.com',
+      ip: '203.0.113.31',
+      context: { ...secrets, footprint: 'harmless' },
+    });
+    const line = sink.parsed()[0]?.['context'];
+    const stored = (await tg.security.events({ type: 'account_locked', username: 'redact@example.com' }))
+      .items[0];
+    for (const ctx of [ev.context, stored?.context, line]) {
+      for (const key of Object.keys(secrets)) assert.equal(ctx[key], '[REDACTED]', key);
+      assert.equal(ctx['footprint'], 'harmless');
+    }
+    assert.ok(!sink.lines.join('\n').includes('-x"'));
+  });
+
+  it('does not let a caller context forge the core fields of the line (audit A #6)', async () => {
+    sink.lines.length = 0;
+    const forged = {
+      event_type: 'login_success',
+      category: 'system',
+      severity: 'info',
+      username: 'alice',
+      email: 'alice@example.com',
+      user_id: 'alice-id',
+      ip_address: '10.0.0.1',
+      user_agent: 'forged-agent',
+      reason: 'forged',
+      event_id: 'forged-id',
+      note: 'kept',
+    };
+    const ev = await tg.security.log('permission_denied', {
+      username: 'mallory',
+      ip: '198.51.100.66',
+      userAgent: 'real-agent',
+      context: forged,
+    });
+    const line = sink.parsed()[0];
+    const c = line?.['context'];
+    assert.equal(c.event_type, 'permission_denied');
+    assert.equal(c.category, 'authorization');
+    assert.equal(c.severity, 'warning');
+    assert.equal(line?.['level'], 'WARNING');
+    assert.equal(c.username, 'mallory');
+    assert.equal('email' in c, false);
+    assert.equal('user_id' in c, false);
+    assert.equal(c.ip_address, '198.51.100.66');
+    assert.equal(c.user_agent, 'real-agent');
+    assert.equal(c.reason, null);
+    assert.equal(c.event_id, ev.id);
+    assert.equal(c.note, 'kept');
+    assert.match(String(line?.['message']), /mallory/);
+    // The stored row keeps the caller's keys in its context, apart from the event's own columns.
+    assert.equal(ev.type, 'permission_denied');
+    assert.equal(ev.username, 'mallory');
+    assert.equal(ev.context['username'], 'alice');
+  });
+
+  it('stores, logs and counts a lone UTF-16 surrogate as U+FFFD instead of losing the event (audit A #3)', async () => {
+    sink.lines.length = 0;
+    const r = await tg.security.loginFailed({
+      username: 'attacker\ud800',
+      ip: '198.51.100.140',
+      reason: 'invalid\udc00',
+      userAgent: 'UA\ud800',
+      context: { k: 'v\ud800' },
+    });
+    assert.equal(r.counts.failedAttemptsFromIp, 1);
+    const stored = (await tg.security.events({ type: 'login_failed', ip: '198.51.100.140' })).items;
+    assert.equal(stored.length, 1);
+    assert.equal(stored[0]?.username, 'attacker\ufffd');
+    assert.equal(stored[0]?.reason, 'invalid\ufffd');
+    assert.equal(stored[0]?.userAgent, 'UA\ufffd');
+    assert.equal(stored[0]?.context['k'], 'v\ufffd');
+    assert.equal(sink.parsed()[0]?.['context'].username, 'attacker\ufffd');
+    const ev = await tg.security.log('account_locked', {
+      username: 'u\ud800',
+      ip: '198.51.100.140',
+      reason: 'r\ud800',
+    });
+    assert.equal(ev.reason, 'r\ufffd');
+    assert.equal(
+      (await tg.security.events({ type: 'account_locked', ip: '198.51.100.140' })).items.length,
+      1,
+    );
   });
 
   it('check() monitors by default: never refuses, but names the patterns', async () => {
