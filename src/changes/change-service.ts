@@ -38,7 +38,6 @@ import {
   cleanJson,
   cleanText,
   isPlainObject,
-  parseDate,
   parseQueryDate,
   truncate,
   validator,
@@ -379,7 +378,7 @@ export function createChangeService(deps: ChangeServiceDeps): ChangeService {
         approvedBy,
         approvedAt: approvedBy ? now : null,
         performedBy,
-        deployedAt: fields.deployedAt === undefined ? now : parseDate(fields.deployedAt, 'deployedAt'),
+        deployedAt: fields.deployedAt === undefined ? now : parseQueryDate(fields.deployedAt, 'deployedAt'),
         canRollback: fields.canRollback ?? true,
         rollbackInstructions: text(fields.rollbackInstructions, CHANGE_LIMITS.longText),
         rolledBack: false,
@@ -396,7 +395,7 @@ export function createChangeService(deps: ChangeServiceDeps): ChangeService {
         gitCommittedAt:
           fields.gitCommittedAt === undefined || fields.gitCommittedAt === null
             ? null
-            : parseDate(fields.gitCommittedAt, 'gitCommittedAt'),
+            : parseQueryDate(fields.gitCommittedAt, 'gitCommittedAt'),
         environment: cleanText(environment, 64),
         metadata: metadata(fields.metadata),
         createdAt: now,

@@ -117,8 +117,15 @@ export function parseDate(value: unknown, field: string): Date {
   if (value instanceof Date) d = new Date(value.getTime());
   else if (typeof value === 'number' && Number.isFinite(value)) d = new Date(value);
   else if (typeof value === 'string' && value.trim() !== '') {
-    // Date.parse accepts many loose formats; require something that starts like a calendar date.
-    if (/^\d{4}-\d{2}-\d{2}/.test(value.trim())) d = new Date(value.trim());
+    // Date.parse accepts many loose formats; require something that starts like a calendar date, and
+    // a day that exists: JavaScript rolls 2026-02-30 over to March 2 without a word.
+    const ymd = /^(\d{4})-(\d{2})-(\d{2})/.exec(value.trim());
+    if (ymd) {
+      const [y, m, day] = [Number(ymd[1]), Number(ymd[2]), Number(ymd[3])];
+      if (m < 1 || m > 12 || day < 1 || day > new Date(Date.UTC(y, m, 0)).getUTCDate())
+        throw invalid(field, `has no such day: ${ymd[0]}`);
+      d = new Date(value.trim());
+    }
   }
   if (!d || Number.isNaN(d.getTime()))
     throw invalid(field, 'must be a date (Date, ISO-8601 string or epoch ms)');
@@ -158,7 +165,11 @@ export function parseEventTime(value: unknown, field: string, now: Date): Date {
   return d;
 }
 
-/** Parses a date filter (see parseDate) and bounds it to 1970-01-01 … 9999-12-31. */
+/**
+ * Parses a date filter, or a stored date that is not an event time (a change's `deployedAt`,
+ * `gitCommittedAt`), and bounds it to 1970-01-01 … 9999-12-31: the database cannot store every date
+ * JavaScript can hold, and a raw driver error is no answer.
+ */
 export function parseQueryDate(value: unknown, field: string): Date {
   const d = parseDate(value, field);
   const t = d.getTime();
