@@ -9,6 +9,10 @@ export function encodeKeysetCursor(at: Date, id: string): string {
   return Buffer.from(JSON.stringify([at.toISOString(), id])).toString('base64url');
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const EARLIEST_CURSOR = Date.UTC(100, 0, 1);
+const LATEST_CURSOR = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 /** Decodes a cursor from `encodeKeysetCursor`, or throws VALIDATION_FAILED on `cursor`. */
 export function decodeKeysetCursor(cursor: unknown): { at: Date; id: string } {
   if (typeof cursor === 'string') {
@@ -18,10 +22,11 @@ export function decodeKeysetCursor(cursor: unknown): { at: Date; id: string } {
         Array.isArray(parsed) &&
         typeof parsed[0] === 'string' &&
         typeof parsed[1] === 'string' &&
-        /^[0-9a-f-]{36}$/i.test(parsed[1])
+        UUID.test(parsed[1])
       ) {
         const at = new Date(parsed[0]);
-        if (!Number.isNaN(at.getTime())) return { at, id: parsed[1] };
+        // A cursor is the client's to forge: a time the database cannot read is not a cursor either.
+        if (at.getTime() >= EARLIEST_CURSOR && at.getTime() <= LATEST_CURSOR) return { at, id: parsed[1] };
       }
     } catch {
       /* fall through */
