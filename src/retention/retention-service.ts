@@ -177,20 +177,26 @@ function expiredSql(timeColumn: string, classes: RetentionClass[]): RawBuilder<b
   return sql<boolean>`(${sql.join(parts, sql` OR `)})`;
 }
 
-/** Security events: `error` and `critical` are kept longer than `info` and `warning`. */
-export function securityEventClasses(now: Date, policy: RetentionPolicy): RetentionClass[] {
+/** The security event classes by the severity in `column`: `error` and `critical` are kept longer. */
+function severityClasses(column: string, now: Date, policy: RetentionPolicy): RetentionClass[] {
+  const high = sql<boolean>`${sql.ref(column)} IN ('error', 'critical')`;
   return [
     {
       name: 'error_critical',
-      where: sql<boolean>`severity IN ('error', 'critical')`,
+      where: high,
       cutoff: new Date(now.getTime() - policy.securityEvents.highDays * DAY_MS),
     },
     {
       name: 'info_warning',
-      where: sql<boolean>`severity NOT IN ('error', 'critical')`,
+      where: sql<boolean>`NOT ${high}`,
       cutoff: new Date(now.getTime() - policy.securityEvents.otherDays * DAY_MS),
     },
   ];
+}
+
+/** Security events: `error` and `critical` are kept longer than `info` and `warning`. */
+export function securityEventClasses(now: Date, policy: RetentionPolicy): RetentionClass[] {
+  return severityClasses('severity', now, policy);
 }
 
 /**
@@ -219,18 +225,7 @@ export function loginInlineEvents(now: Date, policy: RetentionPolicy): InlineEve
   return {
     view: 'login_events',
     viewTimeColumn: 'occurred_at',
-    classes: [
-      {
-        name: 'error_critical',
-        where: sql<boolean>`event_severity IN ('error', 'critical')`,
-        cutoff: new Date(now.getTime() - policy.securityEvents.highDays * DAY_MS),
-      },
-      {
-        name: 'info_warning',
-        where: sql<boolean>`event_severity NOT IN ('error', 'critical')`,
-        cutoff: new Date(now.getTime() - policy.securityEvents.otherDays * DAY_MS),
-      },
-    ],
+    classes: severityClasses('event_severity', now, policy),
     clear: sql`event_severity = NULL, event_context = NULL`,
   };
 }
