@@ -123,6 +123,20 @@ forEachBackend('change log', (backend) => {
       assert.equal(stored.history.length, 1);
     });
 
+    it('stores secret-looking metadata keys redacted, in the record and its history', async () => {
+      const c = await tg.changes.log(
+        deployment({
+          metadata: { ciRunUrl: 'https://ci.example/1', env: { DEPLOY_TOKEN: 'ghp_abc', region: 'eu' } },
+        }),
+      );
+      const stored = await tg.changes.get(c.id);
+      assert.deepEqual(stored.metadata, {
+        ciRunUrl: 'https://ci.example/1',
+        env: { DEPLOY_TOKEN: '[REDACTED]', region: 'eu' },
+      });
+      assert.equal(JSON.stringify(stored).includes('ghp_abc'), false);
+    });
+
     it('refuses a commit time later than the deployment, which would make lead time negative (audit A #12)', async () => {
       const before = await counts(tg);
       await rejectsWith(

@@ -43,6 +43,7 @@ import {
   validator,
 } from '../domain/validation.ts';
 import { rejectUnknownKeys } from '../domain/known-keys.ts';
+import { redactSecrets } from '../domain/redact.ts';
 import type { ChangeFilter, ChangeRepository, NewHistoryRow } from './change-repository.ts';
 import './error-codes.ts';
 
@@ -205,7 +206,9 @@ function systems(value: string[] | undefined): string[] {
 
 function metadata(value: Record<string, unknown> | undefined): Record<string, unknown> {
   if (value === undefined) return {};
-  const m = cleanJson(value, 'metadata') as Record<string, unknown>;
+  // Secret-looking keys are redacted as in login metadata and event context: a CI step that passes its
+  // environment along must not leave a deploy token in the change log.
+  const m = redactSecrets(cleanJson(value, 'metadata')) as Record<string, unknown>;
   if (Buffer.byteLength(JSON.stringify(m)) > CHANGE_LIMITS.metadataBytes)
     throw invalid('metadata', `must be at most ${CHANGE_LIMITS.metadataBytes} bytes as JSON`);
   return m;
