@@ -381,6 +381,14 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
     }
   }
 
+  /** The existing monthly partitions of `table` that start before `before`, oldest first. */
+  function partitionsBefore(table: string, before: Date) {
+    return sql<{ name: string; range_start: Date; range_end: Date }>`
+      SELECT name, range_start, range_end FROM trailguard_partition
+      WHERE parent = ${table} AND range_start < ${before} AND to_regclass(name) IS NOT NULL
+      ORDER BY range_start`.execute(db);
+  }
+
   async function countWhere(relation: string, where: RawBuilder<boolean>): Promise<number> {
     const r = await sql<{
       n: number;
@@ -399,10 +407,7 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
     const minCut = new Date(Math.min(...cutoffs));
     const maxCut = new Date(Math.max(...cutoffs));
     const criteria = target.classes.map((c) => ({ class: c.name, before: c.cutoff.toISOString() }));
-    const parts = await sql<{ name: string; range_start: Date; range_end: Date }>`
-      SELECT name, range_start, range_end FROM trailguard_partition
-      WHERE parent = ${target.table} AND range_start < ${maxCut} AND to_regclass(name) IS NOT NULL
-      ORDER BY range_start`.execute(db);
+    const parts = await partitionsBefore(target.table, maxCut);
     for (const p of parts.rows) {
       const start = new Date(p.range_start);
       const end = new Date(p.range_end);
@@ -483,10 +488,7 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
   ): Promise<void> {
     const maxCut = new Date(Math.max(...events.classes.map((c) => c.cutoff.getTime())));
     const rowExpired = expiredSql(target.timeColumn, target.classes);
-    const parts = await sql<{ name: string; range_start: Date; range_end: Date }>`
-      SELECT name, range_start, range_end FROM trailguard_partition
-      WHERE parent = ${target.table} AND range_start < ${maxCut} AND to_regclass(name) IS NOT NULL
-      ORDER BY range_start`.execute(db);
+    const parts = await partitionsBefore(target.table, maxCut);
     for (const p of parts.rows) {
       const start = new Date(p.range_start);
       const end = new Date(p.range_end);
