@@ -42,8 +42,22 @@ if (!skipped.length) console.log('  all backends configured: PGlite, PostgreSQL,
 
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', ...args.filter((a) => a.startsWith('-')), ...files],
-  { stdio: 'inherit', cwd: root, env: { ...process.env, NODE_ENV: 'test' } },
+  [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    `--test-reporter=${join(root, 'scripts', 'progress-reporter.mjs')}`,
+    '--test-reporter-destination=stdout',
+    ...args.filter((a) => a.startsWith('-')),
+    ...files,
+  ],
+  {
+    stdio: 'inherit',
+    cwd: root,
+    env: { ...process.env, NODE_ENV: 'test', TRAILGUARD_TEST_FILES: String(files.length) },
+  },
 );
 if (skipped.length) {
   console.log('\nskipped on this machine:');
