@@ -15,6 +15,7 @@ import { registerRetention } from './retention-command.ts';
 import { registerPrivacy } from './privacy-command.ts';
 import { registerExport } from './export-command.ts';
 import { registerIntegrity } from './integrity-command.ts';
+import { registerDetect } from './detect-command.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerPrivacy(program);
   registerExport(program);
   registerIntegrity(program);
+  registerDetect(program);
   return program;
 }
 

@@ -38,6 +38,7 @@ import {
 } from '../domain/validation.ts';
 import { redactSecrets } from '../domain/redact.ts';
 import { rejectUnknownKeys } from '../domain/known-keys.ts';
+import { decide } from '../detect/decision.ts';
 import type { Detector } from '../detect/detector.ts';
 import type { ClientContext, Enricher } from '../enrich/enricher.ts';
 import { createGroupCommitter } from '../store/group-commit.ts';
@@ -657,17 +658,7 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
 
     async check(input) {
       if (!detector) return { allowed: true, reasons: [] };
-      const c = await detector.check(input);
-      const reasons = [...new Set(c.signals.map((x) => x.pattern))];
-      const blocking = reasons.filter((r) => settings.blockOn.includes(r));
-      if (settings.mode === 'monitor' || blocking.length === 0) return { allowed: true, reasons };
-      const now = clock.now().getTime();
-      let retry = 1;
-      for (const p of blocking) {
-        const at = c.releaseAt[p];
-        if (at) retry = Math.max(retry, Math.ceil((at.getTime() - now) / 1000));
-      }
-      return { allowed: false, retryAfterSeconds: retry, reasons };
+      return decide(await detector.check(input), settings, clock.now().getTime());
     },
 
     async resetCounters(input) {
