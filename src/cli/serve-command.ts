@@ -69,7 +69,7 @@ export function registerServe(program: Command): void {
     .option('--demo', 'seed a realistic month of demo data into an empty database')
     .option('--rate-limit-key <n>', 'requests per minute per API key or session (default 60000)')
     .option('--rate-limit-ip <n>', 'requests per minute per address without credentials (default 300)')
-    .option('--log', 'log every request as JSON to stdout')
+    .option('--log', 'log every request as JSON to stdout (failures are logged without it)')
     .action(async (opts: ServeOptions, cmd: Command) => {
       const port = parsePort(opts.port);
       const out = process.stdout;
@@ -97,7 +97,8 @@ export function registerServe(program: Command): void {
         }
         app = await createServer(tg, {
           auth,
-          logger: opts.log ? { level: 'info' } : false,
+          // Without --log only failures are logged: the cause of every 5xx (never the body) on stdout.
+          logger: { level: opts.log ? 'info' : 'error' },
           rateLimit: {
             perKey: parseRate(opts.rateLimitKey, '--rate-limit-key'),
             perIp: parseRate(opts.rateLimitIp, '--rate-limit-ip'),
