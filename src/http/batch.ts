@@ -93,7 +93,8 @@ export async function writeBatch<T>(
     if (found)
       for (const [index, result] of settled.entries()) {
         const id = found.get(index);
-        if (result.status === 'rejected' && id !== undefined) settled[index] = { status: 'fulfilled', value: { id } };
+        if (result.status === 'rejected' && id !== undefined)
+          settled[index] = { status: 'fulfilled', value: { id } };
       }
   }
   const ids: (string | null)[] = [];

@@ -58,7 +58,12 @@ function bodyMessage(e: Partial<FastifyError>, code: string): string {
  * The server log line of a failed request: its route and code, and the cause's class, message and
  * codes — never the request body, headers or a connection string's password (see describeError).
  */
-export function logFailure(request: FastifyRequest, mapped: TrailguardError, cause: unknown, msg: string): void {
+export function logFailure(
+  request: FastifyRequest,
+  mapped: TrailguardError,
+  cause: unknown,
+  msg: string,
+): void {
   request.log.error(
     {
       route: request.routeOptions.url ?? 'unmatched',

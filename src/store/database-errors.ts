@@ -24,7 +24,9 @@ const NETWORK_CODES = new Set([
  * 53300 too_many_connections, 08xxx connection exceptions.
  */
 function unavailableSqlState(code: string): boolean {
-  return code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300';
+  return (
+    code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300'
+  );
 }
 
 // Messages of node-postgres and pg-pool that come without a code: a connection cut while a query was
