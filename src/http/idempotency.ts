@@ -46,7 +46,12 @@ export const IDEMPOTENCY_LEASE_MS = 30_000;
 /** Renewal stops after this long: a request that has not answered by then is stuck. */
 const MAX_HOLD_MS = 10 * 60_000;
 
-export function registerIdempotency(app: FastifyInstance, db: Kysely<Database>, clock: Clock): void {
+export function registerIdempotency(
+  app: FastifyInstance,
+  db: Kysely<Database>,
+  clock: Clock,
+  leaseMs = IDEMPOTENCY_LEASE_MS,
+): void {
   const store = createIdempotencyStore(db);
   const renewals = new WeakMap<FastifyRequest, NodeJS.Timeout>();
   const stopRenewing = (request: FastifyRequest) => {
@@ -64,7 +69,7 @@ export function registerIdempotency(app: FastifyInstance, db: Kysely<Database>, 
       throw invalid('Idempotency-Key', 'must be 1–255 visible ASCII characters');
     const principal = principalId(request.principal);
     const hash = sha256(`${request.method} ${request.url}\n${JSON.stringify(request.body ?? null)}`);
-    const claim = await store.claim(principal, raw, hash, clock.now(), IDEMPOTENCY_LEASE_MS);
+    const claim = await store.claim(principal, raw, hash, clock.now(), leaseMs);
     if (claim.kind === 'reused')
       throw new TrailguardError(
         'IDEMPOTENCY_KEY_REUSED',
@@ -107,8 +112,8 @@ export function registerIdempotency(app: FastifyInstance, db: Kysely<Database>, 
     const timer = setInterval(() => {
       if (Date.now() - started > MAX_HOLD_MS) return stopRenewing(request);
       // A failed renewal (database down) only shortens the hold; the request itself will fail too.
-      void store.renew(principal, raw, clock.now(), IDEMPOTENCY_LEASE_MS).catch(() => undefined);
-    }, IDEMPOTENCY_LEASE_MS / 3);
+      void store.renew(principal, raw, clock.now(), leaseMs).catch(() => undefined);
+    }, leaseMs / 3);
     timer.unref();
     renewals.set(request, timer);
   });
