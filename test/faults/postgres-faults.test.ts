@@ -115,12 +115,13 @@ describe('PostgreSQL restarts, outages and a killed server under ingest load', {
   it(
     'survives, answers 503 with Retry-After during the outage, recovers, and stores every item exactly once',
     { timeout: 150_000 },
-    async () => {
+    async (t) => {
       const statuses = new Map<number, number>();
       let retryAfterMissing = 0;
       let networkErrors = 0;
       let done = false;
       let faultsOver = false;
+      let aborted = false;
       let batches = 0;
       const count = (status: number) => statuses.set(status, (statuses.get(status) ?? 0) + 1);
       const acknowledged = new Map<string, string>(); // username → id answered
@@ -135,6 +136,7 @@ describe('PostgreSQL restarts, outages and a killed server under ingest load', {
           }));
           const deadline = Date.now() + 120_000;
           for (;;) {
+            if (aborted) return;
             if (Date.now() > deadline) throw new Error(`client ${c} batch ${b} never stored`);
             let res: Response;
             try {
@@ -173,48 +175,57 @@ describe('PostgreSQL restarts, outages and a killed server under ingest load', {
       });
       const alive = () => server?.child.exitCode === null && server.child.signalCode === null;
       const pgDb = db as PrivatePostgres;
+      let outageLog = '';
+      try {
+        // 1. Every backend killed at once while batches are in flight.
+        await sleep(700);
+        await pgDb.restartImmediate();
+        await sleep(300);
+        assert.ok(alive(), `the server died on pg_ctl restart -m immediate:\n${server?.out.join('')}`);
 
-      // 1. Every backend killed at once while batches are in flight.
-      await sleep(700);
-      await pgDb.restartImmediate();
-      await sleep(300);
-      assert.ok(alive(), `the server died on pg_ctl restart -m immediate:\n${server?.out.join('')}`);
+        // 2. PostgreSQL away for seconds: 503 with Retry-After on writes and reads, /readyz says so.
+        await sleep(800);
+        await pgDb.stop();
+        const probe = await fetch(`http://127.0.0.1:${port}/api/v1/logins`, {
+          headers: { authorization: `Bearer ${key}` },
+        });
+        assert.equal(probe.status, 503);
+        assert.equal(
+          ((await probe.json()) as { error: { code: string } }).error.code,
+          'DATABASE_UNAVAILABLE',
+        );
+        assert.ok(probe.headers.get('retry-after'));
+        const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+        assert.equal(ready.status, 503);
+        assert.equal(((await ready.json()) as { database: { status: string } }).database.status, 'down');
+        await sleep(2500);
+        assert.ok(alive(), `the server died while PostgreSQL was stopped:\n${server?.out.join('')}`);
+        await pgDb.start();
+        const back = Date.now() + 15_000;
+        while ((await fetch(`http://127.0.0.1:${port}/readyz`)).status !== 200) {
+          assert.ok(Date.now() < back, 'the server did not recover after PostgreSQL came back');
+          await sleep(200);
+        }
+        assert.ok(alive());
+        outageLog = server?.out.join('') ?? '';
 
-      // 2. PostgreSQL away for seconds: 503 with Retry-After on writes and reads, /readyz says so.
-      await sleep(800);
-      await pgDb.stop();
-      const probe = await fetch(`http://127.0.0.1:${port}/api/v1/logins`, {
-        headers: { authorization: `Bearer ${key}` },
-      });
-      assert.equal(probe.status, 503);
-      assert.equal(((await probe.json()) as { error: { code: string } }).error.code, 'DATABASE_UNAVAILABLE');
-      assert.ok(probe.headers.get('retry-after'));
-      const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
-      assert.equal(ready.status, 503);
-      assert.equal(((await ready.json()) as { database: { status: string } }).database.status, 'down');
-      await sleep(2500);
-      assert.ok(alive(), `the server died while PostgreSQL was stopped:\n${server?.out.join('')}`);
-      await pgDb.start();
-      const back = Date.now() + 15_000;
-      while ((await fetch(`http://127.0.0.1:${port}/readyz`)).status !== 200) {
-        assert.ok(Date.now() < back, 'the server did not recover after PostgreSQL came back');
-        await sleep(200);
+        // 3. The server killed mid-batch, then started again on the same database.
+        await sleep(600);
+        if (!done) {
+          await killServer();
+          server = await startServer();
+        }
+
+        await sleep(500);
+        faultsOver = true;
+        await load;
+        assert.ok(alive());
+      } catch (err) {
+        // Stop the clients, so that a failure here is the one reported.
+        aborted = true;
+        await load.catch(() => undefined);
+        throw err;
       }
-      assert.ok(alive());
-      const outageLog = server?.out.join('') ?? '';
-
-      // 3. The server killed mid-batch, then started again on the same database.
-      await sleep(600);
-      if (!done) {
-        await killServer();
-        server = await startServer();
-      }
-
-      await sleep(500);
-      faultsOver = true;
-      await load;
-      assert.ok(alive());
-
       t.diagnostic(
         `${batches} batches of ${ITEMS}; answers ${JSON.stringify(Object.fromEntries(statuses))}; ${networkErrors} network errors`,
       );
