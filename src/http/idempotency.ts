@@ -124,9 +124,12 @@ export function registerIdempotency(
     stopRenewing(request);
     const status = reply.statusCode;
     try {
-      // Server errors, throttling and partly stored batches are not final: give the key up so that
-      // a retry with it runs at once (and, for a batch, stores only the items still missing).
-      if (status >= 500 || status === 429 || status === 207) await store.release(idem.principal, idem.key);
+      // Server errors and throttling are not final: give the key up so that a retry with it runs at
+      // once. Nor is a partly stored batch on a route that records its items: a retry stores only
+      // the items still missing. Elsewhere a 207 is replayed, as a retry would store items twice.
+      const itemised = request.routeOptions.config.idempotent === 'items';
+      if (status >= 500 || status === 429 || (status === 207 && itemised))
+        await store.release(idem.principal, idem.key);
       else
         await store.complete(
           idem.principal,

@@ -70,7 +70,8 @@ describe('PostgreSQL restarts, outages and a killed server under ingest load', {
     const out: string[] = [];
     child.stdout?.on('data', (d: Buffer) => out.push(d.toString()));
     child.stderr?.on('data', (d: Buffer) => out.push(d.toString()));
-    const deadline = Date.now() + 30_000;
+    // Generous: on a busy CI machine loading the server alone can take many seconds.
+    const deadline = Date.now() + 90_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`serve exited with ${child.exitCode}:\n${out.join('')}`);
       const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(

@@ -127,7 +127,7 @@ export function loginRoutes(app: FastifyInstance, opts: LoginRouteOptions): void
     '/api/v1/logins',
     {
       bodyLimit: opts.batchBodyLimit,
-      config: { scope: 'ingest', idempotent: true },
+      config: { scope: 'ingest', idempotent: 'items' },
       schema: {
         summary: 'Record one login attempt, or a batch of up to 1,000',
         description:
