@@ -23,6 +23,7 @@ interface ServeOptions {
   demo?: boolean;
   rateLimitKey?: string;
   rateLimitIp?: string;
+  idempotencyLease?: string;
   log?: boolean;
 }
 
@@ -60,6 +61,14 @@ function parseRate(value: string | undefined, name: string): number | undefined 
   return n;
 }
 
+function parseLease(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 1 || n > 3600)
+    throw new Error(`--idempotency-lease must be 1 to 3600 seconds, got ${value}`);
+  return n * 1000;
+}
+
 export function registerServe(program: Command): void {
   program
     .command('serve')
@@ -69,7 +78,11 @@ export function registerServe(program: Command): void {
     .option('--demo', 'seed a realistic month of demo data into an empty database')
     .option('--rate-limit-key <n>', 'requests per minute per API key or session (default 60000)')
     .option('--rate-limit-ip <n>', 'requests per minute per address without credentials (default 300)')
-    .option('--log', 'log every request as JSON to stdout')
+    .option(
+      '--idempotency-lease <seconds>',
+      'how long a running request holds its Idempotency-Key unrenewed; after a crash a retry takes the key over then (default 30)',
+    )
+    .option('--log', 'log every request as JSON to stdout (failures are logged without it)')
     .action(async (opts: ServeOptions, cmd: Command) => {
       const port = parsePort(opts.port);
       const out = process.stdout;
@@ -97,7 +110,9 @@ export function registerServe(program: Command): void {
         }
         app = await createServer(tg, {
           auth,
-          logger: opts.log ? { level: 'info' } : false,
+          // Without --log only failures are logged: the cause of every 5xx (never the body) on stdout.
+          logger: { level: opts.log ? 'info' : 'error' },
+          idempotencyLeaseMs: parseLease(opts.idempotencyLease),
           rateLimit: {
             perKey: parseRate(opts.rateLimitKey, '--rate-limit-key'),
             perIp: parseRate(opts.rateLimitIp, '--rate-limit-ip'),

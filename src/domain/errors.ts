@@ -9,6 +9,11 @@ export const ERROR_CODES = {
   NOT_FOUND: { status: 404, description: 'The referenced record does not exist.' },
   CONFIG_INVALID: { status: 500, description: 'The configuration is invalid; the field names the key.' },
   DATABASE_UNREACHABLE: { status: 503, description: 'The database could not be reached or opened.' },
+  DATABASE_UNAVAILABLE: {
+    status: 503,
+    description:
+      'The database is unavailable (down, restarting or unreachable); retry after the Retry-After header.',
+  },
   WRITE_FAILED: { status: 503, description: 'The database did not commit the write; nothing was stored.' },
   CLOSED: { status: 503, description: 'The Trailguard instance has been closed.' },
 } as const satisfies Record<string, { status: number; description: string }>;

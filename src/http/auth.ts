@@ -27,8 +27,12 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Required scope; every route must set one. */
     scope?: RouteScope;
-    /** Honour the Idempotency-Key header on this route. */
-    idempotent?: boolean;
+    /**
+     * Honour the Idempotency-Key header on this route. `'items'`: the route records each stored item
+     * under the key in the item's own statement, so a partly stored answer (207) need not be final: a
+     * retry with the key stores only the missing items.
+     */
+    idempotent?: boolean | 'items';
   }
   interface FastifyRequest {
     principal: Principal | null;

@@ -8,7 +8,7 @@
  */
 import type { FastifyReply } from 'fastify';
 import { TrailguardError } from '../domain/errors.ts';
-import { toTrailguardError } from './errors.ts';
+import { logFailure, toTrailguardError } from './errors.ts';
 import { Nullable, Type } from './schemas.ts';
 
 /** One failed item of a partly stored batch, as `207` lists it. */
@@ -59,21 +59,49 @@ function itemError(err: unknown, index: number): TrailguardError {
   return new TrailguardError(e.code, `${index}.${e.message}`, { field, status: e.status, cause: e });
 }
 
+/** Where a batch's items are recorded under an Idempotency-Key (see writeBatch). */
+export interface BatchIdempotency {
+  /** Whether an earlier attempt with this key may have stored items. */
+  takenOver: boolean;
+  /** Items stored under the key so far: index → record id. */
+  storedItems(): Promise<Map<number, string>>;
+}
+
 /**
  * Writes every item and answers: 201 `{ count, ids }` when all were stored; the first item's error
- * (nothing was stored, a retry is safe) when none was; 207 `{ count, ids, errors }` when some were,
- * so the caller resends only the failed items. The 207 is remembered under an Idempotency-Key like
- * any result: a retry with the same key gets the same answer instead of storing the items again.
+ * when none was; 207 `{ count, ids, errors }` when some were, so the caller resends only the failed
+ * items. With `idempotency` (a keyed request whose writes record each item in the item's own
+ * statement), items an earlier attempt with the key already stored are answered from the database
+ * instead of written again, and an item whose write failed but is found stored (another attempt's
+ * copy refused by the unique item key, or a commit whose acknowledgement was lost) counts as stored.
  */
 export async function writeBatch<T>(
   reply: FastifyReply,
   items: readonly T[],
-  write: (item: T) => Promise<{ id: string }>,
+  write: (item: T, index: number) => Promise<{ id: string }>,
+  idempotency?: BatchIdempotency | null,
 ): Promise<FastifyReply> {
-  const settled = await Promise.allSettled(items.map((item) => write(item)));
+  const stored = idempotency?.takenOver ? await idempotency.storedItems() : new Map<number, string>();
+  const settled = await Promise.allSettled(
+    items.map((item, index) => {
+      const id = stored.get(index);
+      return id === undefined ? write(item, index) : Promise.resolve({ id });
+    }),
+  );
+  if (idempotency && settled.some((r) => r.status === 'rejected')) {
+    const found = await idempotency.storedItems().catch(() => null);
+    if (found)
+      for (const [index, result] of settled.entries()) {
+        const id = found.get(index);
+        if (result.status === 'rejected' && id !== undefined)
+          settled[index] = { status: 'fulfilled', value: { id } };
+      }
+  }
   const ids: (string | null)[] = [];
   const errors: BatchItemError[] = [];
   let first: TrailguardError | null = null;
+  let firstServerFailure: { mapped: TrailguardError; cause: unknown; index: number } | null = null;
+  let serverFailures = 0;
   for (const [index, result] of settled.entries()) {
     if (result.status === 'fulfilled') {
       ids.push(result.value.id);
@@ -82,13 +110,24 @@ export async function writeBatch<T>(
     ids.push(null);
     const e = itemError(result.reason, index);
     first ??= e;
-    if (e.status >= 500) reply.log.error({ err: result.reason, index }, 'batch item not stored');
+    if (e.status >= 500) {
+      serverFailures++;
+      firstServerFailure ??= { mapped: e, cause: result.reason, index };
+    }
     errors.push({ index, ...e.toJSON() });
   }
   // Serialized here: the response schema is a union, and fast-json-stringify would run the validator
   // of each branch (a format check per id) to pick one.
   const send = (status: number, body: unknown) =>
     reply.code(status).type('application/json; charset=utf-8').send(JSON.stringify(body));
+  // One line per request, not per item: a database outage fails whole batches of a thousand.
+  if (firstServerFailure !== null && errors.length < items.length)
+    logFailure(
+      reply.request,
+      firstServerFailure.mapped,
+      firstServerFailure.cause,
+      `${serverFailures} of ${items.length} batch items not stored (first: item ${firstServerFailure.index})`,
+    );
   if (first === null) return send(201, { count: ids.length, ids });
   if (errors.length === items.length) throw first;
   return send(207, { count: items.length - errors.length, ids, errors } satisfies PartialBatchBody);

@@ -21,7 +21,8 @@ export const HTTP_ERROR_CODES = {
   },
   IDEMPOTENCY_IN_PROGRESS: {
     status: 409,
-    description: 'A request with this Idempotency-Key is still being processed; retry shortly.',
+    description:
+      'A request with this Idempotency-Key is still being processed; retry after the Retry-After header.',
   },
   INTERNAL_ERROR: { status: 500, description: 'An unexpected server error; details are in the server log.' },
 } as const;

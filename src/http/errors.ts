@@ -5,6 +5,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { TrailguardError, isTrailguardError } from '../domain/errors.ts';
+import { databaseUnavailable, describeError, isDatabaseUnavailable } from '../store/database-errors.ts';
 import './error-codes.ts';
 import '../auth/error-codes.ts';
 
@@ -13,9 +14,21 @@ export interface ErrorBody {
   error: { code: string; message: string; field?: string };
 }
 
-/** Turns any thrown value into a TrailguardError with a status; unknown errors become INTERNAL_ERROR. */
+/** Seconds a client is asked to wait before retrying a 503 (a PostgreSQL restart takes a few). */
+export const RETRY_AFTER_SECONDS = 5;
+
+/**
+ * Turns any thrown value into a TrailguardError with a status: a database that is down, restarting
+ * or unreachable becomes DATABASE_UNAVAILABLE (503, retryable) wherever it surfaced — a route, the
+ * authentication or idempotency hooks — and other unknown errors become INTERNAL_ERROR.
+ */
 export function toTrailguardError(err: unknown): TrailguardError {
-  if (isTrailguardError(err)) return err;
+  if (isTrailguardError(err)) {
+    if (err.status >= 500 && err.status !== 503 && isDatabaseUnavailable(err.cause))
+      return databaseUnavailable(err.cause);
+    return err;
+  }
+  if (isDatabaseUnavailable(err)) return databaseUnavailable(err);
   const e = err as Partial<FastifyError> & { status?: number; type?: string };
   const status = typeof e?.statusCode === 'number' ? e.statusCode : undefined;
   const code = typeof e?.code === 'string' ? e.code : '';
@@ -41,14 +54,38 @@ function bodyMessage(e: Partial<FastifyError>, code: string): string {
   return 'is not valid JSON';
 }
 
-/** Fastify error handler: maps, logs server-side failures, sends the one shape. */
+/**
+ * The server log line of a failed request: its route and code, and the cause's class, message and
+ * codes — never the request body, headers or a connection string's password (see describeError).
+ */
+export function logFailure(
+  request: FastifyRequest,
+  mapped: TrailguardError,
+  cause: unknown,
+  msg: string,
+): void {
+  request.log.error(
+    {
+      route: request.routeOptions.url ?? 'unmatched',
+      method: request.method,
+      code: mapped.code,
+      err: describeError(cause),
+    },
+    msg,
+  );
+}
+
+/**
+ * Fastify error handler: maps, logs server-side failures, sends the one shape. Every 503 carries
+ * Retry-After: the failure is transient (database outage, shutdown) and the client should come back.
+ */
 export function handleError(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const mapped = toTrailguardError(err);
-  if (mapped.status >= 500) {
-    request.log.error({ err: mapped.cause ?? err, code: mapped.code }, 'request failed');
-  }
+  if (mapped.status >= 500) logFailure(request, mapped, mapped.cause ?? err, 'request failed');
   const headers = (err as { headers?: Record<string, string> } | null)?.headers;
   if (headers) reply.headers(headers);
+  if (mapped.status === 503 && !reply.hasHeader('retry-after'))
+    reply.header('retry-after', String(RETRY_AFTER_SECONDS));
   return reply
     .code(mapped.status)
     .type('application/json; charset=utf-8')

@@ -75,6 +75,12 @@ export interface ServerOptions {
    * one account, within the window. @default 5 in 15 min
    */
   lockout?: { threshold?: number | undefined; windowMs?: number | undefined } | undefined;
+  /**
+   * How long a running request holds its Idempotency-Key without renewing it (it renews every third
+   * of that): after a crash, a retry with the key waits at most this long before it takes over.
+   * @default 30000
+   */
+  idempotencyLeaseMs?: number | undefined;
   /** Collect Node process metrics into /metrics. @default true */
   processMetrics?: boolean | undefined;
 }
@@ -311,7 +317,7 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
   }
   registerAuth(app, auth, authLimiter);
 
-  registerIdempotency(app, tg.database.db, tg.config.clock);
+  registerIdempotency(app, tg.database.db, tg.config.clock, options.idempotencyLeaseMs);
 
   // Metrics: count by route template, not by raw URL (bounded label values).
   app.addHook('onResponse', async (request, reply) => {

@@ -33,6 +33,8 @@ import type { ClientContext, Enricher } from '../enrich/enricher.ts';
 import { createGroupCommitter } from '../store/group-commit.ts';
 import type { GroupCommitter } from '../store/group-commit.ts';
 import type { PartitionManager } from '../store/partitions.ts';
+import { insertIdempotencyItems } from '../store/idempotency-store.ts';
+import type { IdempotencyItem } from '../store/idempotency-store.ts';
 import type { RawBuilder } from 'kysely';
 import { LOGIN_BATCH } from './login-repository.ts';
 import type { LoginFilter, LoginRepository, LoginRow } from './login-repository.ts';
@@ -91,6 +93,19 @@ interface PendingLogin {
   at: Date;
   /** Rows of each attached companion, by companion index. */
   extras: unknown[][];
+  /** The keyed request item this login is, recorded in the login's own statement. */
+  idempotency?: IdempotencyItem | undefined;
+}
+
+/** Options of one `record()` call. */
+export interface RecordLoginOptions {
+  /**
+   * The item of an idempotent request this login is (the server's `Idempotency-Key`, scoped to its
+   * caller, and the item's index). It is recorded in the same statement as the login row, so a retry
+   * can tell exactly which items were committed; a second record of the same item is refused
+   * (`WRITE_FAILED`, cause SQLSTATE 23505) instead of storing a second row.
+   */
+  idempotency?: { principal: string; key: string; item: number } | undefined;
 }
 
 export interface LoginServiceDeps {
@@ -113,7 +128,7 @@ export interface LoginServiceDeps {
 /** `tg.logins`: login history. */
 export interface LoginService {
   /** Records one login attempt; resolves with the stored record once it is committed. */
-  record(input: RecordLoginInput): Promise<LoginRecord>;
+  record(input: RecordLoginInput, options?: RecordLoginOptions): Promise<LoginRecord>;
   /** Closes the session and sets its duration; null when no open login matches. */
   recordLogout(input: RecordLogoutInput): Promise<LoginRecord | null>;
   /** The user's last successful login, or null. */
@@ -221,6 +236,9 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
           const part = c.insert(items, LOGIN_BATCH);
           if (part) parts.push(part);
         }
+        const keyed: IdempotencyItem[] = [];
+        for (const p of pending) if (p.idempotency) keyed.push(p.idempotency);
+        if (keyed.length > 0) parts.push(insertIdempotencyItems(keyed, clock.now()));
         await repository.insertBatch(rows, { shard: slot, with: parts });
       };
       try {
@@ -389,7 +407,7 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
   }
 
   return {
-    async record(input) {
+    async record(input, options) {
       // Captured before the first await, while the caller is still on the stack (read lazily).
       const trace = companions.some((c) => c.wantsTrace !== false) ? captureTrace() : undefined;
       const { row, at, client } = prepare(input);
@@ -406,7 +424,13 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
           }
           extras.push(items);
         }
-        await committer.submit({ row, at, extras });
+        const keyed = options?.idempotency;
+        await committer.submit({
+          row,
+          at,
+          extras,
+          idempotency: keyed && { ...keyed, recordId: row.id },
+        });
       })();
       writing.add(write);
       try {

@@ -97,8 +97,12 @@ async function openPostgres(url: string, poolSize: number): Promise<DatabaseHand
           : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
     },
   });
-  // An idle client's error (server restart) must not crash the host process.
+  // A lost connection (server restart, network cut) emits 'error' on its client. The pool listens on
+  // idle clients only; a client checked out for a query in flight has no listener, and an unhandled
+  // 'error' event kills the host process. With one on every client the query in flight rejects (a
+  // typed error for its caller, see isDatabaseUnavailable) and the pool discards the dead client.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   try {
     const client = await pool.connect();
     client.release();

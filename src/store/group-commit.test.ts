@@ -22,7 +22,7 @@ describe('group commit', () => {
   it('rejects every call in a batch the database did not commit', async () => {
     const gc = createGroupCommitter<number>({
       flush: async () => {
-        throw Object.assign(new Error('connection reset'), { code: '08006' });
+        throw Object.assign(new Error('relation "login_history" does not exist'), { code: '42P01' });
       },
     });
     const outcomes = await Promise.allSettled([gc.submit(1), gc.submit(2)]);
@@ -34,8 +34,8 @@ describe('group commit', () => {
   });
 
   it("keeps the database's error text out of WRITE_FAILED's message (it reaches API clients), in its cause", async () => {
-    const dbError = Object.assign(new Error('no partition of relation "login_history" found for row'), {
-      code: '08006',
+    const dbError = Object.assign(new Error('permission denied for table login_history partition'), {
+      code: '42501',
     });
     const gc = createGroupCommitter<number>({
       flush: async () => {
@@ -48,6 +48,28 @@ describe('group commit', () => {
     assert.equal(err.code, 'WRITE_FAILED');
     assert.doesNotMatch(err.message, /login_history|partition/);
     assert.equal(err.cause, dbError);
+  });
+
+  it('fails the batch in flight with DATABASE_UNAVAILABLE when the connection is lost, and commits the next', async () => {
+    let down = true;
+    const stored: number[] = [];
+    const gc = createGroupCommitter<number>({
+      flush: async (items) => {
+        if (down) throw new Error('Connection terminated unexpectedly');
+        stored.push(...items);
+      },
+    });
+    const lost = await Promise.allSettled([gc.submit(1), gc.submit(2)]);
+    for (const o of lost) {
+      assert.ok(o.status === 'rejected' && o.reason instanceof TrailguardError);
+      assert.equal(o.reason.code, 'DATABASE_UNAVAILABLE');
+      assert.equal(o.reason.status, 503);
+      assert.doesNotMatch(o.reason.message, /terminated/);
+    }
+    down = false;
+    await Promise.all([gc.submit(3), gc.submit(4)]);
+    assert.deepEqual(stored, [3, 4]);
+    assert.equal(gc.pending, 0);
   });
 
   it('retries row by row after a data error, so one bad row does not sink its neighbours', async () => {

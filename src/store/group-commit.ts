@@ -5,6 +5,7 @@
  * @module
  */
 import { TrailguardError } from '../domain/errors.ts';
+import { isDatabaseUnavailable } from './database-errors.ts';
 
 export interface GroupCommitOptions<T> {
   /**
@@ -49,6 +50,24 @@ interface Entry<T> {
 export function isPostgresDataError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
+}
+
+/**
+ * The error a batch's calls get. The database's own text (table names, values) stays in `cause` for
+ * the server log; the message reaches API clients. A connection lost while the batch was committing
+ * leaves its outcome unknown, hence "may not".
+ */
+function failureOf(err: unknown): TrailguardError {
+  if (err instanceof TrailguardError) return err;
+  if (isDatabaseUnavailable(err))
+    return new TrailguardError(
+      'DATABASE_UNAVAILABLE',
+      'the database became unavailable during the write, which may not have been stored; retry later',
+      { cause: err },
+    );
+  return new TrailguardError('WRITE_FAILED', 'the database did not commit the write; nothing was stored', {
+    cause: err,
+  });
 }
 
 export function createGroupCommitter<T>(options: GroupCommitOptions<T>): GroupCommitter<T> {
@@ -99,15 +118,9 @@ export function createGroupCommitter<T>(options: GroupCommitOptions<T>): GroupCo
         for (const entry of batch) await write([entry], slot);
         return;
       }
-      const failure =
-        err instanceof TrailguardError
-          ? err
-          : // The database's own text (table names, values) stays in `cause` for the server log;
-            // the message reaches API clients.
-            new TrailguardError('WRITE_FAILED', 'the database did not commit the write; nothing was stored', {
-              cause: err,
-            });
-      for (const e of batch) e.reject(failure);
+      // Only this batch's calls fail; the committer goes on with the next batch, which gets a fresh
+      // connection from the pool once the database is back.
+      for (const e of batch) e.reject(failureOf(err));
       return;
     }
     options.onBatch?.(batch.length, performance.now() - started);

@@ -165,6 +165,17 @@ export interface IdempotencyKeysTable {
   status_code: number | null;
   response: ColumnType<unknown, string | null, string | null> | null;
   created_at: Timestamp;
+  /** While set and in the future, a running request holds the key; after it, a retry may take over. */
+  locked_until: Timestamp | null;
+}
+
+/** One stored item of a keyed ingestion request, written in the item's own statement. */
+export interface IdempotencyItemsTable {
+  principal: string;
+  key: string;
+  item: number;
+  record_id: string;
+  created_at: Timestamp;
 }
 
 /**
@@ -279,6 +290,7 @@ export interface Database {
   admin_sessions: AdminSessionsTable;
   viewer_tokens: ViewerTokensTable;
   idempotency_keys: IdempotencyKeysTable;
+  idempotency_items: IdempotencyItemsTable;
   security_events: SecurityEventsTable;
   security_event_rows: SecurityEventsTable;
   /** View: the login events stored in login_history rows. */

@@ -134,15 +134,16 @@ forEachBackend('ingestion batches and event time', (backend) => {
     }
   });
 
-  it('answers a partly stored batch with 207 listing what was stored, and replays it under the same Idempotency-Key', async () => {
+  it('answers a partly stored batch with 207 listing what was stored; a retry with the same Idempotency-Key stores only the rest', async () => {
     // A database failure for one item (after validation): stand in for it at the service boundary.
     const record = tg.logins.record.bind(tg.logins);
-    tg.logins.record = (input) =>
-      input.username === 'partial-fail'
+    let failing = true;
+    tg.logins.record = (input, options) =>
+      failing && input.username === 'partial-fail'
         ? Promise.reject(
             new TrailguardError('WRITE_FAILED', 'the database did not commit the write; nothing was stored'),
           )
-        : record(input);
+        : record(input, options);
     try {
       const before = await loginCount(tg);
       const json = [
@@ -163,11 +164,22 @@ forEachBackend('ingestion batches and event time', (backend) => {
         [1],
       );
       assert.equal(await loginCount(tg), before + 2);
+      // The database is back: the same request with the same key completes the batch, one row per item.
+      failing = false;
       const again = await s.call('POST', '/api/v1/logins', { key: s.keys.ingest, json, headers });
-      assert.equal(again.status, 207);
-      assert.equal(again.headers.get('idempotent-replayed'), 'true');
-      assert.deepEqual(again.body, first.body);
-      assert.equal(await loginCount(tg), before + 2);
+      assert.equal(again.status, 201, JSON.stringify(again.body));
+      const done = again.body as { count: number; ids: string[] };
+      assert.equal(done.count, 3);
+      assert.equal(done.ids[0], body.ids[0]);
+      assert.equal(done.ids[2], body.ids[2]);
+      assert.ok(done.ids[1]);
+      assert.equal(await loginCount(tg), before + 3);
+      const replay = await s.call('POST', '/api/v1/logins', { key: s.keys.ingest, json, headers });
+      assert.equal(replay.status, 201);
+      assert.equal(replay.headers.get('idempotent-replayed'), 'true');
+      assert.deepEqual(replay.body, again.body);
+      assert.equal(await loginCount(tg), before + 3);
+      failing = true;
 
       // Nothing stored: the error itself, and the key is forgotten so a retry runs for real.
       const none = await s.call('POST', '/api/v1/logins', {

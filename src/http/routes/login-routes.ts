@@ -101,11 +101,33 @@ export function loginRoutes(app: FastifyInstance, opts: LoginRouteOptions): void
     return {};
   }
 
+  /**
+   * One login, under its Idempotency-Key as item 0: when an earlier attempt with the key stored it,
+   * the stored record is the answer, and a write that failed but is found stored counts as stored.
+   */
+  async function recordOne(request: FastifyRequest, body: IngestLogin): Promise<LoginRecord> {
+    const idem = request.idempotency;
+    const storedId = async () => (idem ? (await idem.storedItems()).get(0) : undefined);
+    if (idem?.takenOver) {
+      const id = await storedId();
+      if (id !== undefined) return tg.logins.get(id);
+    }
+    try {
+      return await tg.logins.record(toInput(body, forwardedFor(request, [body])), {
+        idempotency: idem ? { principal: idem.principal, key: idem.key, item: 0 } : undefined,
+      });
+    } catch (err) {
+      const id = idem ? await storedId().catch(() => undefined) : undefined;
+      if (id === undefined) throw err;
+      return tg.logins.get(id);
+    }
+  }
+
   app.post(
     '/api/v1/logins',
     {
       bodyLimit: opts.batchBodyLimit,
-      config: { scope: 'ingest', idempotent: true },
+      config: { scope: 'ingest', idempotent: 'items' },
       schema: {
         summary: 'Record one login attempt, or a batch of up to 1,000',
         description:
@@ -132,12 +154,21 @@ export function loginRoutes(app: FastifyInstance, opts: LoginRouteOptions): void
         const now = tg.config.clock.now();
         for (let i = 0; i < body.length; i++) precheck(body[i] as IngestLogin, `${i}.`, now);
         const forwarded = forwardedFor(request, body);
-        const sent = await writeBatch(reply, body, (item) => tg.logins.record(toInput(item, forwarded)));
+        const idem = request.idempotency;
+        const sent = await writeBatch(
+          reply,
+          body,
+          (item, index) =>
+            tg.logins.record(toInput(item, forwarded), {
+              idempotency: idem ? { principal: idem.principal, key: idem.key, item: index } : undefined,
+            }),
+          idem,
+        );
         metrics.ingestLatency.observe({ kind: 'logins_batch' }, (performance.now() - started) / 1000);
         return sent;
       }
       precheck(body, '', tg.config.clock.now());
-      const record = await tg.logins.record(toInput(body, forwardedFor(request, [body])));
+      const record = await recordOne(request, body);
       metrics.ingestLatency.observe({ kind: 'login' }, (performance.now() - started) / 1000);
       return reply
         .code(201)
