@@ -36,7 +36,7 @@ import {
   parseQueryDate,
   parseIpFilter,
 } from '../domain/validation.ts';
-import { redactSecrets } from '../domain/redact.ts';
+import { redactSecrets, redactText } from '../domain/redact.ts';
 import { rejectUnknownKeys } from '../domain/known-keys.ts';
 import type { Detector } from '../detect/detector.ts';
 import type { ClientContext, Enricher } from '../enrich/enricher.ts';
@@ -336,7 +336,7 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
     let reason: string | null = null;
     if (o.reason !== undefined && o.reason !== null) {
       if (typeof o.reason !== 'string') throw invalid('reason', 'must be a string');
-      reason = cleanText(o.reason, EVENT_LIMITS.reason) || null;
+      reason = redactText(cleanText(o.reason, EVENT_LIMITS.reason)) || null;
     }
     const now = clock.now();
     const occurredAt = o.occurredAt === undefined ? now : parseEventTime(o.occurredAt, 'occurredAt', now);
