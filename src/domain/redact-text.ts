@@ -15,7 +15,8 @@ export const REDACTED = '[REDACTED]';
  * Characters without which no rule below can match: most strings (a device name, a region, a plain
  * sentence) skip the scan entirely. Kept in step with the rules.
  */
-const MAYBE_SECRET = /[:=@]|eyJ|bearer|BEGIN|gh[pousr]_|github_pat_|glpat-|xox[a-z]-|k_live_|npm_|sk-|AKIA|AIza/i;
+const MAYBE_SECRET =
+  /[:=@]|eyJ|bearer|BEGIN|gh[pousr]_|github_pat_|glpat-|xox[a-z]-|k_live_|npm_|sk-|AKIA|AIza/i;
 
 /** `scheme://…` anywhere in a string, up to white space or a quote. */
 const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi;
@@ -82,7 +83,8 @@ export function redactUrl(url: string): string {
     const userinfo = authority.slice(0, at);
     const colon = userinfo.indexOf(':');
     let masked = userinfo;
-    if (colon >= 0) masked = colon === userinfo.length - 1 ? userinfo : `${userinfo.slice(0, colon + 1)}${REDACTED}`;
+    if (colon >= 0)
+      masked = colon === userinfo.length - 1 ? userinfo : `${userinfo.slice(0, colon + 1)}${REDACTED}`;
     else if (LONE_USERINFO_IS_SECRET.has(scheme) && userinfo !== '') masked = REDACTED;
     authority = masked + authority.slice(at);
   }

@@ -109,7 +109,17 @@ const DESCRIPTOR_WORDS = new Set([
 ]);
 
 /** Words before `tokens` that make it a count of language-model tokens (`max_tokens`, `promptTokens`). */
-const TOKEN_COUNTS = new Set(['max', 'min', 'num', 'total', 'prompt', 'completion', 'input', 'output', 'cached']);
+const TOKEN_COUNTS = new Set([
+  'max',
+  'min',
+  'num',
+  'total',
+  'prompt',
+  'completion',
+  'input',
+  'output',
+  'cached',
+]);
 
 /**
  * Extra names that are secrets as URL query parameters, where they carry OAuth codes, API keys
