@@ -635,7 +635,8 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
       const field = (name: 'resource' | 'action', max: number): string => {
         const v = options[name];
         if (typeof v !== 'string' || v.trim() === '') throw invalid(name, 'must be a non-empty string');
-        return cleanText(v.trim(), max);
+        // A resource is often a request path, and its query string may carry a token.
+        return redactText(cleanText(v.trim(), max));
       };
       const extra = {
         resource: field('resource', EVENT_LIMITS.resource),
