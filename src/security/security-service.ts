@@ -80,7 +80,7 @@ export interface EventSubject {
   reason?: string | undefined;
   /** When it happened: from 1970-01-01 to 24 hours after now (EARLIEST_EVENT_TIME, MAX_EVENT_SKEW_MS). @default now */
   occurredAt?: Date | string | number | undefined;
-  /** Any JSON object (at most 16 KiB); keys that look like secrets are redacted. */
+  /** Any JSON object (at most 16 KiB); secrets in it (by key name or by shape) are redacted, as in `reason`. */
   context?: Record<string, unknown> | undefined;
 }
 
