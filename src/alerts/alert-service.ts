@@ -12,6 +12,7 @@ import { newId } from '../domain/ids.ts';
 import type { Logger } from '../config.ts';
 import type { Clock } from '../domain/clock.ts';
 import { invalid } from '../domain/errors.ts';
+import { redactSecrets, redactText } from '../domain/redact.ts';
 import type { LoginRecord } from '../domain/login.ts';
 import type { SecurityEvent } from '../domain/security-event.ts';
 import { cleanJson, cleanText, isPlainObject } from '../domain/validation.ts';
@@ -218,8 +219,12 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
     }
     if (typeof input.title !== 'string' || input.title.trim() === '')
       throw invalid('title', 'must not be empty');
+    // An application's own alert is caller text like any other: its secrets are redacted before the
+    // alert is stored or sent to a sink.
     const details =
-      input.details === undefined ? {} : (cleanJson(input.details, 'details') as Record<string, unknown>);
+      input.details === undefined
+        ? {}
+        : (redactSecrets(cleanJson(input.details, 'details')) as Record<string, unknown>);
     const sinkNames = input.sinks ?? rule?.sinks ?? [...sinks.keys()];
     for (const [i, n] of sinkNames.entries()) {
       if (!sinks.has(n)) throw invalid(`sinks[${i}]`, `no sink named '${n}'`);
@@ -351,8 +356,8 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
           rule: b.input.rule,
           key: b.key,
           severity: b.input.severity,
-          title: cleanText(b.input.title, 512),
-          message: cleanText(b.input.message ?? b.input.title, 4096),
+          title: redactText(cleanText(b.input.title, 512)),
+          message: redactText(cleanText(b.input.message ?? b.input.title, 4096)),
           details: b.details,
           suppressed: carried,
           occurredAt: b.input.occurredAt ?? b.now,

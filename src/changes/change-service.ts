@@ -43,7 +43,7 @@ import {
   validator,
 } from '../domain/validation.ts';
 import { rejectUnknownKeys } from '../domain/known-keys.ts';
-import { redactSecrets } from '../domain/redact.ts';
+import { redactSecrets, redactText, redactUrl } from '../domain/redact.ts';
 import type { ChangeFilter, ChangeRepository, NewHistoryRow } from './change-repository.ts';
 import './error-codes.ts';
 
@@ -161,14 +161,18 @@ export function toPerson(value: unknown, field: string): Person {
   return { id: idText, name: nameText || idText };
 }
 
+/**
+ * A free-text field with its secrets redacted: descriptions, notes and instructions are where a
+ * pasted command line leaves a connection string or `DEPLOY_TOKEN=…`.
+ */
 function text(value: string | null | undefined, max: number): string | null {
   if (value === undefined || value === null) return null;
-  const t = cleanText(value.trim(), max);
+  const t = redactText(cleanText(value.trim(), max));
   return t === '' ? null : t;
 }
 
 function title(value: string): string {
-  const t = cleanText(value.trim(), CHANGE_LIMITS.title);
+  const t = redactText(cleanText(value.trim(), CHANGE_LIMITS.title));
   if (t === '') throw invalid('title', 'must not be empty');
   return t;
 }
@@ -183,7 +187,7 @@ function documentationUrl(value: string | null | undefined): string | null {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
     throw invalid('documentationUrl', `must be an http(s) URL, not ${url.protocol}`);
-  return url.toString();
+  return redactUrl(url.toString());
 }
 
 function gitCommit(value: string | null | undefined): string | null {
@@ -197,7 +201,7 @@ function systems(value: string[] | undefined): string[] {
   if (value === undefined) return [];
   const out: string[] = [];
   for (const [i, s] of value.entries()) {
-    const t = cleanText(s.trim(), CHANGE_LIMITS.shortText);
+    const t = redactText(cleanText(s.trim(), CHANGE_LIMITS.shortText));
     if (t === '') throw invalid(`affectedSystems[${i}]`, 'must not be empty');
     if (!out.includes(t)) out.push(t);
   }
@@ -206,8 +210,8 @@ function systems(value: string[] | undefined): string[] {
 
 function metadata(value: Record<string, unknown> | undefined): Record<string, unknown> {
   if (value === undefined) return {};
-  // Secret-looking keys are redacted as in login metadata and event context: a CI step that passes its
-  // environment along must not leave a deploy token in the change log.
+  // Secrets are redacted as in login metadata and event context: a CI step that passes its environment
+  // along must not leave a deploy token in the change log.
   const m = redactSecrets(cleanJson(value, 'metadata')) as Record<string, unknown>;
   if (Buffer.byteLength(JSON.stringify(m)) > CHANGE_LIMITS.metadataBytes)
     throw invalid('metadata', `must be at most ${CHANGE_LIMITS.metadataBytes} bytes as JSON`);

@@ -17,7 +17,7 @@ import type {
   RecordLoginInput,
   RecordLogoutInput,
 } from '../domain/login.ts';
-import { redactSecrets } from '../domain/redact.ts';
+import { redactSecrets, redactText } from '../domain/redact.ts';
 import { rejectUnknownKeys } from '../domain/known-keys.ts';
 import {
   cleanJson,
@@ -270,7 +270,7 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
     const callerMetadata =
       fields.metadata === undefined
         ? null
-        : // Secret-looking keys are redacted as in a security event's context (docs/security.md).
+        : // Secrets are redacted as in a security event's context (docs/security.md).
           (redactSecrets(cleanJson(fields.metadata, 'metadata')) as Record<string, unknown>);
     const now = clock.now();
     const loginAt = occurredAt === undefined ? now : parseEventTime(occurredAt, 'occurredAt', now);
@@ -298,7 +298,9 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
       username,
       loginType: fields.loginType ?? 'password',
       success: fields.success,
-      failureReason: fields.failureReason ? cleanText(fields.failureReason, LIMITS.failureReason) : null,
+      failureReason: fields.failureReason
+        ? redactText(cleanText(fields.failureReason, LIMITS.failureReason))
+        : null,
       ipAddress: client.ip,
       userAgent: client.userAgent,
       browser: client.ua.browser,

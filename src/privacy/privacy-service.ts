@@ -12,6 +12,7 @@ import { newId } from '../domain/ids.ts';
 import type { Logger } from '../config.ts';
 import type { Clock } from '../domain/clock.ts';
 import { invalid } from '../domain/errors.ts';
+import { redactText } from '../domain/redact.ts';
 import type { LoginRecord } from '../domain/login.ts';
 import { cleanText, isPlainObject } from '../domain/validation.ts';
 import { toLoginRecord } from '../logins/login-repository.ts';
@@ -323,7 +324,7 @@ export function createPrivacyService(deps: PrivacyServiceDeps): PrivacyService {
           id: receiptId,
           subject: subjectHash(userId),
           requestedBy: cleanText(options.requestedBy.trim(), 256),
-          reason: cleanText(options.reason.trim(), 1024),
+          reason: redactText(cleanText(options.reason.trim(), 1024)),
           erasedAt: clock.now().toISOString(),
           removed,
           pseudonymised: { changes, changeHistory },

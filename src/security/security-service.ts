@@ -36,7 +36,7 @@ import {
   parseQueryDate,
   parseIpFilter,
 } from '../domain/validation.ts';
-import { redactSecrets } from '../domain/redact.ts';
+import { redactSecrets, redactText } from '../domain/redact.ts';
 import { rejectUnknownKeys } from '../domain/known-keys.ts';
 import { decide } from '../detect/decision.ts';
 import type { Detector } from '../detect/detector.ts';
@@ -81,7 +81,7 @@ export interface EventSubject {
   reason?: string | undefined;
   /** When it happened: from 1970-01-01 to 24 hours after now (EARLIEST_EVENT_TIME, MAX_EVENT_SKEW_MS). @default now */
   occurredAt?: Date | string | number | undefined;
-  /** Any JSON object (at most 16 KiB); keys that look like secrets are redacted. */
+  /** Any JSON object (at most 16 KiB); secrets in it (by key name or by shape) are redacted, as in `reason`. */
   context?: Record<string, unknown> | undefined;
 }
 
@@ -337,7 +337,7 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
     let reason: string | null = null;
     if (o.reason !== undefined && o.reason !== null) {
       if (typeof o.reason !== 'string') throw invalid('reason', 'must be a string');
-      reason = cleanText(o.reason, EVENT_LIMITS.reason) || null;
+      reason = redactText(cleanText(o.reason, EVENT_LIMITS.reason)) || null;
     }
     const now = clock.now();
     const occurredAt = o.occurredAt === undefined ? now : parseEventTime(o.occurredAt, 'occurredAt', now);
@@ -636,7 +636,8 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
       const field = (name: 'resource' | 'action', max: number): string => {
         const v = options[name];
         if (typeof v !== 'string' || v.trim() === '') throw invalid(name, 'must be a non-empty string');
-        return cleanText(v.trim(), max);
+        // A resource is often a request path, and its query string may carry a token.
+        return redactText(cleanText(v.trim(), max));
       };
       const extra = {
         resource: field('resource', EVENT_LIMITS.resource),

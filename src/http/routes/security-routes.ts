@@ -49,7 +49,7 @@ export const IngestSecurityEvent = Type.Object(
     severity: Type.Optional(StringEnum(SEVERITIES, { description: 'Overrides the computed severity.' })),
     context: Type.Optional(
       Type.Record(Type.String(), Type.Unknown(), {
-        description: 'Any JSON object (≤ 16 KiB); keys that look like secrets are redacted.',
+        description: 'Any JSON object (≤ 16 KiB); secrets in it (by key name or by shape) are redacted.',
       }),
     ),
   },
