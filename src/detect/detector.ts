@@ -113,6 +113,12 @@ export interface Detector {
    * calls made before then wait for it too, so awaiting this is optional.
    */
   ready(): Promise<boolean>;
+  /**
+   * The subject a windowed signal is about, the same in every process sharing the account key secret:
+   * `i:<address>`, or `a:<account's keyed hash>` (never the typed username). Keys the store-side claim
+   * that keeps one signal event per window across processes.
+   */
+  signalSubject(signal: Signal): string;
   /** `redis` or `memory`. */
   readonly backend: 'redis' | 'memory';
   /** True while Redis is unreachable and in-process state is used. */
@@ -381,6 +387,12 @@ export function createDetector(options: DetectorOptions = {}): Detector {
     },
 
     ready: () => (store.ready ? store.ready() : Promise.resolve(false)),
+
+    signalSubject(signal) {
+      return signal.pattern === 'distributed_attack'
+        ? `a:${accountHash(normalizeAccount(signal.key))}`
+        : `i:${signal.key}`;
+    },
 
     close: () => store.close(),
   };
