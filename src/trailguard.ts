@@ -151,6 +151,9 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
         logger,
         onDegraded: (err) => onDetectionDegraded?.(err),
       });
+      // Bounded (the connect timeout): the first logins of a new process then get the verdicts every
+      // other process shares, not its private fallback's. An unreachable Redis only delays the start.
+      await detector.ready();
     }
   } catch (err) {
     await database.close();

@@ -59,11 +59,17 @@ export interface DetectorOptions {
    * share Redis must share it. @default a random key per process
    */
   accountKeySecret?: string | Buffer | undefined;
-  /** How long a Redis call may take before the in-process state answers it. @default 100 */
+  /**
+   * How long Redis may take to answer once a call is written before the in-process state answers it
+   * (time the process itself spends busy is not counted). @default 100
+   */
   redisTimeoutMs?: number | undefined;
   /** Keys the in-process store keeps. @default 100000 */
   maxKeys?: number | undefined;
-  /** Receives `detection_degraded` (warn) and `detection_recovered` (info). */
+  /**
+   * Receives `detection_degraded` and `detection_recovered`, both at warn: a log filtered at one level
+   * shows the recovery whenever it shows the outage.
+   */
   logger?: DetectorLogger | undefined;
   /** Called when Redis stops answering (once per outage). */
   onDegraded?: ((err: unknown) => void) | undefined;
@@ -97,8 +103,22 @@ export interface Detector {
     username?: string | undefined;
     at?: Date | string | number | undefined;
   }): Promise<DetectionCheck>;
-  /** Forgets the failures of an IP and/or account (an admin lockout reset). */
+  /**
+   * Forgets the failures of an IP and/or account (an admin lockout reset). With Redis unreachable it
+   * rejects with `DETECTION_UNAVAILABLE` (503, `retryAfterSeconds`) and resets nothing.
+   */
   reset(input: { ip?: string | undefined; username?: string | undefined }): Promise<void>;
+  /**
+   * Resolves once Redis is ready (true), or false when the connect wait ran out or there is no Redis;
+   * calls made before then wait for it too, so awaiting this is optional.
+   */
+  ready(): Promise<boolean>;
+  /**
+   * The subject a windowed signal is about, the same in every process sharing the account key secret:
+   * `i:<address>`, or `a:<account's keyed hash>` (never the typed username). Keys the store-side claim
+   * that keeps one signal event per window across processes.
+   */
+  signalSubject(signal: Signal): string;
   /** `redis` or `memory`. */
   readonly backend: 'redis' | 'memory';
   /** True while Redis is unreachable and in-process state is used. */
@@ -127,7 +147,7 @@ export function createDetector(options: DetectorOptions = {}): Detector {
     maxEntriesPerKey: patterns.maxEntriesPerKey,
     maxKeys: options.maxKeys,
   });
-  let store: WindowStore & { degraded?: boolean } = memory;
+  let store: WindowStore & { degraded?: boolean; ready?: () => Promise<boolean> } = memory;
   let backend: 'redis' | 'memory' = 'memory';
   if (options.redis || options.redisUrl) {
     backend = 'redis';
@@ -145,7 +165,7 @@ export function createDetector(options: DetectorOptions = {}): Detector {
         options.onDegraded?.(err);
       },
       onRecovered() {
-        options.logger?.info({ event: 'detection_recovered' }, 'detection_recovered: Redis answers again');
+        options.logger?.warn({ event: 'detection_recovered' }, 'detection_recovered: Redis answers again');
         options.onRecovered?.();
       },
     });
@@ -364,6 +384,14 @@ export function createDetector(options: DetectorOptions = {}): Detector {
         keys.push(k, ...legacyKeys(k));
       }
       await store.clear(keys);
+    },
+
+    ready: () => (store.ready ? store.ready() : Promise.resolve(false)),
+
+    signalSubject(signal) {
+      return signal.pattern === 'distributed_attack'
+        ? `a:${accountHash(normalizeAccount(signal.key))}`
+        : `i:${signal.key}`;
     },
 
     close: () => store.close(),

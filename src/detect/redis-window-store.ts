@@ -2,12 +2,14 @@
  * Redis window store: the sliding windows live in capped, packed strings shared by every process
  * (layout in `redis-window-script.ts`). A failed login is at most one EVALSHA round trip: the calls
  * that arrive together go as one (per hash slot on Redis Cluster, where IP keys and account keys carry
- * different hash tags and each is sent on its own). When Redis is slow or down, calls fall back to an
- * in-process store at once — a login is never blocked — and Redis is probed again until it returns.
+ * different hash tags and each is sent on its own). When Redis is down or really slow, calls fall back
+ * to an in-process store — a login is never blocked — and Redis is probed again until it returns.
  * @module
  */
 import { Redis } from 'ioredis';
 import type { Cluster, RedisOptions } from 'ioredis';
+import { TrailguardError } from '../domain/errors.ts';
+import './error-codes.ts';
 import { generateWindowScript } from './redis-window-script.ts';
 import type { KeyOp, WindowOutcome, WindowSpec, WindowStore } from './window.ts';
 
@@ -42,16 +44,19 @@ export interface RedisWindowStoreOptions {
   client: Redis | Cluster;
   /** Used while Redis is unreachable. */
   fallback: WindowStore;
-  /** How long a call waits for Redis before it is answered from the fallback. @default 100 */
+  /** How long Redis may take to answer a call once it is written. @default 100 */
   timeoutMs?: number | undefined;
   maxEntriesPerKey: number;
   /** Called once when Redis stops answering (and again only after it has recovered). */
   onDegraded?: ((err: unknown) => void) | undefined;
   onRecovered?: (() => void) | undefined;
-  /** How long to serve from the fallback before trying Redis again. @default 1000 */
+  /** How long to serve from the fallback before probing Redis again. @default 1000 */
   probeIntervalMs?: number | undefined;
-  /** How long the very first call waits for the initial connection. @default 500 */
-  firstConnectWaitMs?: number | undefined;
+  /**
+   * How long calls made before the connection is ready wait for it before the fallback answers them.
+   * @default the connect timeout of `detectionRedisOptions(timeoutMs)` (at least 1000)
+   */
+  connectWaitMs?: number | undefined;
   /** Most events sent in one script call. @default 16 */
   maxBatch?: number | undefined;
   /** Close the client on close(). @default true */
@@ -71,19 +76,35 @@ async function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
   }
 }
 
+/** Why a reset was not applied: Redis could not delete the keys (nothing was reset). */
+export class DetectionUnavailableError extends TrailguardError {
+  /** When to try again, in seconds. */
+  readonly retryAfterSeconds: number;
+  constructor(retryAfterSeconds: number, cause: unknown) {
+    super(
+      'DETECTION_UNAVAILABLE',
+      'detection state in Redis is unreachable; nothing was reset (retry when Redis is back)',
+      { cause },
+    );
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
 export function createRedisWindowStore(options: RedisWindowStoreOptions): WindowStore & {
   /** True while serving from the fallback. */
   readonly degraded: boolean;
+  /** Resolves true once Redis is ready, or false when the connect wait ran out (bounded). */
+  ready(): Promise<boolean>;
 } {
   const client = options.client as ScriptClient;
   const cap = options.maxEntriesPerKey;
   const isCluster = (client as { isCluster?: boolean }).isCluster === true;
   const probeInterval = options.probeIntervalMs ?? 1000;
   const timeoutMs = options.timeoutMs ?? 100;
+  const connectWaitMs = options.connectWaitMs ?? detectionRedisOptions(timeoutMs).connectTimeout ?? 1000;
   let degraded = false;
   let nextProbe = 0;
-  let everReady = client.status === 'ready';
-  if (!everReady) client.once('ready', () => (everReady = true));
+  let closed = false;
 
   // One generated script per shape of call (the window specs and retention of each op, in order),
   // registered with ioredis defineCommand: EVALSHA, with an EVAL fallback when Redis lost the script.
@@ -139,13 +160,18 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
   // Calls that arrive in the same turn of the event loop with the same shape go as one EVALSHA: the
   // script applies their events one after the other, as if they had come one by one. A batch is cut
   // at maxBatch events so that one script never holds Redis for long.
+  interface Waiter {
+    ops: KeyOp[];
+    at: number;
+    resolve(outcomes: WindowOutcome[][] | Promise<WindowOutcome[][]>): void;
+  }
   interface Batch {
     command: string;
     record: boolean;
     keys: string[];
     args: (string | number)[];
-    waiters: { ops: KeyOp[]; resolve(outcomes: WindowOutcome[][]): void; reject(err: unknown): void }[];
-    /** performance.now() after which the batch is answered from the fallback. */
+    waiters: Waiter[];
+    /** performance.now() after which the batch is answered from the fallback (set when written). */
     deadline: number;
     settled: boolean;
   }
@@ -153,22 +179,44 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
   let open = new Map<string, Batch>();
   let flushScheduled = false;
 
-  // Batches in flight, in the order they were sent (so also by deadline), and the one timer that
+  // Batches in flight, in the order they were written (so also by deadline), and the one timer that
   // expires them: it is armed for the oldest deadline and re-armed for the next one when it fires.
+  //
+  // The deadline counts from the write, and a batch is only judged late after this turn of the event
+  // loop has read its socket: a timer fires before the poll phase, so when the process itself was busy
+  // (a long synchronous task, heavy ingest) the reply may already be sitting unread in the socket. The
+  // judgement runs in a setImmediate, which comes after the poll phase has handed every readable reply
+  // to ioredis. A slow event loop then delays answers but never sends them to the fallback; only Redis
+  // itself not answering within `timeoutMs` of the write does. (A breaker counting consecutive misses
+  // would still have split verdicts for the calls it let through, and a lag-extended timer cannot tell
+  // a loop that is slow from a Redis that is slow.)
   const inFlight = new Set<Batch>();
   let expiry: ReturnType<typeof setTimeout> | undefined;
+  let judging = false;
+  function oldest(): Batch | undefined {
+    for (const b of inFlight) return b;
+    return undefined;
+  }
   function expire(): void {
     expiry = undefined;
+    const first = oldest();
+    if (!first) return;
     const now = performance.now();
-    for (const batch of inFlight) {
-      if (batch.deadline > now) {
-        arm(batch.deadline - now);
-        return;
-      }
-      settle(batch);
-      const err = new Error(`Redis did not answer within ${timeoutMs} ms`);
-      for (const w of batch.waiters) w.reject(err);
+    if (first.deadline > now) {
+      arm(first.deadline - now);
+      return;
     }
+    if (judging) return;
+    judging = true;
+    setImmediate(() => {
+      judging = false;
+      const late = oldest();
+      if (late && late.deadline <= now) {
+        enterDegraded(new Error(`Redis did not answer within ${timeoutMs} ms`));
+      } else if (late && expiry === undefined) {
+        arm(late.deadline - performance.now());
+      }
+    });
   }
   function arm(ms: number): void {
     expiry = setTimeout(expire, Math.max(1, Math.ceil(ms)));
@@ -179,6 +227,35 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
     batch.settled = true;
     inFlight.delete(batch);
     return true;
+  }
+
+  /** Answers one call from the fallback (synchronously started, so calls keep their order). */
+  function answerFromFallback(w: Waiter, record: boolean): void {
+    w.resolve(options.fallback.apply(w.ops, w.at, record));
+  }
+
+  /**
+   * Redis failed: every call not yet answered by Redis — in flight, then still to be sent — is answered
+   * from the fallback now, in the order it was made, before any later call (which goes to the fallback
+   * directly). Waiting for each batch's own deadline would let later calls overtake earlier ones.
+   */
+  function enterDegraded(err: unknown): void {
+    nextProbe = performance.now() + probeInterval;
+    if (!degraded) {
+      degraded = true;
+      options.onDegraded?.(err);
+    }
+    if (expiry !== undefined) {
+      clearTimeout(expiry);
+      expiry = undefined;
+    }
+    for (const batch of [...inFlight]) {
+      settle(batch);
+      for (const w of batch.waiters) answerFromFallback(w, batch.record);
+    }
+    const unsent = open;
+    open = new Map();
+    for (const batch of unsent.values()) for (const w of batch.waiters) answerFromFallback(w, batch.record);
   }
 
   function send(batch: Batch): void {
@@ -198,8 +275,7 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
         }
       },
       (err: unknown) => {
-        if (!settle(batch)) return;
-        for (const w of batch.waiters) w.reject(err);
+        if (!batch.settled) enterDegraded(err);
       },
     );
   }
@@ -208,7 +284,10 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
     flushScheduled = false;
     const batches = open;
     open = new Map();
-    for (const batch of batches.values()) send(batch);
+    for (const batch of batches.values()) {
+      if (degraded) for (const w of batch.waiters) answerFromFallback(w, batch.record);
+      else send(batch);
+    }
   }
 
   function enqueue(ops: KeyOp[], at: number, record: boolean): Promise<WindowOutcome[][]> {
@@ -227,9 +306,7 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
     for (const op of ops) batch.keys.push(op.key);
     batch.args.push(at);
     for (const op of ops) batch.args.push(op.entity);
-    const result = new Promise<WindowOutcome[][]>((resolve, reject) =>
-      batch.waiters.push({ ops, resolve, reject }),
-    );
+    const result = new Promise<WindowOutcome[][]>((resolve) => batch.waiters.push({ ops, at, resolve }));
     if (isCluster || batch.waiters.length >= maxBatch) {
       open.delete(id);
       send(batch);
@@ -275,77 +352,109 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
     );
   }
 
-  // The first call may come while the client is still connecting: wait for it once, briefly.
-  let waited = false;
-  async function waitForFirstConnection(): Promise<void> {
-    if (waited || everReady || client.status === 'ready') return;
-    waited = true;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, options.firstConnectWaitMs ?? 500);
-      function done(): void {
-        clearTimeout(timer);
-        client.off('ready', done);
-        resolve();
-      }
-      client.once('ready', done);
-    });
-  }
-
-  /** Answers from the fallback after Redis failed, and marks the store degraded (once per outage). */
-  function fallBack(err: unknown, ops: KeyOp[], at: number, record: boolean): Promise<WindowOutcome[][]> {
-    nextProbe = performance.now() + probeInterval;
-    if (!degraded) {
-      degraded = true;
-      options.onDegraded?.(err);
+  // Calls made before the connection is ready wait for it (bounded by connectWaitMs): without the wait
+  // the first second of a new process would be answered from its private fallback ("Stream isn't
+  // writeable"), a verdict no other process shares. The waiters resume in the order they came.
+  let readiness: Promise<boolean> | null = null;
+  let everReady = client.status === 'ready';
+  function ready(): Promise<boolean> {
+    if (everReady || client.status === 'ready') {
+      everReady = true;
+      return Promise.resolve(true);
     }
-    return options.fallback.apply(ops, at, record);
+    readiness ??= new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => done(false), connectWaitMs);
+      timer.unref();
+      function onReady(): void {
+        done(true);
+      }
+      function done(ok: boolean): void {
+        clearTimeout(timer);
+        client.off('ready', onReady);
+        if (ok) everReady = true;
+        readiness = null;
+        resolve(ok);
+      }
+      client.on('ready', onReady);
+    });
+    return readiness;
   }
 
-  /** Before the first connection, or while degraded: Redis is tried when it may answer again. */
-  async function applyDegradedOrFirst(ops: KeyOp[], at: number, record: boolean): Promise<WindowOutcome[][]> {
-    if (!degraded) await waitForFirstConnection();
-    if (!degraded || (performance.now() >= nextProbe && client.status === 'ready')) {
-      let result: WindowOutcome[][];
-      try {
-        result = await viaRedis(ops, at, record);
-      } catch (err) {
-        return fallBack(err, ops, at, record);
-      }
-      if (degraded) {
+  // While degraded every call is answered from the fallback, and a PING (never a login) finds out
+  // whether Redis is back: a login used as the probe could be answered after later ones.
+  let probing = false;
+  function probe(): void {
+    if (probing || closed || performance.now() < nextProbe || client.status !== 'ready') return;
+    probing = true;
+    withDeadline(client.ping(), timeoutMs * 5).then(
+      () => {
+        probing = false;
+        if (!degraded || closed) return;
         degraded = false;
         options.onRecovered?.();
-      }
-      return result;
+      },
+      () => {
+        probing = false;
+        nextProbe = performance.now() + probeInterval;
+      },
+    );
+  }
+  // A reconnect is the moment Redis may be back: probe then rather than at the next call.
+  const onReconnect = (): void => {
+    if (degraded) {
+      nextProbe = 0;
+      probe();
     }
-    return options.fallback.apply(ops, at, record);
+  };
+  client.on('ready', onReconnect);
+
+  async function applyWhenReady(ops: KeyOp[], at: number, record: boolean): Promise<WindowOutcome[][]> {
+    const ok = await ready();
+    if (!ok && !degraded) enterDegraded(new Error(`Redis was not ready within ${connectWaitMs} ms`));
+    if (degraded) return options.fallback.apply(ops, at, record);
+    return viaRedis(ops, at, record);
   }
 
   return {
     get degraded() {
       return degraded;
     },
+    ready,
     apply(ops, at, record) {
-      // The usual case, Redis up: the script call's own promise, with the fallback on failure.
-      if (!degraded && everReady) {
-        return viaRedis(ops, at, record).catch((err: unknown) => fallBack(err, ops, at, record));
+      if (degraded) {
+        probe();
+        return options.fallback.apply(ops, at, record);
       }
-      return applyDegradedOrFirst(ops, at, record);
+      // The usual case, Redis up: the script call's own promise (the fallback answers it on failure).
+      if (everReady) return viaRedis(ops, at, record);
+      return applyWhenReady(ops, at, record);
     },
     async clear(keys) {
-      await options.fallback.clear(keys);
-      if (keys.length === 0) return;
-      try {
-        // One key per DEL: on a cluster the keys live in different slots.
-        await withDeadline(Promise.all(keys.map((k) => client.del(k))), timeoutMs);
-      } catch (err) {
-        if (!degraded) {
-          degraded = true;
-          nextProbe = performance.now() + probeInterval;
-          options.onDegraded?.(err);
+      // Both or neither: clearing only this process's fallback while Redis keeps the counts would
+      // report a reset that every other process, and this one once Redis is back, does not see.
+      const retryAfter = Math.max(1, Math.ceil(probeInterval / 1000));
+      if (degraded) {
+        probe();
+        throw new DetectionUnavailableError(retryAfter, new Error('Redis is unreachable'));
+      }
+      if (keys.length > 0) {
+        if (!(await ready())) {
+          enterDegraded(new Error(`Redis was not ready within ${connectWaitMs} ms`));
+          throw new DetectionUnavailableError(retryAfter, new Error('Redis is not ready'));
+        }
+        try {
+          // One key per DEL: on a cluster the keys live in different slots.
+          await withDeadline(Promise.all(keys.map((k) => client.del(k))), timeoutMs * 5);
+        } catch (err) {
+          enterDegraded(err);
+          throw new DetectionUnavailableError(retryAfter, err);
         }
       }
+      await options.fallback.clear(keys);
     },
     async close() {
+      closed = true;
+      client.off('ready', onReconnect);
       if (expiry !== undefined) clearTimeout(expiry);
       await options.fallback.close();
       if (options.ownsClient !== false) {

@@ -77,8 +77,11 @@ export interface LoginCompanion<E> {
    * fields it shares with them instead of sending them again.
    */
   insert(items: E[], logins: string): RawBuilder<unknown> | null;
-  /** Runs once the statement has committed (e.g. writing log lines). */
-  committed(items: E[]): void;
+  /**
+   * Runs once the statement has committed (e.g. writing log lines); a promise it returns is awaited
+   * before the logins' record() calls resolve, and must not reject.
+   */
+  committed(items: E[]): void | Promise<void>;
 }
 
 /** A login's own event as its row stores it (see LoginRow.eventSeverity). */
@@ -250,7 +253,11 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
         partitions.reset();
         await write();
       }
-      for (const [i, c] of companions.entries()) if (extras[i]?.length) c.committed(extras[i]);
+      for (const [i, c] of companions.entries()) {
+        if (!extras[i]?.length) continue;
+        const after = c.committed(extras[i]);
+        if (after) await after;
+      }
     },
   });
 

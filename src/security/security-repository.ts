@@ -37,17 +37,37 @@ export interface LocatedLogin {
   accuracyKm: number | null;
 }
 
+/**
+ * The window a signal event claims: it is stored only when no event of `pattern` for `subject` holds a
+ * claim within `windowSeconds` of its time, in any process (see migration 0014).
+ */
+export interface SignalClaim {
+  pattern: string;
+  /** `i:<address>` or `a:<account's keyed hash>`. */
+  subject: string;
+  windowSeconds: number;
+}
+
 export interface SecurityRepository {
-  insertBatch(rows: SecurityEvent[]): Promise<void>;
+  /**
+   * Inserts the events; an event with a claim (`claimOf`) is left out when another holds its window.
+   * Resolves to the ids left out.
+   */
+  insertBatch(
+    rows: SecurityEvent[],
+    claimOf?: (event: SecurityEvent) => SignalClaim | undefined,
+  ): Promise<Set<string>>;
   /**
    * The INSERT of events raised for logins, to run inside the login batch's statement: who, where,
    * when and why (username, user id, address, user agent, time, failure reason) are read from the
    * batch's login rows in relation `logins`, joined on `loginId`, instead of being sent twice.
    */
   insertForLogins(
-    events: { event: SecurityEvent; loginId?: string | undefined }[],
+    events: { event: SecurityEvent; loginId?: string | undefined; claim?: SignalClaim | undefined }[],
     logins: string,
   ): RawBuilder<unknown>;
+  /** Which of `ids` (events raised at `at`) are stored: after a claim may have left some out. */
+  storedIds(events: { id: string; at: Date }[]): Promise<Set<string>>;
   find(filter: EventFilter, limit: number): Promise<SecurityEvent[]>;
   /**
    * For each login being recorded: the user's previous successful login and whether `country` was
@@ -113,28 +133,50 @@ function mergeNewestFirst(a: Row[], b: Row[], limit: number): Row[] {
 }
 
 export function createSecurityRepository(db: Kysely<Database>): SecurityRepository {
-  function insertStatement(rows: SecurityEvent[]): RawBuilder<unknown> {
+  // A claimed event is inserted only when detection_claim_signal() gives it the window; CASE keeps the
+  // function from being called for every other event.
+  const claimed = (at: string) =>
+    sql.raw(`CASE WHEN e."claimPattern" IS NULL THEN TRUE
+    ELSE detection_claim_signal(e."claimPattern", e."claimSubject", ${at}, e."claimWindow") END`);
+  const claimFields = (claim: SignalClaim | undefined) =>
+    claim
+      ? { claimPattern: claim.pattern, claimSubject: claim.subject, claimWindow: claim.windowSeconds }
+      : {};
+
+  function insertStatement(
+    rows: SecurityEvent[],
+    claimOf: ((event: SecurityEvent) => SignalClaim | undefined) | undefined,
+  ): RawBuilder<{ id: string }> {
     // camelCase keys as the events have them; the date as a string beforehand, because a Date's toJSON
     // puts JSON.stringify on its slow path for every row (half the cost of the whole call).
-    const payload = JSON.stringify(rows.map((e) => ({ ...e, occurredAt: e.occurredAt.toISOString() })));
-    return sql`
+    const payload = JSON.stringify(
+      rows.map((e) => ({ ...e, occurredAt: e.occurredAt.toISOString(), ...claimFields(claimOf?.(e)) })),
+    );
+    return sql<{ id: string }>`
       INSERT INTO security_event_rows (id, event_type, category, severity, occurred_at, username, user_id,
         ip_address, user_agent, reason, context)
       SELECT id, type, category, severity, "occurredAt", username, "userId", "ipAddress", "userAgent",
         reason, coalesce(context, '{}'::jsonb)
-      FROM json_to_recordset(${payload}::json) AS r(
+      FROM json_to_recordset(${payload}::json) AS e(
         id uuid, type text, category text, severity text, "occurredAt" timestamptz, username text,
-        "userId" text, "ipAddress" inet, "userAgent" text, reason text, context jsonb)`;
+        "userId" text, "ipAddress" inet, "userAgent" text, reason text, context jsonb,
+        "claimPattern" text, "claimSubject" text, "claimWindow" integer)
+      WHERE ${claimed('e."occurredAt"')}
+      RETURNING id`;
   }
 
   return {
-    async insertBatch(rows) {
-      await insertStatement(rows).execute(db);
+    async insertBatch(rows, claimOf) {
+      const claims = claimOf ? rows.filter((e) => claimOf(e) !== undefined) : [];
+      const result = await insertStatement(rows, claims.length ? claimOf : undefined).execute(db);
+      if (claims.length === 0) return new Set();
+      const stored = new Set(result.rows.map((r) => r.id));
+      return new Set(claims.filter((e) => !stored.has(e.id)).map((e) => e.id));
     },
 
     insertForLogins(events, logins) {
       const payload = JSON.stringify(
-        events.map(({ event: e, loginId }) => {
+        events.map(({ event: e, loginId, claim }) => {
           if (loginId === undefined) throw new TypeError(`event ${e.id} was not raised for a login`);
           return {
             id: e.id,
@@ -143,6 +185,7 @@ export function createSecurityRepository(db: Kysely<Database>): SecurityReposito
             category: e.category,
             severity: e.severity,
             context: e.context,
+            ...claimFields(claim),
           };
         }),
       );
@@ -152,8 +195,21 @@ export function createSecurityRepository(db: Kysely<Database>): SecurityReposito
         SELECT e.id, e.type, e.category, e.severity, l."loginAt", l.username, l."userId", l."ipAddress",
           l."userAgent", l."failureReason", coalesce(e.context, '{}'::jsonb)
         FROM json_to_recordset(${payload}::json) AS e(
-          id uuid, "loginId" uuid, type text, category text, severity text, context jsonb)
-        JOIN ${sql.raw(logins)} AS l ON l.id = e."loginId"`;
+          id uuid, "loginId" uuid, type text, category text, severity text, context jsonb,
+          "claimPattern" text, "claimSubject" text, "claimWindow" integer)
+        JOIN ${sql.raw(logins)} AS l ON l.id = e."loginId"
+        WHERE ${claimed('l."loginAt"')}`;
+    },
+
+    async storedIds(events) {
+      if (events.length === 0) return new Set();
+      const rows = await sql<{ id: string }>`
+        SELECT id FROM security_event_rows
+        WHERE (occurred_at, id) IN (SELECT * FROM unnest(
+          ${events.map((e) => e.at.toISOString())}::timestamptz[], ${events.map((e) => e.id)}::uuid[]))`.execute(
+        db,
+      );
+      return new Set(rows.rows.map((r) => r.id));
     },
 
     async find(f, limit) {

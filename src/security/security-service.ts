@@ -47,7 +47,12 @@ import type { PartitionManager } from '../store/partitions.ts';
 import { callSiteOf, captureTrace } from './call-site.ts';
 import type { SecurityLog, SecurityLogLine } from './security-log.ts';
 import type { LoginCompanion } from '../logins/login-service.ts';
-import type { EventFilter, LoginContextRequest, SecurityRepository } from './security-repository.ts';
+import type {
+  EventFilter,
+  LoginContextRequest,
+  SecurityRepository,
+  SignalClaim,
+} from './security-repository.ts';
 import { createBatchLoader } from '../store/batch-loader.ts';
 
 export interface SecurityServiceDeps {
@@ -256,6 +261,8 @@ export interface PreparedEvent {
   line: () => SecurityLogLine;
   /** The login this event was raised for; its subject (who, where, when, why) is that login's. */
   loginId?: string;
+  /** A windowed signal's event: stored only when it wins its window's claim (one per window, any process). */
+  claim?: SignalClaim;
 }
 
 interface Subject {
@@ -293,6 +300,10 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
   function committed(event: SecurityEvent): void {
     for (const listener of listeners) listener(event);
   }
+  // Signal events submitted through the committer carry their claim here; those that lost it (another
+  // process raised the window's signal) are marked dropped by the flush.
+  const claims = new WeakMap<SecurityEvent, SignalClaim>();
+  const dropped = new WeakSet<SecurityEvent>();
   const committer: GroupCommitter<SecurityEvent> = createGroupCommitter<SecurityEvent>({
     maxInFlight: deps.maxInFlight,
     flush: async (rows) => {
@@ -300,7 +311,8 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
         'security_event_rows',
         rows.map((r) => r.occurredAt),
       );
-      await repository.insertBatch(rows);
+      const left = await repository.insertBatch(rows, (e) => claims.get(e));
+      if (left.size) for (const r of rows) if (left.has(r.id)) dropped.add(r);
     },
   });
 
@@ -407,6 +419,23 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
     return { event, line };
   }
 
+  /**
+   * Signal events stored with a login batch: the statement does not say which won their claim, so the
+   * few there are are looked up before their lines and listeners (metrics, alerts) see them. A failed
+   * look-up announces them all: a duplicate line is better than a lost signal.
+   */
+  async function announceClaimed(items: PreparedEvent[]): Promise<void> {
+    let stored: Set<string>;
+    try {
+      stored = await repository.storedIds(items.map((p) => ({ id: p.event.id, at: p.event.occurredAt })));
+    } catch {
+      stored = new Set(items.map((p) => p.event.id));
+    }
+    const kept = items.filter((p) => stored.has(p.event.id));
+    if (log.enabled && kept.length) log.writeAll(kept.map((p) => p.line()));
+    for (const p of kept) committed(p.event);
+  }
+
   function writeLine(p: PreparedEvent): void {
     if (log.enabled) log.write(p.line());
   }
@@ -480,7 +509,14 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
       ),
     ];
     for (const sig of result.newSignals) {
-      prepared.push(build('suspicious_activity', s, 'critical', { ...signalContext(sig), ...counts }, trace));
+      const p = build('suspicious_activity', s, 'critical', { ...signalContext(sig), ...counts }, trace);
+      if (detector)
+        p.claim = {
+          pattern: sig.pattern,
+          subject: detector.signalSubject(sig),
+          windowSeconds: sig.windowSeconds,
+        };
+      prepared.push(p);
     }
     return prepared;
   }
@@ -492,9 +528,17 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
     extra: Record<string, unknown> = {},
   ): Promise<{ result: DetectionResult; event: SecurityEvent }> {
     const { result, prepared } = await failureEvents(s, trace, extra);
-    for (const p of prepared) writeLine(p);
+    // A signal's line waits for its claim: the log shows the events the database kept, no duplicates.
+    for (const p of prepared) {
+      if (p.claim) claims.set(p.event, p.claim);
+      else writeLine(p);
+    }
     await Promise.all(prepared.map((p) => committer.submit(p.event)));
-    for (const p of prepared) committed(p.event);
+    for (const p of prepared) {
+      if (dropped.has(p.event)) continue;
+      if (p.claim) writeLine(p);
+      committed(p.event);
+    }
     return { result, event: (prepared[0] as PreparedEvent).event };
   }
 
@@ -788,9 +832,11 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
         return rows.length ? repository.insertForLogins(rows, logins) : null;
       },
       committed(items) {
+        const plain = items.some((p) => p.claim) ? items.filter((p) => !p.claim) : items;
         // The batch's lines go out as one write.
-        if (log.enabled) log.writeAll(items.map((p) => p.line()));
-        for (const p of items) committed(p.event);
+        if (log.enabled) log.writeAll(plain.map((p) => p.line()));
+        for (const p of plain) committed(p.event);
+        return plain === items ? undefined : announceClaimed(items.filter((p) => p.claim));
       },
     },
 

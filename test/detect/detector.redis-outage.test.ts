@@ -5,6 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
+import { isTrailguardError } from '../../src/domain/errors.ts';
 import { createDetector } from '../../src/detect/index.ts';
 import type { Detector } from '../../src/detect/index.ts';
 import { REDIS_SKIP } from '../helpers/backends.ts';
@@ -26,6 +27,8 @@ describe('detection when Redis fails', { skip: REDIS_SKIP }, () => {
   let detector: Detector;
   const warnings: object[] = [];
   const infos: object[] = [];
+  const events = (list: object[], name: string) =>
+    list.filter((w) => (w as { event?: string }).event === name).length;
   before(async () => {
     server = await startPrivateRedis();
     detector = createDetector({
@@ -70,7 +73,10 @@ describe('detection when Redis fails', { skip: REDIS_SKIP }, () => {
       await fail('192.0.2.3');
       return !detector.degraded;
     });
-    assert.equal(infos.filter((w) => (w as { event?: string }).event === 'detection_recovered').length, 1);
+    // At the level of detection_degraded: a log that shows the outage shows its end.
+    assert.equal(events(warnings, 'detection_recovered'), 1);
+    assert.equal(events(infos, 'detection_recovered'), 0);
+    await fail('192.0.2.3');
     const admin = new Redis(server.url);
     const keys = await admin.keys('tg:*');
     admin.disconnect();
@@ -78,6 +84,65 @@ describe('detection when Redis fails', { skip: REDIS_SKIP }, () => {
       keys.some((k) => k.includes('192.0.2.3')),
       'state is written to Redis again',
     );
+  });
+
+  it('refuses a reset while Redis is unreachable, and resets nothing', async () => {
+    await server.kill();
+    try {
+      for (let i = 0; i < 3; i++) await fail('192.0.2.7');
+      assert.equal(detector.degraded, true);
+      await assert.rejects(
+        detector.reset({ ip: '192.0.2.7' }),
+        (err: unknown) =>
+          isTrailguardError(err) &&
+          err.code === 'DETECTION_UNAVAILABLE' &&
+          err.status === 503 &&
+          (err as { retryAfterSeconds?: number }).retryAfterSeconds === 1,
+      );
+      // Not even the fallback was cleared: the reset is all or nothing.
+      assert.equal((await detector.check({ ip: '192.0.2.7' })).counts.failedAttemptsFromIp, 3);
+    } finally {
+      await server.start();
+    }
+    await until(async () => {
+      await fail('192.0.2.8');
+      return !detector.degraded;
+    });
+    await fail('192.0.2.9');
+    await detector.reset({ ip: '192.0.2.9' });
+    assert.equal((await detector.check({ ip: '192.0.2.9' })).counts.failedAttemptsFromIp, 0);
+  });
+
+  it('answers calls in the order they were made when Redis freezes with calls in flight', async () => {
+    const own = createDetector({ redisUrl: server.url, redisTimeoutMs: 100, keyPrefix: 'order:' });
+    try {
+      await own.ready();
+      await own.recordFailure({ ip: '192.0.2.10', username: 'order@example.com' });
+      server.pause();
+      const order: number[] = [];
+      const call = (n: number) =>
+        own.recordFailure({ ip: '192.0.2.11', username: 'order@example.com' }).then((r) => {
+          order.push(n);
+          return r.counts.failedAttemptsFromIp;
+        });
+      try {
+        // 1 and 2 are written to the frozen Redis with different deadlines; 3 comes after 1 timed out.
+        const one = call(1);
+        await sleep(60);
+        const two = call(2);
+        await sleep(80);
+        const three = call(3);
+        const four = call(4);
+        const counts = await Promise.all([one, two, three, four]);
+        assert.deepEqual(order, [1, 2, 3, 4]);
+        assert.deepEqual(counts, [1, 2, 3, 4]);
+        assert.equal(own.degraded, true);
+      } finally {
+        server.resume();
+      }
+    } finally {
+      await own.close();
+    }
   });
 
   it('keeps answering when Redis is frozen and stops answering (command timeout)', async () => {

@@ -5,7 +5,7 @@
  */
 import { forwardedClientReader } from '../forwarded-client.ts';
 import type { FastifyInstance } from 'fastify';
-import { invalid } from '../../domain/errors.ts';
+import { invalid, isTrailguardError } from '../../domain/errors.ts';
 import {
   DETECTION_PATTERNS,
   EVENT_LIMITS,
@@ -260,7 +260,7 @@ export function securityRoutes(app: FastifyInstance, opts: SecurityRouteOptions)
         body: ResetBody,
         response: {
           200: Type.Object({ ip: Nullable(Type.String()), username: Nullable(Type.String()) }),
-          ...errorResponses(400, 401, 403, 415, 429),
+          ...errorResponses(400, 401, 403, 415, 429, 503),
         },
       },
     },
@@ -273,12 +273,22 @@ export function securityRoutes(app: FastifyInstance, opts: SecurityRouteOptions)
       }
       if (body.username !== undefined && body.username.trim() === '')
         throw invalid('username', 'must not be empty');
-      await opts.adminGuard?.reset({ ip, username: body.username });
-      await tg.security.resetCounters({
-        ip,
-        username: body.username,
-        by: request.principal ? principalId(request.principal) : undefined,
-      });
+      try {
+        // The application's counters first: when Redis cannot reset them, nothing is reset and the
+        // caller is told to retry (503 DETECTION_UNAVAILABLE with Retry-After), never a 200 for a reset
+        // that only this process's fallback saw.
+        await tg.security.resetCounters({
+          ip,
+          username: body.username,
+          by: request.principal ? principalId(request.principal) : undefined,
+        });
+        await opts.adminGuard?.reset({ ip, username: body.username });
+      } catch (err) {
+        const retry = (err as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+        if (isTrailguardError(err) && err.code === 'DETECTION_UNAVAILABLE' && typeof retry === 'number')
+          Object.assign(err, { headers: { 'retry-after': String(retry) } });
+        throw err;
+      }
       return { ip: ip ?? null, username: body.username ?? null };
     },
   );

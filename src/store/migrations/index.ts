@@ -16,6 +16,7 @@ import * as m0010 from './0010-pseudonymise-only-to-pseudonyms.ts';
 import * as m0011 from './0011-login-logout-index.ts';
 import * as m0012 from './0012-integrity-seal.ts';
 import * as m0013 from './0013-idempotency-lease.ts';
+import * as m0014 from './0014-signal-claims.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-login-history': m0001,
@@ -31,4 +32,5 @@ export const migrations: Record<string, Migration> = {
   '0011-login-logout-index': m0011,
   '0012-integrity-seal': m0012,
   '0013-idempotency-lease': m0013,
+  '0014-signal-claims': m0014,
 };

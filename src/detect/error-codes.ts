@@ -1,0 +1,15 @@
+/**
+ * Error codes of detection.
+ * @module
+ */
+import { registerErrorCodes } from '../domain/errors.ts';
+
+export const DETECT_ERROR_CODES = {
+  DETECTION_UNAVAILABLE: {
+    status: 503,
+    description:
+      'Detection state in Redis is unreachable, so counters were not reset (nothing was); retry after Retry-After.',
+  },
+} as const;
+
+registerErrorCodes(DETECT_ERROR_CODES);
