@@ -90,6 +90,7 @@ declare module 'fastify' {
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
+  license: string;
 };
 const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../dist/web', import.meta.url));
 
@@ -133,6 +134,26 @@ function documentRoute(route: RouteOptions, scope: RouteScope, rateLimited: bool
   const response = (schema['response'] ?? {}) as Record<string, unknown>;
   for (const status of statuses) response[status] ??= ErrorSchema;
   schema['response'] = response;
+}
+
+/**
+ * Removes empty schemas (`{}`) from `anyOf` lists in the document. The library's input schemas accept a
+ * `Date` object beside an ISO string or epoch number; JSON cannot carry one, and an empty alternative
+ * would tell generated clients that any value is accepted.
+ */
+function dropEmptyAlternatives<T>(value: T): T {
+  if (Array.isArray(value)) return value.map((v: unknown) => dropEmptyAlternatives(v)) as T;
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    const isEmpty = (s: unknown) =>
+      typeof s === 'object' && s !== null && !Array.isArray(s) && Object.keys(s).length === 0;
+    out[key] =
+      key === 'anyOf' && Array.isArray(v) && v.some((s) => !isEmpty(s))
+        ? dropEmptyAlternatives(v.filter((s) => !isEmpty(s)))
+        : dropEmptyAlternatives(v);
+  }
+  return out as T;
 }
 
 /** The dotted path of the first string or key in `value` that holds a NUL character, or null. */
@@ -270,7 +291,10 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
         version: pkg.version,
         description:
           'Login history, security events and the production change log. Errors are `{ error: { code, message, field? } }`.',
+        license: { name: pkg.license, identifier: pkg.license },
       },
+      // Relative: the API is wherever this document is served from (behind any proxy or prefix-free host).
+      servers: [{ url: '/', description: 'The server that serves this document' }],
       components: {
         securitySchemes: {
           apiKey: {
@@ -283,6 +307,8 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
       },
       // No global requirement: each operation states its own (none for public routes), see documentRoute.
     },
+    transformObject: (document) =>
+      dropEmptyAlternatives('openapiObject' in document ? document.openapiObject : document.swaggerObject),
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
