@@ -38,6 +38,9 @@ export function connectDetectionRedis(url: string, timeoutMs: number): Redis {
 type ScriptClient = (Redis | Cluster) &
   Record<string, ((...args: (string | number)[]) => Promise<number[]>) | undefined>;
 
+/** How a Redis script call ended: answered, failed (an error reply or connection error), or too slow. */
+export type RedisCallOutcome = 'ok' | 'error' | 'timeout';
+
 export interface RedisWindowStoreOptions {
   client: Redis | Cluster;
   /** Used while Redis is unreachable. */
@@ -54,6 +57,8 @@ export interface RedisWindowStoreOptions {
   firstConnectWaitMs?: number | undefined;
   /** Most events sent in one script call. @default 16 */
   maxBatch?: number | undefined;
+  /** Called when a script call settles: its duration, and whether Redis answered, failed or timed out. */
+  onCall?: ((seconds: number, outcome: RedisCallOutcome) => void) | undefined;
   /** Close the client on close(). @default true */
   ownsClient?: boolean | undefined;
 }
@@ -147,6 +152,8 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
     waiters: { ops: KeyOp[]; resolve(outcomes: WindowOutcome[][]): void; reject(err: unknown): void }[];
     /** performance.now() after which the batch is answered from the fallback. */
     deadline: number;
+    /** performance.now() when it was sent. */
+    sentAt: number;
     settled: boolean;
   }
   const maxBatch = options.maxBatch ?? 16;
@@ -166,6 +173,7 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
         return;
       }
       settle(batch);
+      options.onCall?.((now - batch.sentAt) / 1000, 'timeout');
       const err = new Error(`Redis did not answer within ${timeoutMs} ms`);
       for (const w of batch.waiters) w.reject(err);
     }
@@ -183,13 +191,15 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
 
   function send(batch: Batch): void {
     const fn = client[batch.command] as (...a: (string | number)[]) => Promise<number[]>;
-    batch.deadline = performance.now() + timeoutMs;
+    batch.sentAt = performance.now();
+    batch.deadline = batch.sentAt + timeoutMs;
     inFlight.add(batch);
     if (expiry === undefined) arm(timeoutMs);
     const call = fn.call(client, batch.keys.length, ...batch.keys, batch.record ? '1' : '0', ...batch.args);
     call.then(
       (flat) => {
         if (!settle(batch)) return; // answered from the fallback already
+        options.onCall?.((performance.now() - batch.sentAt) / 1000, 'ok');
         let at = 0;
         for (const w of batch.waiters) {
           const outcomes: WindowOutcome[][] = [];
@@ -199,6 +209,7 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
       },
       (err: unknown) => {
         if (!settle(batch)) return;
+        options.onCall?.((performance.now() - batch.sentAt) / 1000, 'error');
         for (const w of batch.waiters) w.reject(err);
       },
     );
@@ -222,6 +233,7 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
       args: [],
       waiters: [],
       deadline: 0,
+      sentAt: 0,
       settled: false,
     };
     for (const op of ops) batch.keys.push(op.key);

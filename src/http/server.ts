@@ -28,6 +28,9 @@ import { ErrorSchema } from './schemas.ts';
 import { purgeIdempotencyKeys, registerIdempotency } from './idempotency.ts';
 import { createMetrics, observeSecurityEvents } from './metrics.ts';
 import type { ServerMetrics } from './metrics.ts';
+import { registerOperationalMetrics } from './operational-metrics.ts';
+import { createMetricsListener } from './metrics-listener.ts';
+import type { MetricsListener, MetricsListenerOptions } from './metrics-listener.ts';
 import { createAdminSignInGuard } from './admin-sign-in-guard.ts';
 import { adminRoutes } from './routes/admin-routes.ts';
 import { changeRoutes } from './routes/change-routes.ts';
@@ -77,12 +80,21 @@ export interface ServerOptions {
   lockout?: { threshold?: number | undefined; windowMs?: number | undefined } | undefined;
   /** Collect Node process metrics into /metrics. @default true */
   processMetrics?: boolean | undefined;
+  /**
+   * Also serve `GET /metrics` without credentials on a separate internal listener, started with the
+   * server (`app.ready()`) and closed with it. The public /metrics keeps requiring a read key.
+   * @default none
+   * @example { port: 9464 } // 127.0.0.1:9464
+   */
+  metricsListener?: MetricsListenerOptions | undefined;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** The server's metrics registry. */
     trailguardMetrics: ServerMetrics;
+    /** The internal metrics listener, when `metricsListener` was given. */
+    trailguardMetricsListener: MetricsListener | null;
     /** Every API route with its required scope (for tests and docs). */
     trailguardRoutes: { method: string; url: string; scope: RouteScope }[];
   }
@@ -233,6 +245,15 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
     ajv: { customOptions: { removeAdditional: false } },
   });
   app.decorate('trailguardMetrics', metrics);
+  const metricsListener = options.metricsListener
+    ? createMetricsListener(metrics.registry, options.metricsListener)
+    : null;
+  app.decorate('trailguardMetricsListener', metricsListener);
+  if (metricsListener) {
+    app.addHook('onReady', async () => {
+      await metricsListener.listen();
+    });
+  }
   app.decorate('trailguardRoutes', [] as { method: string; url: string; scope: RouteScope }[]);
 
   // One schema library end to end: TypeBox checks bodies, queries and params, and its failures are
@@ -348,8 +369,12 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
   tg.logins.observe((record) => {
     metrics.logins.inc({ outcome: record.success ? 'success' : 'failure' });
   });
-  const unsubscribe = tg.internals.onBatch((table, size) => metrics.batchSize.observe({ table }, size));
+  const unsubscribe = tg.internals.onBatch((table, size) => {
+    metrics.batchRows.observe({ table }, size);
+    metrics.batchSize.observe({ table }, size);
+  });
   const unsubscribeEvents = observeSecurityEvents(tg, metrics);
+  const unsubscribeOperational = registerOperationalMetrics(metrics.registry, tg);
 
   // Admin sign-ins are counted apart from the application's ingested failures (which any ingest key
   // can send for any username and address).
@@ -399,6 +424,8 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
     clearInterval(purge);
     unsubscribe();
     unsubscribeEvents();
+    unsubscribeOperational();
+    await metricsListener?.close();
     if (redis) redis.disconnect();
     await adminGuard.close();
   });
