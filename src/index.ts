@@ -97,6 +97,7 @@ export type {
   RetentionReceipt,
   RetentionItem,
   RetentionRunOptions,
+  RetentionRunReport,
 } from './retention/retention-service.ts';
 export type { RetentionOptions, RetentionPolicy } from './retention/retention-policy.ts';
 export { DEFAULT_RETENTION } from './retention/retention-policy.ts';
@@ -115,10 +116,18 @@ export type {
   RaiseAlertInput,
   AlertDelivery,
   ChangeCheckResult,
+  OutboxStatus,
+  DeliveryAttempt,
 } from './alerts/alert-service.ts';
 export type { ChangeCheckSchedule } from './alerts/change-check-schedule.ts';
 export type { Alert } from './alerts/sinks.ts';
-export { verifyWebhookSignature, signWebhook, SIGNATURE_HEADER } from './alerts/sinks.ts';
+export {
+  verifyWebhookSignature,
+  signWebhook,
+  SIGNATURE_HEADER,
+  signStandardWebhook,
+  standardWebhookKey,
+} from './alerts/sinks.ts';
 export type {
   AlertsOptions,
   AlertRulesOptions,
@@ -148,5 +157,6 @@ export type {
   RowSelector,
   Stream as IntegrityStream,
   VerifyOptions,
+  SealStatus,
 } from './integrity/integrity-service.ts';
 export type { IntegrityOptions } from './integrity/integrity-config.ts';

@@ -6,14 +6,26 @@
 import { TrailguardError } from '../domain/errors.ts';
 import { isPlainObject } from '../domain/validation.ts';
 
-/** A generic webhook: JSON POST signed with HMAC-SHA256 when `secret` is set. */
+/**
+ * A generic webhook: JSON POST with the Standard Webhooks headers (`webhook-id`, `webhook-timestamp`,
+ * and `webhook-signature` when `secret` is set).
+ */
 export interface WebhookSinkOptions {
   type: 'webhook';
   /** Unique name rules refer to. @default the type */
   name?: string | undefined;
   url: string;
-  /** Shared secret for the `X-Trailguard-Signature` header. */
+  /**
+   * Signing secret. A Standard Webhooks secret (`whsec_` + base64 of 24 to 64 random bytes) is used as
+   * such; any other string is used as its UTF-8 bytes.
+   * @example 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'
+   */
   secret?: string | undefined;
+  /**
+   * Also send the deprecated `X-Trailguard-Signature` header (kept for receivers written before the
+   * Standard Webhooks headers). @default true
+   */
+  legacySignature?: boolean | undefined;
   /** Extra request headers (e.g. an authorization token of the receiver). */
   headers?: Record<string, string> | undefined;
 }
@@ -164,6 +176,22 @@ function str(value: unknown, field: string): string {
   return value;
 }
 
+/** A `whsec_` secret must be the base64 of 24 to 64 bytes, as the Standard Webhooks specification asks. */
+function webhookSecret(value: unknown, field: string): string {
+  const s = str(value, field);
+  if (!s.startsWith('whsec_')) return s;
+  const b64 = s.slice('whsec_'.length);
+  const bytes = Buffer.from(b64, 'base64');
+  if (
+    !/^[A-Za-z0-9+/]+={0,2}$/.test(b64) ||
+    bytes.toString('base64') !== b64.padEnd(Math.ceil(b64.length / 4) * 4, '=')
+  )
+    throw fail(field, 'a whsec_ secret must be followed by base64');
+  if (bytes.length < 24 || bytes.length > 64)
+    throw fail(field, `a whsec_ secret must hold 24 to 64 bytes, not ${bytes.length}`);
+  return s;
+}
+
 function httpUrl(value: unknown, field: string): string {
   const s = str(value, field);
   let u: URL;
@@ -184,7 +212,7 @@ function sink(value: unknown, field: string): SinkOptions & { name: string } {
   const name = value['name'] === undefined ? String(type) : str(value['name'], `${field}.name`);
   switch (type) {
     case 'webhook': {
-      const v = obj(value, field, ['type', 'name', 'url', 'secret', 'headers']);
+      const v = obj(value, field, ['type', 'name', 'url', 'secret', 'legacySignature', 'headers']);
       const headers = v['headers'];
       if (headers !== undefined) {
         if (!isPlainObject(headers) || Object.values(headers).some((h) => typeof h !== 'string')) {
@@ -195,7 +223,10 @@ function sink(value: unknown, field: string): SinkOptions & { name: string } {
         type,
         name,
         url: httpUrl(v['url'], `${field}.url`),
-        ...(v['secret'] !== undefined ? { secret: str(v['secret'], `${field}.secret`) } : {}),
+        ...(v['secret'] !== undefined ? { secret: webhookSecret(v['secret'], `${field}.secret`) } : {}),
+        ...(v['legacySignature'] !== undefined
+          ? { legacySignature: bool(v['legacySignature'], `${field}.legacySignature`, true) }
+          : {}),
         ...(headers !== undefined ? { headers: headers as Record<string, string> } : {}),
       };
     }

@@ -68,6 +68,10 @@ export interface AlertService {
   }): Promise<AlertDelivery[]>;
   /** Runs one dispatcher pass over due deliveries; returns how many were attempted. */
   deliverDue(): Promise<number>;
+  /** The outbox backlog across every process sharing the database (for metrics). */
+  outboxStatus(): Promise<OutboxStatus>;
+  /** Subscribes to this process's delivery attempts (for metrics); returns the unsubscribe function. */
+  onDelivery(listener: (attempt: DeliveryAttempt) => void): () => void;
   /** Waits for rule evaluations in flight and then for one dispatcher pass. */
   flush(): Promise<void>;
   /** The login hook: the failed-login burst rule (failed logins only). */
@@ -87,6 +91,22 @@ export interface AlertService {
   /** Stops the dispatcher and waits for deliveries in flight. */
   close(): Promise<void>;
   readonly config: ResolvedAlertsConfig;
+}
+
+/** The outbox backlog. */
+export interface OutboxStatus {
+  /** Deliveries waiting for their first attempt or a retry. */
+  pending: number;
+  /** Seconds since the oldest pending delivery was queued; 0 when none is pending. */
+  oldestPendingSeconds: number;
+}
+
+/** One delivery attempt as the dispatcher saw it. */
+export interface DeliveryAttempt {
+  sink: string;
+  /** `delivered`; `retry` (failed, will be tried again); `failed` (failed for good). */
+  outcome: 'delivered' | 'retry' | 'failed';
+  durationSeconds: number;
 }
 
 /** What one `checkChanges()` run raised (alerts actually written, not throttled ones). */
@@ -159,6 +179,7 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
     ]),
   );
   const pending = new Set<Promise<void>>();
+  const deliveryListeners = new Set<(attempt: DeliveryAttempt) => void>();
   let timer: NodeJS.Timeout | null = null;
   let pumping: Promise<number> | null = null;
   let again = false;
@@ -474,14 +495,21 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
       claimed.rows.map(async (row) => {
         const alert = byId.get(row.alert_id);
         const sink = sinks.get(row.sink);
+        const started = performance.now();
         const result =
           alert && sink
             ? await sink.deliver(alert, row.id)
             : { ok: false as const, error: `sink '${row.sink}' is no longer configured` };
         const at = clock.now();
-        if (result.ok) return { id: row.id, status: 'delivered', at, next: null, error: null };
         const attempts = Number(row.attempts);
-        const giveUp = attempts >= config.delivery.maxAttempts || !sink;
+        const giveUp = !result.ok && (attempts >= config.delivery.maxAttempts || !sink);
+        const attempt: DeliveryAttempt = {
+          sink: row.sink,
+          outcome: result.ok ? 'delivered' : giveUp ? 'failed' : 'retry',
+          durationSeconds: (performance.now() - started) / 1000,
+        };
+        for (const listener of deliveryListeners) listener(attempt);
+        if (result.ok) return { id: row.id, status: 'delivered', at, next: null, error: null };
         const next = new Date(at.getTime() + backoffDelay(attempts, config.delivery, result.retryAfterMs));
         (giveUp ? logger.error : logger.warn).call(
           logger,
@@ -775,6 +803,24 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
     },
 
     deliverDue: () => pump(),
+
+    async outboxStatus() {
+      // Pending rows only: the partial index covers them, and delivered rows are never scanned.
+      const r = await sql<{ pending: string | number; oldest: Date | string | null }>`
+        SELECT count(*) AS pending, min(created_at) AS oldest FROM alert_outbox
+        WHERE status = 'pending'`.execute(db);
+      const row = r.rows[0];
+      const oldest = row?.oldest ? new Date(row.oldest).getTime() : null;
+      return {
+        pending: Number(row?.pending ?? 0),
+        oldestPendingSeconds: oldest === null ? 0 : Math.max(0, (clock.now().getTime() - oldest) / 1000),
+      };
+    },
+
+    onDelivery(listener) {
+      deliveryListeners.add(listener);
+      return () => deliveryListeners.delete(listener);
+    },
 
     async flush() {
       while (pending.size > 0) await Promise.all([...pending]);

@@ -1,5 +1,5 @@
 /**
- * Alert sinks: generic webhook (signed JSON), Slack incoming webhook, e-mail over SMTP, the log. A sink
+ * Alert sinks: generic webhook (JSON signed per the Standard Webhooks specification), Slack incoming webhook, e-mail over SMTP, the log. A sink
  * makes one attempt; retries, backoff and the outbox belong to the dispatcher.
  * @module
  */
@@ -36,8 +36,34 @@ export interface Sink {
   close(): void;
 }
 
-/** Header carrying the webhook signature: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`. */
+/**
+ * Trailguard's own signature header, `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, keyed by
+ * the secret string as configured. Deprecated: receivers should verify the Standard Webhooks headers
+ * instead; it is still sent (unless `legacySignature: false`) so existing receivers keep working.
+ */
 export const SIGNATURE_HEADER = 'x-trailguard-signature';
+
+/** The Standard Webhooks secret prefix: `whsec_` followed by the base64 of the key bytes. */
+export const STANDARD_SECRET_PREFIX = 'whsec_';
+
+/**
+ * The HMAC key of a webhook secret under the Standard Webhooks scheme: a `whsec_…` secret is the
+ * base64 of the key; any other secret is used as its UTF-8 bytes (what a receiver gets from
+ * `new Webhook(secret, { format: 'raw' })` for an ASCII secret).
+ */
+export function standardWebhookKey(secret: string): Buffer {
+  return secret.startsWith(STANDARD_SECRET_PREFIX)
+    ? Buffer.from(secret.slice(STANDARD_SECRET_PREFIX.length), 'base64')
+    : Buffer.from(secret, 'utf8');
+}
+
+/**
+ * The `webhook-signature` value of the Standard Webhooks specification: `v1,` and the base64
+ * HMAC-SHA256 of `"<webhook-id>.<webhook-timestamp>.<body>"`.
+ */
+export function signStandardWebhook(key: Buffer, id: string, timestamp: number, body: string): string {
+  return `v1,${createHmac('sha256', key).update(`${id}.${timestamp}.${body}`, 'utf8').digest('base64')}`;
+}
 
 /** The webhook body: the alert as JSON. */
 export function alertJson(alert: Alert): Record<string, unknown> {
@@ -55,14 +81,15 @@ export function alertJson(alert: Alert): Record<string, unknown> {
   };
 }
 
-/** Computes the signature header value for `body` sent at `timestamp` (unix seconds). */
+/** Computes the deprecated `x-trailguard-signature` value for `body` sent at `timestamp` (unix seconds). */
 export function signWebhook(secret: string, body: string, timestamp: number): string {
   const mac = createHmac('sha256', secret).update(`${timestamp}.${body}`, 'utf8').digest('hex');
   return `t=${timestamp},v1=${mac}`;
 }
 
 /**
- * Verifies a webhook delivery on the receiving side: the HMAC over the raw body, and a timestamp within
+ * Verifies the deprecated `x-trailguard-signature` header on the receiving side (new receivers verify
+ * the Standard Webhooks headers with any Standard Webhooks library instead): the HMAC over the raw body, and a timestamp within
  * `toleranceSeconds` (replay protection). Compare against the raw body bytes, not re-serialized JSON.
  */
 export function verifyWebhookSignature(
@@ -163,25 +190,35 @@ export function createSink(
 ): Sink {
   const { timeoutMs, logger, now } = deps;
   switch (options.type) {
-    case 'webhook':
+    case 'webhook': {
+      const key = options.secret ? standardWebhookKey(options.secret) : null;
       return {
         name: options.name,
         type: 'webhook',
         deliver(alert, deliveryId) {
           const body = JSON.stringify(alertJson(alert));
+          // The attempt's time, not the alert's: a retry is signed afresh so receivers can refuse replays.
+          const timestamp = Math.floor(now().getTime() / 1000);
+          // The delivery id is the outbox row's, the same on every retry of this alert to this sink:
+          // the receiver's idempotency key.
           const headers: Record<string, string> = {
             ...options.headers,
+            'webhook-id': deliveryId,
+            'webhook-timestamp': String(timestamp),
             'x-trailguard-delivery': deliveryId,
             'x-trailguard-alert': alert.id,
             'x-trailguard-rule': alert.rule,
           };
-          if (options.secret) {
-            headers[SIGNATURE_HEADER] = signWebhook(options.secret, body, Math.floor(now().getTime() / 1000));
+          if (key && options.secret) {
+            headers['webhook-signature'] = signStandardWebhook(key, deliveryId, timestamp, body);
+            if (options.legacySignature !== false)
+              headers[SIGNATURE_HEADER] = signWebhook(options.secret, body, timestamp);
           }
           return post(options.url, body, headers, timeoutMs, now);
         },
         close() {},
       };
+    }
     case 'slack':
       return {
         name: options.name,

@@ -25,6 +25,8 @@ interface ServeOptions {
   rateLimitIp?: string;
   idempotencyLease?: string;
   log?: boolean;
+  metricsPort?: string;
+  metricsHost: string;
 }
 
 /** Seeds a month of demo data, only into an empty database. Returns false when it was not empty. */
@@ -48,9 +50,10 @@ export async function seedDemo(tg: Trailguard, out: { write(s: string): unknown 
   return true;
 }
 
-function parsePort(value: string): number {
+function parsePort(value: string, name = '--port'): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--port must be 0–65535, got ${value}`);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0 || n > 65535)
+    throw new Error(`${name} must be 0–65535, got ${value}`);
   return n;
 }
 
@@ -83,8 +86,20 @@ export function registerServe(program: Command): void {
       'how long a running request holds its Idempotency-Key unrenewed; after a crash a retry takes the key over then (default 30)',
     )
     .option('--log', 'log every request as JSON to stdout (failures are logged without it)')
+    .option(
+      '--metrics-port <port>',
+      'also serve /metrics without credentials on this port (env TRAILGUARD_METRICS_PORT)',
+      process.env['TRAILGUARD_METRICS_PORT'],
+    )
+    .option(
+      '--metrics-host <host>',
+      'address of the --metrics-port listener (env TRAILGUARD_METRICS_HOST)',
+      process.env['TRAILGUARD_METRICS_HOST'] ?? '127.0.0.1',
+    )
     .action(async (opts: ServeOptions, cmd: Command) => {
       const port = parsePort(opts.port);
+      const metricsPort =
+        opts.metricsPort === undefined ? undefined : parsePort(opts.metricsPort, '--metrics-port');
       const out = process.stdout;
       if (opts.demo) {
         // Seeded through its own instance with the event log off: a month of demo events would bury
@@ -117,6 +132,9 @@ export function registerServe(program: Command): void {
             perKey: parseRate(opts.rateLimitKey, '--rate-limit-key'),
             perIp: parseRate(opts.rateLimitIp, '--rate-limit-ip'),
           },
+          ...(metricsPort === undefined
+            ? {}
+            : { metricsListener: { port: metricsPort, host: opts.metricsHost } }),
         });
         await app.listen({ port, host: opts.host });
       } catch (err) {
@@ -140,6 +158,11 @@ export function registerServe(program: Command): void {
       out.write(
         `  Admin:   ${url}/\n  API:     ${url}/api/v1\n  Docs:    ${url}/docs\n  Health:  ${url}/healthz\n`,
       );
+      const internal = app.trailguardMetricsListener?.address();
+      if (internal) {
+        const h = internal.address.includes(':') ? `[${internal.address}]` : internal.address;
+        out.write(`  Metrics: http://${h}:${internal.port}/metrics (no credentials)\n`);
+      }
       if (firstRun) {
         out.write(
           `\nFirst run: an admin user was created.\n  username: ${firstRun.username}\n  password: ${firstRun.password}\n` +

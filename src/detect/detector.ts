@@ -21,7 +21,10 @@ import type {
 import { normalizeIp, parseDate, truncate } from '../domain/validation.ts';
 import { createMemoryWindowStore } from './memory-window-store.ts';
 import { connectDetectionRedis, createRedisWindowStore } from './redis-window-store.ts';
+import type { RedisCallOutcome } from './redis-window-store.ts';
 import type { KeyOp, WindowOutcome, WindowSpec, WindowStore } from './window.ts';
+
+export type { RedisCallOutcome } from './redis-window-store.ts';
 
 /** The diagnostics the detector writes (pino's shape). */
 export interface DetectorLogger {
@@ -123,6 +126,11 @@ export interface Detector {
   readonly backend: 'redis' | 'memory';
   /** True while Redis is unreachable and in-process state is used. */
   readonly degraded: boolean;
+  /**
+   * Subscribes to Redis script calls (for metrics): each call's duration in seconds and whether Redis
+   * answered, failed or was too slow. Never called with in-process state. Returns the unsubscribe.
+   */
+  onRedisCall(listener: (seconds: number, outcome: RedisCallOutcome) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -148,6 +156,7 @@ export function createDetector(options: DetectorOptions = {}): Detector {
     maxKeys: options.maxKeys,
   });
   let store: WindowStore & { degraded?: boolean; ready?: () => Promise<boolean> } = memory;
+  const callListeners = new Set<(seconds: number, outcome: RedisCallOutcome) => void>();
   let backend: 'redis' | 'memory' = 'memory';
   if (options.redis || options.redisUrl) {
     backend = 'redis';
@@ -157,6 +166,9 @@ export function createDetector(options: DetectorOptions = {}): Detector {
       fallback: memory,
       timeoutMs,
       maxEntriesPerKey: patterns.maxEntriesPerKey,
+      onCall(seconds, outcome) {
+        for (const listener of callListeners) listener(seconds, outcome);
+      },
       onDegraded(err) {
         options.logger?.warn(
           { event: 'detection_degraded', err: (err as Error)?.message ?? String(err) },
@@ -293,6 +305,10 @@ export function createDetector(options: DetectorOptions = {}): Detector {
     },
     get degraded() {
       return store.degraded === true;
+    },
+    onRedisCall(listener) {
+      callListeners.add(listener);
+      return () => callListeners.delete(listener);
     },
 
     // Not async: the store's promise is returned as is (one promise layer less per failure); bad input

@@ -40,6 +40,9 @@ export function connectDetectionRedis(url: string, timeoutMs: number): Redis {
 type ScriptClient = (Redis | Cluster) &
   Record<string, ((...args: (string | number)[]) => Promise<number[]>) | undefined>;
 
+/** How a Redis script call ended: answered, failed (an error reply or connection error), or too slow. */
+export type RedisCallOutcome = 'ok' | 'error' | 'timeout';
+
 export interface RedisWindowStoreOptions {
   client: Redis | Cluster;
   /** Used while Redis is unreachable. */
@@ -59,6 +62,8 @@ export interface RedisWindowStoreOptions {
   connectWaitMs?: number | undefined;
   /** Most events sent in one script call. @default 16 */
   maxBatch?: number | undefined;
+  /** Called when a script call settles: its duration, and whether Redis answered, failed or timed out. */
+  onCall?: ((seconds: number, outcome: RedisCallOutcome) => void) | undefined;
   /** Close the client on close(). @default true */
   ownsClient?: boolean | undefined;
 }
@@ -173,6 +178,8 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
     waiters: Waiter[];
     /** performance.now() after which the batch is answered from the fallback (set when written). */
     deadline: number;
+    /** performance.now() when it was sent. */
+    sentAt: number;
     settled: boolean;
   }
   const maxBatch = options.maxBatch ?? 16;
@@ -212,7 +219,7 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
       judging = false;
       const late = oldest();
       if (late && late.deadline <= now) {
-        enterDegraded(new Error(`Redis did not answer within ${timeoutMs} ms`));
+        enterDegraded(new Error(`Redis did not answer within ${timeoutMs} ms`), 'timeout');
       } else if (late && expiry === undefined) {
         arm(late.deadline - performance.now());
       }
@@ -239,7 +246,7 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
    * from the fallback now, in the order it was made, before any later call (which goes to the fallback
    * directly). Waiting for each batch's own deadline would let later calls overtake earlier ones.
    */
-  function enterDegraded(err: unknown): void {
+  function enterDegraded(err: unknown, outcome: 'timeout' | 'error' = 'error'): void {
     nextProbe = performance.now() + probeInterval;
     if (!degraded) {
       degraded = true;
@@ -249,8 +256,10 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
       clearTimeout(expiry);
       expiry = undefined;
     }
+    const now = performance.now();
     for (const batch of [...inFlight]) {
       settle(batch);
+      options.onCall?.((now - batch.sentAt) / 1000, outcome);
       for (const w of batch.waiters) answerFromFallback(w, batch.record);
     }
     const unsent = open;
@@ -260,13 +269,15 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
 
   function send(batch: Batch): void {
     const fn = client[batch.command] as (...a: (string | number)[]) => Promise<number[]>;
-    batch.deadline = performance.now() + timeoutMs;
+    batch.sentAt = performance.now();
+    batch.deadline = batch.sentAt + timeoutMs;
     inFlight.add(batch);
     if (expiry === undefined) arm(timeoutMs);
     const call = fn.call(client, batch.keys.length, ...batch.keys, batch.record ? '1' : '0', ...batch.args);
     call.then(
       (flat) => {
         if (!settle(batch)) return; // answered from the fallback already
+        options.onCall?.((performance.now() - batch.sentAt) / 1000, 'ok');
         let at = 0;
         for (const w of batch.waiters) {
           const outcomes: WindowOutcome[][] = [];
@@ -301,6 +312,7 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
       args: [],
       waiters: [],
       deadline: 0,
+      sentAt: 0,
       settled: false,
     };
     for (const op of ops) batch.keys.push(op.key);

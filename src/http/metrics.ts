@@ -13,11 +13,15 @@ export interface ServerMetrics {
   httpDuration: Histogram<'method' | 'route'>;
   logins: Counter<'outcome'>;
   ingestLatency: Histogram<'kind'>;
+  batchRows: Histogram<'table'>;
+  /** @deprecated the same histogram as `batchRows` under its old name, without a unit. */
   batchSize: Histogram<'table'>;
   securityEvents: Counter<'type' | 'severity'>;
   signals: Counter<'pattern'>;
   detectionDegraded: Gauge;
 }
+
+const BATCH_BUCKETS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000];
 
 /** Creates the registry and every metric the server exports. */
 export function createMetrics(
@@ -59,11 +63,19 @@ export function createMetrics(
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     }),
-    batchSize: new Histogram({
-      name: 'trailguard_group_commit_batch_size',
+    batchRows: new Histogram({
+      name: 'trailguard_group_commit_batch_rows',
       help: 'Rows per group-committed INSERT.',
       labelNames: ['table'],
-      buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000],
+      buckets: BATCH_BUCKETS,
+      registers,
+    }),
+    // Kept under its old name for dashboards built on it; to be removed in the next major version.
+    batchSize: new Histogram({
+      name: 'trailguard_group_commit_batch_size',
+      help: 'Deprecated: use trailguard_group_commit_batch_rows (the same histogram).',
+      labelNames: ['table'],
+      buckets: BATCH_BUCKETS,
       registers,
     }),
     securityEvents: new Counter({

@@ -28,6 +28,9 @@ import { ErrorSchema } from './schemas.ts';
 import { purgeIdempotencyKeys, registerIdempotency } from './idempotency.ts';
 import { createMetrics, observeSecurityEvents } from './metrics.ts';
 import type { ServerMetrics } from './metrics.ts';
+import { registerOperationalMetrics } from './operational-metrics.ts';
+import { createMetricsListener } from './metrics-listener.ts';
+import type { MetricsListener, MetricsListenerOptions } from './metrics-listener.ts';
 import { createAdminSignInGuard } from './admin-sign-in-guard.ts';
 import { adminRoutes } from './routes/admin-routes.ts';
 import { changeRoutes } from './routes/change-routes.ts';
@@ -83,12 +86,21 @@ export interface ServerOptions {
   idempotencyLeaseMs?: number | undefined;
   /** Collect Node process metrics into /metrics. @default true */
   processMetrics?: boolean | undefined;
+  /**
+   * Also serve `GET /metrics` without credentials on a separate internal listener, started with the
+   * server (`app.ready()`) and closed with it. The public /metrics keeps requiring a read key.
+   * @default none
+   * @example { port: 9464 } // 127.0.0.1:9464
+   */
+  metricsListener?: MetricsListenerOptions | undefined;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** The server's metrics registry. */
     trailguardMetrics: ServerMetrics;
+    /** The internal metrics listener, when `metricsListener` was given. */
+    trailguardMetricsListener: MetricsListener | null;
     /** Every API route with its required scope (for tests and docs). */
     trailguardRoutes: { method: string; url: string; scope: RouteScope }[];
   }
@@ -96,6 +108,7 @@ declare module 'fastify' {
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
+  license: string;
 };
 const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../dist/web', import.meta.url));
 
@@ -139,6 +152,26 @@ function documentRoute(route: RouteOptions, scope: RouteScope, rateLimited: bool
   const response = (schema['response'] ?? {}) as Record<string, unknown>;
   for (const status of statuses) response[status] ??= ErrorSchema;
   schema['response'] = response;
+}
+
+/**
+ * Removes empty schemas (`{}`) from `anyOf` lists in the document. The library's input schemas accept a
+ * `Date` object beside an ISO string or epoch number; JSON cannot carry one, and an empty alternative
+ * would tell generated clients that any value is accepted.
+ */
+function dropEmptyAlternatives<T>(value: T): T {
+  if (Array.isArray(value)) return value.map((v: unknown) => dropEmptyAlternatives(v)) as T;
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    const isEmpty = (s: unknown) =>
+      typeof s === 'object' && s !== null && !Array.isArray(s) && Object.keys(s).length === 0;
+    out[key] =
+      key === 'anyOf' && Array.isArray(v) && v.some((s) => !isEmpty(s))
+        ? dropEmptyAlternatives(v.filter((s) => !isEmpty(s)))
+        : dropEmptyAlternatives(v);
+  }
+  return out as T;
 }
 
 /** The dotted path of the first string or key in `value` that holds a NUL character, or null. */
@@ -218,6 +251,15 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
     ajv: { customOptions: { removeAdditional: false } },
   });
   app.decorate('trailguardMetrics', metrics);
+  const metricsListener = options.metricsListener
+    ? createMetricsListener(metrics.registry, options.metricsListener)
+    : null;
+  app.decorate('trailguardMetricsListener', metricsListener);
+  if (metricsListener) {
+    app.addHook('onReady', async () => {
+      await metricsListener.listen();
+    });
+  }
   app.decorate('trailguardRoutes', [] as { method: string; url: string; scope: RouteScope }[]);
 
   // One schema library end to end: TypeBox checks bodies, queries and params, and its failures are
@@ -276,7 +318,10 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
         version: pkg.version,
         description:
           'Login history, security events and the production change log. Errors are `{ error: { code, message, field? } }`.',
+        license: { name: pkg.license, identifier: pkg.license },
       },
+      // Relative: the API is wherever this document is served from (behind any proxy or prefix-free host).
+      servers: [{ url: '/', description: 'The server that serves this document' }],
       components: {
         securitySchemes: {
           apiKey: {
@@ -289,6 +334,8 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
       },
       // No global requirement: each operation states its own (none for public routes), see documentRoute.
     },
+    transformObject: (document) =>
+      dropEmptyAlternatives('openapiObject' in document ? document.openapiObject : document.swaggerObject),
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
@@ -328,8 +375,12 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
   tg.logins.observe((record) => {
     metrics.logins.inc({ outcome: record.success ? 'success' : 'failure' });
   });
-  const unsubscribe = tg.internals.onBatch((table, size) => metrics.batchSize.observe({ table }, size));
+  const unsubscribe = tg.internals.onBatch((table, size) => {
+    metrics.batchRows.observe({ table }, size);
+    metrics.batchSize.observe({ table }, size);
+  });
   const unsubscribeEvents = observeSecurityEvents(tg, metrics);
+  const unsubscribeOperational = registerOperationalMetrics(metrics.registry, tg);
 
   // Admin sign-ins are counted apart from the application's ingested failures (which any ingest key
   // can send for any username and address).
@@ -379,6 +430,8 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
     clearInterval(purge);
     unsubscribe();
     unsubscribeEvents();
+    unsubscribeOperational();
+    await metricsListener?.close();
     if (redis) redis.disconnect();
     await adminGuard.close();
   });

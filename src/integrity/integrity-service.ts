@@ -219,7 +219,20 @@ export interface IntegrityService {
   sealedRows(stream: Stream, selector: RowSelector, db?: Kysely<Database>): Promise<SealedRow[]>;
   /** The newest chain entry, or null. */
   head(): Promise<IntegrityHead | null>;
+  /** How far sealing lags (for metrics): the last seal run's time and the rows not yet sealed. */
+  sealStatus(): Promise<SealStatus>;
 }
+
+/** What `sealStatus()` reports. */
+export interface SealStatus {
+  /** When the newest seal entry was written; null before the first. */
+  lastSealAt: Date | null;
+  /** Rows of each stream recorded after its last sealed range (counted up to `UNSEALED_CAP`). */
+  unsealedRows: Record<Stream, number>;
+}
+
+/** Unsealed rows are counted up to this many per stream: a scrape must stay cheap on a large table. */
+export const UNSEALED_CAP = 1_000_000;
 
 /** What the service needs. */
 export interface IntegrityServiceDeps {
@@ -688,6 +701,24 @@ export function createIntegrityService(deps: IntegrityServiceDeps): IntegritySer
         executor,
       );
       return r.rows.map((row) => toSealedRow(stream, row));
+    },
+
+    async sealStatus() {
+      const last = await sql<{ at: Date | string | null }>`
+        SELECT max(created_at) AS at FROM integrity_seal WHERE kind = 'seal'`.execute(db);
+      const at = last.rows[0]?.at ?? null;
+      const unsealedRows = {} as Record<Stream, number>;
+      for (const stream of STREAMS) {
+        const from = await sql<{ to_id: string }>`
+          SELECT to_id FROM integrity_seal WHERE stream = ${stream} AND kind = 'seal'
+          ORDER BY from_id DESC LIMIT 1`.execute(db);
+        const fromId = from.rows[0]?.to_id ?? FIRST_ID;
+        const n = await sql<{ n: string | number }>`
+          SELECT count(*) AS n FROM (SELECT 1 FROM ${sql.table(stream)} WHERE id >= ${fromId}::uuid
+            LIMIT ${UNSEALED_CAP}) AS unsealed`.execute(db);
+        unsealedRows[stream] = Number(n.rows[0]?.n ?? 0);
+      }
+      return { lastSealAt: at === null ? null : new Date(at), unsealedRows };
     },
 
     async head() {

@@ -130,6 +130,8 @@ export interface LoginServiceDeps {
 
 /** `tg.logins`: login history. */
 export interface LoginService {
+  /** Logins queued for the next group commit or in flight (for metrics). */
+  readonly pendingWrites: number;
   /** Records one login attempt; resolves with the stored record once it is committed. */
   record(input: RecordLoginInput, options?: RecordLoginOptions): Promise<LoginRecord>;
   /** Closes the session and sets its duration; null when no open login matches. */
@@ -416,6 +418,9 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
   }
 
   return {
+    get pendingWrites() {
+      return committer.pending;
+    },
     async record(input, options) {
       // Captured before the first await, while the caller is still on the stack (read lazily).
       const trace = companions.some((c) => c.wantsTrace !== false) ? captureTrace() : undefined;

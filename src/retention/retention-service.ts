@@ -81,7 +81,21 @@ export interface RetentionService {
   run(options?: RetentionRunOptions): Promise<RetentionReceipt>;
   /** Past receipts, newest first. */
   receipts(options?: { limit?: number | undefined }): Promise<RetentionReceipt[]>;
+  /**
+   * Subscribes to this process's runs that change data (not dry runs), for metrics: each finished or
+   * failed run, with the rows it removed. Returns the unsubscribe function.
+   */
+  onRun(listener: (run: RetentionRunReport) => void): () => void;
   readonly policy: RetentionPolicy;
+}
+
+/** One finished or failed retention run, as `onRun` reports it. */
+export interface RetentionRunReport {
+  /** `failure` includes a run that removed part of what was due before it failed. */
+  outcome: 'success' | 'failure';
+  /** Rows removed (on failure, those removed before it). */
+  rows: number;
+  finishedAt: Date;
 }
 
 /** One class of rows with its own period (`success` 90 days, `failed` 180 days …). */
@@ -314,6 +328,7 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
     }
   }
 
+  const runListeners = new Set<(run: RetentionRunReport) => void>();
   // The adjustment note of the run in progress (runs never overlap: withRunLock).
   let note: AdjustNote = { reason: 'retention' };
 
@@ -800,7 +815,13 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
         throw invalid('dryRun', 'must be a boolean');
       }
       const dryRun = options.dryRun ?? false;
-      return withRunLock(async () => {
+      let removed = 0;
+      const report = (outcome: RetentionRunReport['outcome']) => {
+        if (dryRun) return;
+        const run = { outcome, rows: removed, finishedAt: clock.now() };
+        for (const listener of runListeners) listener(run);
+      };
+      const running = withRunLock(async () => {
         const startedAt = clock.now();
         const extra = deps.targets?.(startedAt, policy) ?? { partitioned: [], plain: [] };
         const partitioned: PartitionedTarget[] = [
@@ -850,6 +871,7 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
           for (const t of plain) await runPlain(t, startedAt, dryRun, items);
         } catch (err) {
           // What was already removed stays removed: record it, then report the failure.
+          removed = items.reduce((n, i) => n + i.rows, 0);
           if (!dryRun && items.length > 0) await persist(receipt).catch(() => undefined);
           throw new TrailguardError('RETENTION_FAILED', `retention run failed: ${(err as Error).message}`, {
             cause: err,
@@ -861,8 +883,23 @@ export function createRetentionService(deps: RetentionServiceDeps): RetentionSer
           { retention: { id: receipt.id, dryRun, totalRows: receipt.totalRows } },
           'retention run finished',
         );
+        removed = receipt.totalRows;
         return receipt;
       });
+      try {
+        const receipt = await running;
+        report('success');
+        return receipt;
+      } catch (err) {
+        // Another process holding the run is not a failure of this one.
+        if (!(err instanceof TrailguardError && err.code === 'RETENTION_IN_PROGRESS')) report('failure');
+        throw err;
+      }
+    },
+
+    onRun(listener) {
+      runListeners.add(listener);
+      return () => runListeners.delete(listener);
     },
 
     async receipts(options = {}) {

@@ -122,6 +122,8 @@ export interface CheckResult {
 
 /** `tg.security`. */
 export interface SecurityService {
+  /** Events queued for the next group commit or in flight (for metrics). */
+  readonly pendingWrites: number;
   /** Records a failed login: runs detection, stores and logs `login_failed` (and `suspicious_activity`). */
   loginFailed(input: LoginFailedInput): Promise<DetectionResult>;
   /** Stores and logs one event of any type. */
@@ -647,6 +649,9 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
 
   const service: SecurityService = {
     detector,
+    get pendingWrites() {
+      return committer.pending;
+    },
 
     async loginFailed(input) {
       const trace = captureTrace();

@@ -1,7 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { openTrailguard } from '../helpers/backends.ts';
 import type { Trailguard } from '../../src/index.ts';
@@ -114,6 +117,77 @@ describe('OpenAPI document and error codes', () => {
     }
     const keys = Object.keys(op('/api/v1/keys', 'post').responses);
     for (const status of ['415', '429']) assert.ok(keys.includes(status), `POST /api/v1/keys ${status}`);
+  });
+
+  it('names every operation with a unique camelCase operationId that is not derived from its path', async () => {
+    const doc = (await s.call('GET', '/docs/json')).body as {
+      paths: Record<string, Record<string, { operationId?: string }>>;
+    };
+    const seen = new Map<string, string>();
+    let count = 0;
+    for (const [path, ops] of Object.entries(doc.paths))
+      for (const [method, op] of Object.entries(ops)) {
+        count++;
+        const where = `${method.toUpperCase()} ${path}`;
+        const id = op.operationId;
+        assert.ok(id, `${where} has an operationId`);
+        assert.match(id, /^[a-z][a-zA-Z0-9]*$/, `${where}: ${id} is camelCase`);
+        // @fastify/swagger's fallback would be the method and path run together (getApiV1Logins).
+        assert.doesNotMatch(id, /ApiV1/, `${where}: ${id} is not path-derived`);
+        assert.equal(seen.get(id), undefined, `${id} is used by ${seen.get(id)} and ${where}`);
+        seen.set(id, where);
+      }
+    assert.ok(count >= 37, `${count} operations`);
+    assert.equal(doc.paths['/api/v1/logins']?.['get']?.operationId, 'listLogins');
+    assert.equal(doc.paths['/api/v1/changes']?.['post']?.operationId, 'logChange');
+  });
+
+  it('states the license of package.json and a server relative to where the document is served', async () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      license: string;
+    };
+    const doc = (await s.call('GET', '/docs/json')).body as {
+      info: { license?: { name: string; identifier?: string } };
+      servers?: { url: string }[];
+    };
+    assert.equal(pkg.license, 'MIT');
+    assert.deepEqual(doc.info.license, { name: 'MIT', identifier: 'MIT' });
+    assert.deepEqual(
+      doc.servers?.map((x) => x.url),
+      ['/'],
+    );
+  });
+
+  it('passes `redocly lint` (recommended rules, redocly.yaml) without errors or warnings', async () => {
+    const res = await s.call('GET', '/docs/json');
+    const dir = mkdtempSync(join(tmpdir(), 'tg-openapi-'));
+    try {
+      const file = join(dir, 'openapi.json');
+      writeFileSync(file, JSON.stringify(res.body));
+      const root = new URL('../..', import.meta.url).pathname;
+      const cli = require.resolve('@redocly/cli/bin/cli.js');
+      const run = spawnSync(
+        process.execPath,
+        [cli, 'lint', '--config', join(root, 'redocly.yaml'), '--format', 'json', file],
+        {
+          cwd: root,
+          encoding: 'utf8',
+          // No telemetry or update check: CI has no network beyond the registries.
+          env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' },
+          timeout: 120_000,
+        },
+      );
+      const report = JSON.parse(run.stdout.slice(run.stdout.indexOf('{'))) as {
+        totals: { errors: number; warnings: number };
+        problems: { ruleId: string; message: string; location: { pointer: string }[] }[];
+      };
+      const problems = report.problems.map((p) => `${p.ruleId} ${p.location[0]?.pointer}: ${p.message}`);
+      assert.deepEqual(problems, []);
+      assert.deepEqual(report.totals, { errors: 0, warnings: 0, ignored: 0 });
+      assert.equal(run.status, 0, run.stderr);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('documents every registered error code in docs/server.md', () => {

@@ -500,6 +500,8 @@ forEachBackend('server over HTTP', (backend) => {
     assert.equal(metrics.status, 200);
     const text = metrics.body as string;
     assert.match(text, /trailguard_logins_total\{outcome="success"\} \d+/);
+    assert.match(text, /trailguard_group_commit_batch_rows_bucket\{le="1000",table="login_history"\} \d+/);
+    // The deprecated name of the same histogram, kept for existing dashboards.
     assert.match(text, /trailguard_group_commit_batch_size_bucket\{le="1000",table="login_history"\} \d+/);
     assert.match(text, /trailguard_ingest_latency_seconds_count\{kind="logins_batch"\} \d+/);
     assert.match(

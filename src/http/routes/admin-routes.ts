@@ -34,6 +34,7 @@ export function adminRoutes(app: FastifyInstance, auth: AuthService): void {
     {
       config: { scope: 'admin' },
       schema: {
+        operationId: 'listApiKeys',
         summary: 'List API keys (never the keys themselves)',
         tags: ['admin'],
         response: { 200: Type.Object({ items: Type.Array(ApiKeySchema) }), ...errorResponses(401, 403) },
@@ -47,6 +48,7 @@ export function adminRoutes(app: FastifyInstance, auth: AuthService): void {
     {
       config: { scope: 'admin' },
       schema: {
+        operationId: 'createApiKey',
         summary: 'Create an API key; the key is in the response once and never again',
         tags: ['admin'],
         body: Type.Object(
@@ -74,6 +76,7 @@ export function adminRoutes(app: FastifyInstance, auth: AuthService): void {
     {
       config: { scope: 'admin' },
       schema: {
+        operationId: 'revokeApiKey',
         summary: 'Revoke an API key',
         tags: ['admin'],
         params: IdParams,
@@ -88,6 +91,7 @@ export function adminRoutes(app: FastifyInstance, auth: AuthService): void {
     {
       config: { scope: 'admin' },
       schema: {
+        operationId: 'listAdminUsers',
         summary: 'List admin users',
         tags: ['admin'],
         response: { 200: Type.Object({ items: Type.Array(AdminUserSchema) }), ...errorResponses(401, 403) },
@@ -101,6 +105,7 @@ export function adminRoutes(app: FastifyInstance, auth: AuthService): void {
     {
       config: { scope: 'admin' },
       schema: {
+        operationId: 'createAdminUser',
         summary: 'Create an admin user (without a password, one is generated and returned once)',
         tags: ['admin'],
         body: Type.Object(
@@ -127,6 +132,7 @@ export function adminRoutes(app: FastifyInstance, auth: AuthService): void {
     {
       config: { scope: 'admin' },
       schema: {
+        operationId: 'disableAdminUser',
         summary: 'Disable an admin user and end their sessions',
         tags: ['admin'],
         params: IdParams,

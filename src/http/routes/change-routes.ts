@@ -150,6 +150,7 @@ export function changeRoutes(app: FastifyInstance, tg: Trailguard): void {
     {
       config: ingest,
       schema: {
+        operationId: 'logChange',
         summary: 'Log a production change (and its `created` history row)',
         tags: ['changes'],
         body: LogChangeFields,
@@ -164,6 +165,7 @@ export function changeRoutes(app: FastifyInstance, tg: Trailguard): void {
     {
       config: ingest,
       schema: {
+        operationId: 'approveChange',
         summary: 'Approve a pending or emergency change (409 when the approver performed it)',
         tags: ['changes'],
         params: IdParams,
@@ -185,6 +187,7 @@ export function changeRoutes(app: FastifyInstance, tg: Trailguard): void {
     {
       config: ingest,
       schema: {
+        operationId: 'rejectChange',
         summary: 'Reject a pending or emergency change, with the reason',
         tags: ['changes'],
         params: IdParams,
@@ -203,6 +206,7 @@ export function changeRoutes(app: FastifyInstance, tg: Trailguard): void {
     {
       config: ingest,
       schema: {
+        operationId: 'rollBackChange',
         summary: 'Record the rollback of a change (once; 409 the second time)',
         tags: ['changes'],
         params: IdParams,
@@ -228,6 +232,7 @@ export function changeRoutes(app: FastifyInstance, tg: Trailguard): void {
     {
       config: ingest,
       schema: {
+        operationId: 'setChangeValidation',
         summary: 'Set the validation outcome of a change (smoke tests, checks)',
         tags: ['changes'],
         params: IdParams,
@@ -249,6 +254,7 @@ export function changeRoutes(app: FastifyInstance, tg: Trailguard): void {
     {
       config: { scope: 'read' },
       schema: {
+        operationId: 'listChanges',
         summary: 'List changes, newest deployment first, with filters, search and cursor pagination',
         tags: ['changes'],
         querystring: ListChangesQuerySchema,
@@ -270,6 +276,7 @@ export function changeRoutes(app: FastifyInstance, tg: Trailguard): void {
     {
       config: { scope: 'read' },
       schema: {
+        operationId: 'listRecentChanges',
         summary: "The latest changes (the seed's changelogs: last 20 by default)",
         tags: ['changes'],
         querystring: Type.Object(
@@ -294,6 +301,7 @@ export function changeRoutes(app: FastifyInstance, tg: Trailguard): void {
     {
       config: { scope: 'read' },
       schema: {
+        operationId: 'getChange',
         summary: 'One change with its history (oldest row first)',
         tags: ['changes'],
         params: IdParams,
@@ -308,6 +316,7 @@ export function changeRoutes(app: FastifyInstance, tg: Trailguard): void {
     {
       config: { scope: 'read' },
       schema: {
+        operationId: 'getChangeReport',
         summary: 'Change report for [from, to): counts, rollback rate, changes needing attention, DORA',
         tags: ['changes'],
         querystring: ReportQuerySchema,

@@ -60,6 +60,7 @@ export function dashboardRoutes(app: FastifyInstance, tg: Trailguard): void {
     {
       config: { scope: 'read' },
       schema: {
+        operationId: 'getDashboard',
         summary:
           'Dashboard metrics: logins per hour (24 h), success rate (7 d), devices (30 d), top failing IPs (1 h), changes (30 d), active signals',
         tags: ['dashboard'],

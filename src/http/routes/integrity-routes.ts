@@ -20,6 +20,7 @@ export function integrityRoutes(app: FastifyInstance, tg: Trailguard): void {
     {
       config: { scope: 'admin' },
       schema: {
+        operationId: 'verifyIntegrity',
         summary:
           'Verify the tamper-evidence seals: per stream rows checked, and every problem found (ok: false)',
         tags: ['integrity'],

@@ -129,6 +129,7 @@ export function loginRoutes(app: FastifyInstance, opts: LoginRouteOptions): void
       bodyLimit: opts.batchBodyLimit,
       config: { scope: 'ingest', idempotent: 'items' },
       schema: {
+        operationId: 'recordLogins',
         summary: 'Record one login attempt, or a batch of up to 1,000',
         description:
           'Send one object or an array. The whole batch is validated before anything is written; if a ' +
@@ -182,6 +183,7 @@ export function loginRoutes(app: FastifyInstance, opts: LoginRouteOptions): void
     {
       config: { scope: 'ingest', idempotent: true },
       schema: {
+        operationId: 'recordLogout',
         summary: "Close a user's session and record its duration",
         description: "Without `sessionKey`, the user's latest open successful login is closed.",
         tags: ['logins'],
@@ -210,6 +212,7 @@ export function loginRoutes(app: FastifyInstance, opts: LoginRouteOptions): void
     {
       config: { scope: 'read' },
       schema: {
+        operationId: 'listLogins',
         summary: 'List login history, newest first, with filters and cursor pagination',
         tags: ['logins'],
         querystring: ListLoginsQuerySchema,
@@ -224,6 +227,7 @@ export function loginRoutes(app: FastifyInstance, opts: LoginRouteOptions): void
     {
       config: { scope: 'read' },
       schema: {
+        operationId: 'getLoginCalendar',
         summary:
           'Attempts per year, per month of `year`, or per day of `year`-`month` (UTC), for date drill-down',
         tags: ['logins'],
@@ -239,6 +243,7 @@ export function loginRoutes(app: FastifyInstance, opts: LoginRouteOptions): void
     {
       config: { scope: 'read' },
       schema: {
+        operationId: 'getLogin',
         summary: 'One login record with every field and its metadata',
         tags: ['logins'],
         params: IdParams,
@@ -253,6 +258,7 @@ export function loginRoutes(app: FastifyInstance, opts: LoginRouteOptions): void
     {
       config: { scope: 'read' },
       schema: {
+        operationId: 'listFailedLogins',
         summary: 'Failed attempts in the last `hours` (default 24), newest first',
         tags: ['logins'],
         querystring: FailedLoginsQuerySchema,

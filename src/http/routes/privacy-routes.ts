@@ -19,6 +19,7 @@ export function privacyRoutes(app: FastifyInstance, tg: Trailguard): void {
     {
       config: { scope: 'admin' },
       schema: {
+        operationId: 'exportUserData',
         summary:
           'Export everything stored about a user (GDPR access request); an unknown user gives empty lists',
         tags: ['privacy'],
@@ -48,6 +49,7 @@ export function privacyRoutes(app: FastifyInstance, tg: Trailguard): void {
     {
       config: { scope: 'admin' },
       schema: {
+        operationId: 'eraseUserData',
         summary: "Erase a user's login history and security events; pseudonymise their change records",
         tags: ['privacy'],
         params: UserParams,

@@ -164,6 +164,7 @@ export function securityRoutes(app: FastifyInstance, opts: SecurityRouteOptions)
       bodyLimit: opts.batchBodyLimit,
       config: { scope: 'ingest', idempotent: true },
       schema: {
+        operationId: 'recordSecurityEvents',
         summary: 'Record one security event, or a batch of up to 1,000',
         description:
           'Typed events as `tg.security.log(type, options)` takes them. `login_failed` runs detection ' +
@@ -210,6 +211,7 @@ export function securityRoutes(app: FastifyInstance, opts: SecurityRouteOptions)
     {
       config: { scope: 'read' },
       schema: {
+        operationId: 'listSecurityEvents',
         summary: 'List security events, newest first, with filters and cursor pagination',
         tags: ['security'],
         querystring: SecurityEventsQuerySchema,
@@ -227,6 +229,7 @@ export function securityRoutes(app: FastifyInstance, opts: SecurityRouteOptions)
     {
       config: { scope: 'read' },
       schema: {
+        operationId: 'listActiveSignals',
         summary: 'Active detection signals: raised within their window (impossible travel: 24 h)',
         description:
           'One per pattern and key, newest first, from the stored `suspicious_activity` events. ' +
@@ -254,6 +257,7 @@ export function securityRoutes(app: FastifyInstance, opts: SecurityRouteOptions)
     {
       config: { scope: 'admin' },
       schema: {
+        operationId: 'resetDetectionCounters',
         summary:
           "Reset detection counters for an IP and/or a username, the application's and the admin sign-in's (lifts a lockout; logged as 'account_unlocked')",
         tags: ['security'],

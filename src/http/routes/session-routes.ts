@@ -74,6 +74,7 @@ export function sessionRoutes(app: FastifyInstance, opts: SessionRouteOptions): 
     {
       config: { scope: 'public' },
       schema: {
+        operationId: 'signIn',
         summary: 'Sign in as an admin user (sets the session cookie)',
         tags: ['auth'],
         body: SignInBody,
@@ -121,6 +122,7 @@ export function sessionRoutes(app: FastifyInstance, opts: SessionRouteOptions): 
     {
       config: { scope: 'admin' },
       schema: {
+        operationId: 'getSession',
         summary: 'The signed-in admin user and the CSRF token of the session',
         tags: ['auth'],
         response: {
@@ -148,6 +150,7 @@ export function sessionRoutes(app: FastifyInstance, opts: SessionRouteOptions): 
     {
       config: { scope: 'admin' },
       schema: {
+        operationId: 'signOut',
         summary: 'Sign out (ends the session and clears the cookie)',
         tags: ['auth'],
         response: { 204: Type.Null(), ...errorResponses(401, 403) },

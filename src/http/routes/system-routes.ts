@@ -32,6 +32,7 @@ export function systemRoutes(
     {
       config: { scope: 'public', rateLimit: false },
       schema: {
+        operationId: 'getLiveness',
         summary: 'Liveness: the process is up',
         tags: ['system'],
         response: { 200: Type.Object({ status: Type.Literal('ok') }) },
@@ -45,6 +46,7 @@ export function systemRoutes(
     {
       config: { scope: 'public', rateLimit: false },
       schema: {
+        operationId: 'getReadiness',
         summary: 'Readiness: the database answers; the Redis state is reported (Redis down does not fail it)',
         tags: ['system'],
         response: { 200: ReadySchema, 503: ReadySchema },
@@ -80,6 +82,7 @@ export function systemRoutes(
     {
       config: { scope: 'read', rateLimit: false },
       schema: {
+        operationId: 'getMetrics',
         summary: 'Prometheus metrics (text exposition format); needs a read key',
         tags: ['system'],
         produces: ['text/plain'],

@@ -15,6 +15,7 @@ export function viewerRoutes(app: FastifyInstance, tg: Trailguard, auth: AuthSer
     {
       config: { scope: 'read' },
       schema: {
+        operationId: 'createViewerToken',
         summary: 'Issue a short-lived token that lets one end user read their own logins',
         tags: ['viewer'],
         body: Type.Object(
@@ -46,6 +47,7 @@ export function viewerRoutes(app: FastifyInstance, tg: Trailguard, auth: AuthSer
     {
       config: { scope: 'viewer' },
       schema: {
+        operationId: 'listMyLogins',
         summary: "The viewer token's user: their last 50 logins (the seed's my-logins)",
         tags: ['viewer'],
         response: { 200: Type.Object({ items: Type.Array(MyLogin) }), ...errorResponses(401, 403, 429) },
