@@ -124,6 +124,7 @@ describe('PostgreSQL restarts, outages and a killed server under ingest load', {
       let faultsOver = false;
       let aborted = false;
       let batches = 0;
+      let inFlight = 0;
       const count = (status: number) => statuses.set(status, (statuses.get(status) ?? 0) + 1);
       const acknowledged = new Map<string, string>(); // username → id answered
 
@@ -140,6 +141,7 @@ describe('PostgreSQL restarts, outages and a killed server under ingest load', {
             if (aborted) return;
             if (Date.now() > deadline) throw new Error(`client ${c} batch ${b} never stored`);
             let res: Response;
+            inFlight++;
             try {
               res = await fetch(`http://127.0.0.1:${port}/api/v1/logins`, {
                 method: 'POST',
@@ -153,8 +155,10 @@ describe('PostgreSQL restarts, outages and a killed server under ingest load', {
               });
             } catch {
               networkErrors++; // the server was killed, or is starting again
-              await sleep(150);
+              await sleep(300);
               continue;
+            } finally {
+              inFlight--;
             }
             count(res.status);
             const body = (await res.json()) as { ids?: (string | null)[] };
@@ -212,6 +216,8 @@ describe('PostgreSQL restarts, outages and a killed server under ingest load', {
 
         // 3. The server killed mid-batch, then started again on the same database.
         await sleep(600);
+        // Mid-batch: while at least one request is being served.
+        for (const until = Date.now() + 5000; inFlight === 0 && Date.now() < until;) await sleep(5);
         if (!done) {
           await killServer();
           server = await startServer();
