@@ -11,12 +11,11 @@ import { isSecretKey, isSecretParam } from './secret-keys.ts';
 /** The value that replaces a secret. */
 export const REDACTED = '[REDACTED]';
 
-/**
- * Characters without which no rule below can match: most strings (a device name, a region, a plain
- * sentence) skip the scan entirely. Kept in step with the rules.
- */
-const MAYBE_SECRET =
-  /[:=@]|eyJ|bearer|BEGIN|gh[pousr]_|github_pat_|glpat-|xox[a-z]-|k_live_|npm_|sk-|AKIA|AIza/i;
+/** Text without which PREFIXED_TOKEN cannot match: most strings skip that scan. */
+const TOKEN_PREFIX = /gh[pousr]_|github_pat_|glpat-|xox[a-z]-|k_live_|npm_|sk-|AKIA|AIza/;
+
+/** Text without which BEARER cannot match. */
+const BEARER_WORD = /bearer/i;
 
 /** `scheme://…` anywhere in a string, up to white space or a quote. */
 const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi;
@@ -24,11 +23,11 @@ const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi;
 /** Schemes where a lone user name (`https://TOKEN@host`) is how a token is passed. */
 const LONE_USERINFO_IS_SECRET = new Set(['http', 'https', 'ws', 'wss', 'ftp', 'ftps']);
 
-/**
- * A name then `=` or `:` (`DEPLOY_TOKEN=…`, `password: …`, `"apiKey":"…"`, `Authorization: Bearer …`).
- * The value is found by hand after the name is known to be a secret (see valueEnd).
- */
-const NAME_THEN_SEPARATOR = /(["']?)([A-Za-z_][\w.-]{0,127})\1[ \t]*[=:][ \t]*/g;
+/** The separators of `NAME=value` and `NAME: value` pairs. */
+const SEPARATOR = /[=:]/g;
+
+/** Characters of a pair's name (`DEPLOY_TOKEN`, `connect.sid`, `X-Api-Key`). */
+const NAME_CHAR = /[\w.-]/;
 
 /** Authorization schemes whose credential is the next word. */
 const AUTH_SCHEME = /^(?:bearer|basic|digest|token|negotiate|ntlm|apikey)[ \t]+/i;
@@ -58,14 +57,17 @@ const PREFIXED_TOKEN =
  * - bearer tokens, JWTs, PEM private keys and vendor-prefixed tokens anywhere.
  */
 export function redactText(text: string): string {
-  if (text.length < 4 || !MAYBE_SECRET.test(text)) return text;
+  // Each rule runs only when the text holds what it needs (this runs on the login path: most values,
+  // a device name or a plan, skip every scan).
+  if (text.length < 4) return text;
   let out = text;
   if (out.includes('-----BEGIN')) out = out.replace(PRIVATE_KEY, REDACTED);
   if (out.includes('://')) out = out.replace(URL_IN_TEXT, redactUrl);
   if (out.includes('=') || out.includes(':')) out = redactPairs(out);
-  out = out.replace(BEARER, `$1${REDACTED}`);
+  if (BEARER_WORD.test(out)) out = out.replace(BEARER, `$1${REDACTED}`);
   if (out.includes('eyJ')) out = out.replace(JWT, REDACTED);
-  return out.replace(PREFIXED_TOKEN, REDACTED);
+  if (TOKEN_PREFIX.test(out)) out = out.replace(PREFIXED_TOKEN, REDACTED);
+  return out;
 }
 
 /** One URL with its userinfo password and secret parameters replaced; the rest as written. */
@@ -109,33 +111,59 @@ function redactParams(params: string): string {
   return params.replace(/([^&;=]+)=([^&;]*)/g, (pair, name: string, value: string) => {
     if (value === '' || value === REDACTED) return pair;
     let decoded = name;
-    try {
-      decoded = decodeURIComponent(name.replace(/\+/g, ' '));
-    } catch {
-      // A malformed escape: judge the name as written.
+    if (name.includes('%') || name.includes('+')) {
+      try {
+        decoded = decodeURIComponent(name.replace(/\+/g, ' '));
+      } catch {
+        // A malformed escape: judge the name as written.
+      }
     }
     return isSecretParam(decoded) ? `${name}=${REDACTED}` : pair;
   });
 }
 
-/** Masks the value after each secret-looking name in `NAME=value` and `NAME: value` pairs. */
+/**
+ * Masks the value after each secret-looking name in `NAME=value` and `NAME: value` pairs. It walks
+ * from each separator back to the name before it (optionally quoted, with spaces or tabs between),
+ * which keeps the scan linear in the text's length.
+ */
 function redactPairs(text: string): string {
-  NAME_THEN_SEPARATOR.lastIndex = 0;
+  SEPARATOR.lastIndex = 0;
   let out = '';
   let copied = 0;
-  for (let m = NAME_THEN_SEPARATOR.exec(text); m !== null; m = NAME_THEN_SEPARATOR.exec(text)) {
-    // A non-secret name: the scan goes on right after its separator, so `a:password=x` still finds
-    // `password`.
-    if (!isSecretKey(m[2] as string)) continue;
-    const start = m.index + m[0].length;
+  for (let m = SEPARATOR.exec(text); m !== null; m = SEPARATOR.exec(text)) {
+    const sep = m.index;
+    const name = nameBefore(text, sep);
+    if (name === null || !isSecretKey(name)) continue;
+    let start = sep + 1;
+    while (text[start] === ' ' || text[start] === '\t') start++;
     const [valueStart, valueEnd] = valueBounds(text, start);
     // Empty, or already replaced (the password of a URL whose user name looks secret: `token:…@`).
     if (valueEnd <= valueStart || text.startsWith(REDACTED, valueStart)) continue;
     out += text.slice(copied, valueStart) + REDACTED;
     copied = valueEnd;
-    NAME_THEN_SEPARATOR.lastIndex = valueEnd;
+    // The value may hold separators of its own (`password=a=b`): the scan goes on after it.
+    SEPARATOR.lastIndex = valueEnd;
   }
   return copied === 0 ? text : out + text.slice(copied);
+}
+
+/**
+ * The name that ends just before the separator at `sep`: letters, digits, `_`, `.` and `-`, starting
+ * with a letter or `_`, at most 128 characters, quoted on both sides or on neither.
+ */
+function nameBefore(text: string, sep: number): string | null {
+  let end = sep;
+  while (end > 0 && (text[end - 1] === ' ' || text[end - 1] === '\t')) end--;
+  const quote = text[end - 1];
+  const quoted = quote === '"' || quote === "'";
+  if (quoted) end--;
+  let start = end;
+  while (start > 0 && end - start < 128 && NAME_CHAR.test(text[start - 1] as string)) start--;
+  while (start < end && !/[A-Za-z_]/.test(text[start] as string)) start++;
+  if (start === end) return null;
+  if (quoted && text[start - 1] !== quote) return null;
+  return text.slice(start, end);
 }
 
 /**

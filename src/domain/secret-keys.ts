@@ -138,8 +138,26 @@ export function keyWords(key: string): string[] {
     .filter(Boolean);
 }
 
+/**
+ * Answers for names already judged. Metadata keys repeat from one login to the next, so each is split
+ * into words once; the cache is emptied when full, so a caller sending ever new keys costs only the
+ * split.
+ */
+const judged = new Map<string, boolean>();
+const JUDGED_MAX = 2048;
+
 /** Whether a name names a secret. */
 export function isSecretKey(key: string): boolean {
+  let secret = judged.get(key);
+  if (secret === undefined) {
+    secret = judgeKey(key);
+    if (judged.size >= JUDGED_MAX) judged.clear();
+    judged.set(key, secret);
+  }
+  return secret;
+}
+
+function judgeKey(key: string): boolean {
   // Browsers accept these cookie-name prefixes only on cookies set securely: session cookies.
   if (key.startsWith('__Host-') || key.startsWith('__Secure-')) return true;
   const words = keyWords(key);
@@ -157,10 +175,17 @@ export function isSecretKey(key: string): boolean {
   return LAST_WORDS.has(last);
 }
 
+const judgedParams = new Map<string, boolean>();
+
 /** Whether a URL query parameter's name names a secret: the key rule, plus `key`, `code`, `sig`… */
 export function isSecretParam(name: string): boolean {
-  if (isSecretKey(name)) return true;
-  const words = keyWords(name);
-  const last = words[words.length - 1];
-  return last !== undefined && PARAM_WORDS.has(last);
+  let secret = judgedParams.get(name);
+  if (secret === undefined) {
+    const words = keyWords(name);
+    const last = words[words.length - 1];
+    secret = isSecretKey(name) || (last !== undefined && PARAM_WORDS.has(last));
+    if (judgedParams.size >= JUDGED_MAX) judgedParams.clear();
+    judgedParams.set(name, secret);
+  }
+  return secret;
 }
