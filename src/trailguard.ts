@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { resolveConfig } from './config.ts';
-import type { Logger, ResolvedConfig, TrailguardOptions } from './config.ts';
+import type { ResolvedConfig, TrailguardOptions } from './config.ts';
+import type { Logger } from './domain/logger.ts';
 import { createChangeRepository } from './changes/change-repository.ts';
 import { createChangeService } from './changes/change-service.ts';
 import type { ChangeService } from './changes/change-service.ts';

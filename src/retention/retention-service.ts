@@ -11,7 +11,7 @@ import { newId } from '../domain/ids.ts';
 import type { Clock } from '../domain/clock.ts';
 import { TrailguardError, invalid } from '../domain/errors.ts';
 import { isPlainObject } from '../domain/validation.ts';
-import type { Logger } from '../config.ts';
+import type { Logger } from '../domain/logger.ts';
 import type { Backend } from '../store/database.ts';
 import { RETENTION_LOCK } from '../store/partitions.ts';
 import type { PartitionManager, PartitionedTable } from '../store/partitions.ts';
