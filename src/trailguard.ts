@@ -30,6 +30,10 @@ import { createSecurityService } from './security/security-service.ts';
 import type { SecurityService } from './security/security-service.ts';
 import { createRetentionService } from './retention/retention-service.ts';
 import type { RetentionService } from './retention/retention-service.ts';
+import { loginRetention } from './logins/retention.ts';
+import { securityRetention } from './security/retention.ts';
+import { changesRetention } from './changes/retention.ts';
+import { STREAMS } from './integrity/canonical-row.ts';
 import { createPrivacyService } from './privacy/privacy-service.ts';
 import { securityEventsPrivacy } from './privacy/security-events-privacy.ts';
 import { changesPrivacy } from './privacy/changes-privacy.ts';
@@ -214,7 +218,9 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
     clock: config.clock,
     logger,
     policy: config.retention,
+    targets: [loginRetention, securityRetention, changesRetention],
     integrity,
+    sealedTables: STREAMS,
     // The receipt of each run becomes a `data_retention` change, so auditors find it with the changes.
     recordReceipt: async (receipt) => {
       const change = await changes.log({
