@@ -33,15 +33,7 @@ export async function runPartitioned(
     const period = month(start);
     if (end.getTime() <= minCut.getTime()) {
       // Every row of the month is past every cutoff: drop the whole partition.
-      const item: RetentionItem = {
-        table: target.table,
-        period,
-        method: 'drop_partition',
-        rows: 0,
-        range: { from: start.toISOString(), to: end.toISOString() },
-        criteria,
-        archive: null,
-      };
+      const item = newItem(target.table, period, 'drop_partition', { from: start, to: end }, criteria);
       if (dryRun) {
         item.rows = await repo.countWhere(p.name, sql<boolean>`TRUE`);
       } else {
@@ -57,15 +49,13 @@ export async function runPartitioned(
     if (active.length === 0) continue;
     const where = expiredSql(target.timeColumn, active);
     const rangeEnd = new Date(Math.min(end.getTime(), Math.max(...active.map((c) => c.cutoff.getTime()))));
-    const item: RetentionItem = {
-      table: target.table,
+    const item = newItem(
+      target.table,
       period,
-      method: 'batch_delete',
-      rows: 0,
-      range: { from: start.toISOString(), to: rangeEnd.toISOString() },
-      criteria: criteriaOf(active),
-      archive: null,
-    };
+      'batch_delete',
+      { from: start, to: rangeEnd },
+      criteriaOf(active),
+    );
     if (dryRun) {
       item.rows = await repo.countWhere(p.name, where);
     } else {
@@ -82,6 +72,26 @@ export async function runPartitioned(
     if (item.rows > 0 || dryRun) items.push(item);
   }
   if (target.inlineEvents) await runInlineEvents(ctx, target, target.inlineEvents, runAt, dryRun, items);
+}
+
+/** An item with nothing removed yet. */
+function newItem(
+  table: string,
+  period: string,
+  method: RetentionItem['method'],
+  range: { from: Date; to: Date },
+  criteria: RetentionItem['criteria'],
+): RetentionItem {
+  const { from, to } = range;
+  return {
+    table,
+    period,
+    method,
+    rows: 0,
+    range: { from: from.toISOString(), to: to.toISOString() },
+    criteria,
+    archive: null,
+  };
 }
 
 /** Removes expired rows of one month of `target` in bounded batches. */
