@@ -23,13 +23,10 @@ import type { AlertsOptions, ResolvedAlertsConfig } from './alerts/alert-config.
 import { resolveIntegrityConfig } from './integrity/integrity-config.ts';
 import type { IntegrityOptions, ResolvedIntegrityConfig } from './integrity/integrity-config.ts';
 
-/** The logger interface Trailguard writes its own diagnostics to (pino's shape). */
-export interface Logger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
+// Compatibility: Logger moved to domain/ (every layer logs); kept here so imports of it from
+// config.ts, in this tree and in other branches, still compile.
+export type { Logger } from './domain/logger.ts';
+import type { Logger } from './domain/logger.ts';
 
 /** Options for `createTrailguard()`. Every one is optional. */
 export interface TrailguardOptions {

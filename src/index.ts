@@ -140,7 +140,9 @@ export type {
 } from './alerts/alert-config.ts';
 export type { ExportService, ExportOptions, ExportTable, ExportFormat } from './export/export-service.ts';
 export { EXPORT_TABLES, EXPORT_FORMATS } from './export/export-service.ts';
-export { STREAMS as INTEGRITY_STREAMS, SEALED_COLUMNS } from './integrity/canonical-row.ts';
+export { STREAMS as INTEGRITY_STREAMS } from './integrity/canonical-row.ts';
+export { SEALED_COLUMNS } from './features.ts';
+export type { FeatureDefinition } from './core/feature.ts';
 export type {
   IntegrityService,
   IntegrityHead,

@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { resolveConfig } from './config.ts';
-import type { Logger, ResolvedConfig, TrailguardOptions } from './config.ts';
+import type { ResolvedConfig, TrailguardOptions } from './config.ts';
+import type { Logger } from './domain/logger.ts';
 import { createChangeRepository } from './changes/change-repository.ts';
 import { createChangeService } from './changes/change-service.ts';
 import type { ChangeService } from './changes/change-service.ts';
@@ -29,9 +30,15 @@ import { createSecurityService } from './security/security-service.ts';
 import type { SecurityService } from './security/security-service.ts';
 import { createRetentionService } from './retention/retention-service.ts';
 import type { RetentionService } from './retention/retention-service.ts';
+import { receiptChange } from './retention/receipt-change.ts';
+import {
+  FEATURES,
+  partitionedTables,
+  privacyContributors,
+  retentionTargets,
+  sealedStreams,
+} from './features.ts';
 import { createPrivacyService } from './privacy/privacy-service.ts';
-import { securityEventsPrivacy } from './privacy/security-events-privacy.ts';
-import { changesPrivacy } from './privacy/changes-privacy.ts';
 import type { PrivacyService } from './privacy/privacy-service.ts';
 import { createAlertService } from './alerts/alert-service.ts';
 import type { AlertService } from './alerts/alert-service.ts';
@@ -100,6 +107,8 @@ function defaultLogger(): Logger {
  */
 export async function createTrailguard(options: TrailguardOptions = {}): Promise<Trailguard> {
   const config = resolveConfig(options);
+  const features = FEATURES;
+  const streams = sealedStreams(features);
   const logger = config.logger ?? defaultLogger();
   const geo = await createGeoLookup(config.geo);
   const enricher = createEnricher({ trustProxy: config.trustProxy, geo });
@@ -117,7 +126,7 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
   let securityLog: SecurityLog;
   try {
     securityLog = createSecurityLog(config.securityLog);
-    for (const table of ['login_history', 'security_event_rows'] as const) {
+    for (const table of partitionedTables(features)) {
       // A retention drop interrupted after its detach leaves a month in no query; put it back now rather
       // than at the next run. Not fatal: the next run tries again, and a write to the month says why.
       await partitions.recover(table).then(
@@ -191,6 +200,7 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
   });
   const integrity = createIntegrityService({
     db: database.db,
+    streams,
     key: config.integrity.key,
     settleSeconds: config.integrity.settleSeconds,
     // UUIDv7 ids carry the system clock's time (uuidv7 reads it), whatever clock the application set.
@@ -216,45 +226,11 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
     clock: config.clock,
     logger,
     policy: config.retention,
+    targets: retentionTargets(features),
     integrity,
+    sealedTables: streams.map((s) => s.name),
     // The receipt of each run becomes a `data_retention` change, so auditors find it with the changes.
-    recordReceipt: async (receipt) => {
-      const change = await changes.log({
-        changeType: 'data_retention',
-        title: `Retention run removed ${receipt.totalRows} record(s)`,
-        description:
-          receipt.items
-            .map(
-              (i) =>
-                `${i.table} ${i.period}: ${i.method} ${i.rows}${
-                  i.dependents
-                    ? ` (${Object.entries(i.dependents)
-                        .map(([t, n]) => `+${n} ${t}`)
-                        .join(', ')})`
-                    : ''
-                } [${i.range.from} – ${i.range.to})${i.archive ? ` archive ${i.archive.file} sha256 ${i.archive.sha256}` : ''}`,
-            )
-            .join('\n') || 'nothing was due',
-        performedBy: { id: 'trailguard:retention', name: 'Trailguard retention' },
-        impactLevel: 'low',
-        affectedSystems: [...new Set(receipt.items.map((i) => i.table))],
-        deployedAt: receipt.startedAt,
-        metadata: {
-          receiptId: receipt.id,
-          totalRows: receipt.totalRows,
-          items: receipt.items.slice(0, 50).map((i) => ({
-            table: i.table,
-            period: i.period,
-            method: i.method,
-            rows: i.rows,
-            ...(i.dependents ? { dependents: i.dependents } : {}),
-            range: i.range,
-            archive: i.archive ? { file: i.archive.file, sha256: i.archive.sha256 } : null,
-          })),
-        },
-      });
-      return change.id;
-    },
+    recordReceipt: async (receipt) => (await changes.log(receiptChange(receipt))).id,
   });
   const privacy = createPrivacyService({
     db: database.db,
@@ -264,7 +240,7 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
       await logins.flush();
       await security.flush();
     },
-    contributors: [securityEventsPrivacy(), changesPrivacy()],
+    contributors: privacyContributors(features),
     integrity,
     pseudonymKey: () =>
       securityRepository.secret('privacy_pseudonym_key', randomBytes(32).toString('base64url')),

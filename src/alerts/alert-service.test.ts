@@ -404,7 +404,7 @@ forEachBackend('alerts and lone surrogates', (backend) => {
   });
   after(() => tg.close());
 
-  it('a username with a lone surrogate in the same batch does not suppress another account’s burst alert (audit A #2)', async () => {
+  it('a username with a lone surrogate in the same batch does not suppress another account’s burst alert', async () => {
     const fail = (username: string) =>
       tg.logins.record({ username, success: false, failureReason: 'invalid_password', ip: '198.51.100.8' });
     const [poison] = await Promise.all([

@@ -9,7 +9,7 @@
 import { sql } from 'kysely';
 import type { Kysely, Selectable } from 'kysely';
 import { newId } from '../domain/ids.ts';
-import type { Logger } from '../config.ts';
+import type { Logger } from '../domain/logger.ts';
 import type { Clock } from '../domain/clock.ts';
 import { invalid } from '../domain/errors.ts';
 import { redactSecrets, redactText } from '../domain/redact.ts';

@@ -5,7 +5,7 @@
  * @module
  */
 import { Cron } from 'croner';
-import type { Logger } from '../config.ts';
+import type { Logger } from '../domain/logger.ts';
 import type { AlertService } from './alert-service.ts';
 
 export interface ChangeCheckSchedule {

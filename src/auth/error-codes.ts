@@ -2,7 +2,7 @@
  * Error codes of the server's authentication: API keys, admin users and sessions, viewer tokens.
  * @module
  */
-import { registerErrorCodes } from '../domain/errors.ts';
+import type { ErrorCodeTable } from '../domain/errors.ts';
 
 /** Codes raised by `src/auth` and the server's auth layer. */
 export const AUTH_ERROR_CODES = {
@@ -22,6 +22,4 @@ export const AUTH_ERROR_CODES = {
   },
   USERNAME_TAKEN: { status: 409, description: 'An admin user with this username already exists.' },
   LAST_ADMIN: { status: 409, description: 'The last active admin user cannot be removed.' },
-} as const;
-
-registerErrorCodes(AUTH_ERROR_CODES);
+} as const satisfies ErrorCodeTable;

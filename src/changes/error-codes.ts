@@ -2,7 +2,7 @@
  * The change log's error codes (stable; the HTTP status is what the server answers).
  * @module
  */
-import { registerErrorCodes } from '../domain/errors.ts';
+import type { ErrorCodeTable } from '../domain/errors.ts';
 
 export const CHANGE_ERROR_CODES = {
   CHANGE_NOT_FOUND: { status: 404, description: 'No change with this id exists.' },
@@ -24,8 +24,6 @@ export const CHANGE_ERROR_CODES = {
     status: 400,
     description: 'The patch touches a field that update() may not change (only descriptive fields).',
   },
-} as const satisfies Record<string, { status: number; description: string }>;
+} as const satisfies ErrorCodeTable;
 
 export type ChangeErrorCode = keyof typeof CHANGE_ERROR_CODES;
-
-registerErrorCodes(CHANGE_ERROR_CODES);

@@ -120,7 +120,7 @@ describe('change log --version', () => {
     assert.deepEqual(protectVersionOption(['--version']), ['--version']);
   });
 
-  it('refuses a --version with no value or an option after it, naming the option (audit A #4)', () => {
+  it('refuses a --version with no value or an option after it, naming the option', () => {
     for (const args of [
       ['change', 'log', '--title', 'x', '--version'],
       ['change', 'log', '--version', '--rollback-instructions', 'redeploy'],
@@ -397,7 +397,7 @@ forEachBackend('trailguard change (CLI in a git repository)', (backend) => {
     assert.doesNotMatch(text, /Deploy v1\.2\.3/);
   });
 
-  it('refuses a --committed-at after the deployment, but logs a detected later commit time as none (audit A #12)', async () => {
+  it('refuses a --committed-at after the deployment, but logs a detected later commit time as none', async () => {
     const base = ['change', 'log', '--type', 'deployment', '--title', 'Early', '--deployed-at'];
     const given = await run([...base, '2024-03-01T07:30:00Z', '--committed-at', '2024-03-01T07:45:00Z']);
     assert.equal(given.code, 1);

@@ -2,7 +2,7 @@
  * Error codes of detection.
  * @module
  */
-import { registerErrorCodes } from '../domain/errors.ts';
+import type { ErrorCodeTable } from '../domain/errors.ts';
 
 export const DETECT_ERROR_CODES = {
   DETECTION_UNAVAILABLE: {
@@ -10,6 +10,4 @@ export const DETECT_ERROR_CODES = {
     description:
       'Detection state in Redis is unreachable, so counters were not reset (nothing was); retry after Retry-After.',
   },
-} as const;
-
-registerErrorCodes(DETECT_ERROR_CODES);
+} as const satisfies ErrorCodeTable;

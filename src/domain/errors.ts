@@ -2,26 +2,32 @@
  * Trailguard's error type and the registry of stable error codes.
  * @module
  */
+import { CORE_ERROR_CODES, FEATURE_ERROR_CODES } from './error-codes.ts';
+import type { ErrorCode } from './error-codes.ts';
 
-/** Every error code Trailguard raises, with the HTTP status the server maps it to. */
-export const ERROR_CODES = {
-  VALIDATION_FAILED: { status: 400, description: 'An input field is missing, malformed or out of range.' },
-  NOT_FOUND: { status: 404, description: 'The referenced record does not exist.' },
-  CONFIG_INVALID: { status: 500, description: 'The configuration is invalid; the field names the key.' },
-  DATABASE_UNREACHABLE: { status: 503, description: 'The database could not be reached or opened.' },
-  DATABASE_UNAVAILABLE: {
-    status: 503,
-    description:
-      'The database is unavailable (down, restarting or unreachable); retry after the Retry-After header.',
-  },
-  WRITE_FAILED: { status: 503, description: 'The database did not commit the write; nothing was stored.' },
-  CLOSED: { status: 503, description: 'The Trailguard instance has been closed.' },
-} as const satisfies Record<string, { status: number; description: string }>;
+export type { ErrorCode } from './error-codes.ts';
 
-/** Registry that feature modules extend with their own codes (see `registerErrorCodes`). */
-const registry = new Map<string, { status: number; description: string }>(Object.entries(ERROR_CODES));
+/** A feature's error codes: each stable code with its HTTP status and one line for the docs. */
+export type ErrorCodeTable = Readonly<
+  Record<string, { readonly status: number; readonly description: string }>
+>;
 
-/** Adds a feature's error codes to the registry; a code may never be registered with another meaning. */
+/**
+ * The core's codes (kept under this name for compatibility; the feature codes are in
+ * `FEATURE_ERROR_CODES`, domain/error-codes.ts).
+ */
+export const ERROR_CODES = CORE_ERROR_CODES;
+
+/** Every code with its status and description, complete from the start (domain/error-codes.ts). */
+const registry = new Map<string, { status: number; description: string }>(
+  Object.entries(FEATURE_ERROR_CODES),
+);
+
+/**
+ * Adds codes to the registry; a code may never be registered with another meaning. Kept for the
+ * server's transport codes, which still register themselves; features list theirs in
+ * domain/error-codes.ts instead.
+ */
 export function registerErrorCodes(codes: Record<string, { status: number; description: string }>): void {
   for (const [code, def] of Object.entries(codes)) {
     const existing = registry.get(code);
@@ -50,11 +56,11 @@ export interface TrailguardErrorOptions {
 /** The one error type Trailguard throws: a stable `code`, an HTTP `status`, and the offending `field`. */
 export class TrailguardError extends Error {
   override readonly name = 'TrailguardError';
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly status: number;
   readonly field: string | undefined;
 
-  constructor(code: string, message: string, options: TrailguardErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: TrailguardErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.field = options.field;
@@ -62,7 +68,7 @@ export class TrailguardError extends Error {
   }
 
   /** The public JSON shape, as the API returns it. */
-  toJSON(): { code: string; message: string; field?: string } {
+  toJSON(): { code: ErrorCode; message: string; field?: string } {
     return this.field === undefined
       ? { code: this.code, message: this.message }
       : { code: this.code, message: this.message, field: this.field };

@@ -8,7 +8,11 @@
 import { createHash, createHmac } from 'node:crypto';
 import { sql } from 'kysely';
 import type { RawBuilder } from 'kysely';
+import type { ColumnKind, SealedColumns } from './contract.ts';
 
+// Compatibility: the HTTP schema and the public API (`INTEGRITY_STREAMS`, `SEALED_COLUMNS`) read the
+// stream list from here. The service seals what the features contribute (their `sealed-stream.ts`),
+// and a test checks that this list is the same, in the same order.
 /** The tables whose rows are sealed. */
 export const STREAMS = [
   'login_history',
@@ -20,88 +24,17 @@ export const STREAMS = [
 /** One sealed table. */
 export type Stream = (typeof STREAMS)[number];
 
-/** How a column is turned into text in SQL, independent of session settings (TimeZone, DateStyle, extra_float_digits). */
-type ColumnKind = 'text' | 'timestamptz' | 'float8' | 'float4';
+export type { ColumnKind, SealedColumns } from './contract.ts';
 
-/**
- * The sealed columns per stream, in encoding order. Never change a list: seals made with it could no
- * longer be verified. A new column that must be covered needs a new stream version.
- *
- * login_history seals only what is fixed when the row is inserted. `logout_at` and
- * `session_duration_seconds` are written by the logout. `event_severity` / `event_context` hold the
- * login's own security event (migration 0009), which follows the security-event retention periods
- * rather than the login's, so expiring the event while the login stays would clear them; nothing
- * rewrites them after the insert today, and covering them would need a new version of this list.
- */
-export const SEALED_COLUMNS: Record<Stream, readonly (readonly [name: string, kind: ColumnKind])[]> = {
-  login_history: [
-    ['id', 'text'],
-    ['user_id', 'text'],
-    ['username', 'text'],
-    ['login_type', 'text'],
-    ['success', 'text'],
-    ['failure_reason', 'text'],
-    ['ip_address', 'text'],
-    ['user_agent', 'text'],
-    ['browser', 'text'],
-    ['browser_version', 'text'],
-    ['os', 'text'],
-    ['device_type', 'text'],
-    ['country', 'text'],
-    ['city', 'text'],
-    ['latitude', 'float8'],
-    ['longitude', 'float8'],
-    ['geo_accuracy_km', 'float4'],
-    ['session_key_hash', 'text'],
-    ['login_at', 'timestamptz'],
-    ['metadata', 'text'],
-  ],
-  security_event_rows: [
-    ['id', 'text'],
-    ['event_type', 'text'],
-    ['category', 'text'],
-    ['severity', 'text'],
-    ['occurred_at', 'timestamptz'],
-    ['username', 'text'],
-    ['user_id', 'text'],
-    ['ip_address', 'text'],
-    ['user_agent', 'text'],
-    ['reason', 'text'],
-    ['context', 'text'],
-  ],
-  change_log_history: [
-    ['id', 'text'],
-    ['seq', 'text'],
-    ['change_id', 'text'],
-    ['at', 'timestamptz'],
-    ['actor_id', 'text'],
-    ['actor_name', 'text'],
-    ['action', 'text'],
-    ['field', 'text'],
-    ['old_value', 'text'],
-    ['new_value', 'text'],
-    ['note', 'text'],
-  ],
-  compliance_receipt: [
-    ['id', 'text'],
-    ['kind', 'text'],
-    ['subject', 'text'],
-    ['requested_by', 'text'],
-    ['reason', 'text'],
-    ['created_at', 'timestamptz'],
-    ['body', 'text'],
-  ],
-};
-
-/** A row as sealed: its id and its sealed columns as text (NULL as null), in SEALED_COLUMNS order. */
+/** A row as sealed: its id and its sealed columns as text (NULL as null), in its stream's column order. */
 export interface SealedRow {
   id: string;
   values: (string | null)[];
 }
 
 /** True for a stream name. */
-export function isStream(v: unknown): v is Stream {
-  return typeof v === 'string' && (STREAMS as readonly string[]).includes(v);
+export function isStream(v: unknown, streams: readonly string[] = STREAMS): v is Stream {
+  return typeof v === 'string' && streams.includes(v);
 }
 
 // jsonb::text, uuid::text, inet::text, boolean::text and bigint::text are canonical in PostgreSQL
@@ -122,15 +55,13 @@ function columnText(name: string, kind: ColumnKind): RawBuilder<unknown> {
 }
 
 /** The SELECT list that reads a stream's sealed columns as text, aliased c0, c1, … */
-export function sealedSelect(stream: Stream): RawBuilder<unknown> {
-  return sql.join(
-    SEALED_COLUMNS[stream].map(([name, kind], i) => sql`${columnText(name, kind)} AS ${sql.ref(`c${i}`)}`),
-  );
+export function sealedSelect(columns: SealedColumns): RawBuilder<unknown> {
+  return sql.join(columns.map(([name, kind], i) => sql`${columnText(name, kind)} AS ${sql.ref(`c${i}`)}`));
 }
 
 /** Turns a row read with sealedSelect into a SealedRow. */
-export function toSealedRow(stream: Stream, raw: Record<string, unknown>): SealedRow {
-  const values = SEALED_COLUMNS[stream].map((_, i) => {
+export function toSealedRow(columns: SealedColumns, raw: Record<string, unknown>): SealedRow {
+  const values = columns.map((_, i) => {
     const v = raw[`c${i}`];
     return v === null || v === undefined ? null : String(v);
   });
@@ -163,7 +94,7 @@ export function hashBytes(algorithm: Algorithm, key: string | undefined, data: s
 export function rowHash(
   algorithm: Algorithm,
   key: string | undefined,
-  stream: Stream,
+  stream: string,
   row: SealedRow,
 ): bigint {
   const data = encodeFields([`trailguard-row-v1`, stream, ...row.values]);

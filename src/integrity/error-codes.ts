@@ -2,7 +2,7 @@
  * Error codes of tamper evidence (stable; the HTTP status is what the server answers).
  * @module
  */
-import { registerErrorCodes } from '../domain/errors.ts';
+import type { ErrorCodeTable } from '../domain/errors.ts';
 
 export const INTEGRITY_ERROR_CODES = {
   INTEGRITY_KEY_REQUIRED: {
@@ -13,8 +13,6 @@ export const INTEGRITY_ERROR_CODES = {
     status: 500,
     description: 'The configured integrity key is not the key the seal chain was made with.',
   },
-} as const satisfies Record<string, { status: number; description: string }>;
+} as const satisfies ErrorCodeTable;
 
 export type IntegrityErrorCode = keyof typeof INTEGRITY_ERROR_CODES;
-
-registerErrorCodes(INTEGRITY_ERROR_CODES);

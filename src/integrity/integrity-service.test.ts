@@ -8,6 +8,7 @@ import type { Trailguard } from '../trailguard.ts';
 import { createIntegrityService } from './integrity-service.ts';
 import type { IntegrityProblem, IntegrityReport } from './integrity-service.ts';
 import { systemClock } from '../domain/clock.ts';
+import { sealedStreams } from '../features.ts';
 
 const KEY = 'integrity-test-key-0123456789abcdef';
 
@@ -350,7 +351,13 @@ forEachBackend('tamper evidence keys and concurrency', (backend: BackendName) =>
 
   it('does not fork the chain when two sealers run at once', async () => {
     const db = tg.database.db;
-    const other = createIntegrityService({ db, key: KEY, clock: systemClock, settleSeconds: 0 });
+    const other = createIntegrityService({
+      db,
+      key: KEY,
+      clock: systemClock,
+      settleSeconds: 0,
+      streams: sealedStreams(),
+    });
     await sleep(3);
     await Promise.all([tg.integrity.seal(), other.seal(), tg.integrity.seal({ settleSeconds: 0 })]);
     const entries = await rows(tg, sql`SELECT seq, prev, hash FROM integrity_seal ORDER BY seq`);
@@ -370,13 +377,20 @@ forEachBackend('tamper evidence keys and concurrency', (backend: BackendName) =>
       key: 'another-key-0123456789',
       clock: systemClock,
       settleSeconds: 0,
+      streams: sealedStreams(),
     });
     const report = await wrong.verify();
     assert.equal(report.ok, false);
     assert.ok(kinds(report).includes('key'));
     assert.ok(kinds(report).includes('entry_hash'));
     await assert.rejects(wrong.seal(), { code: 'INTEGRITY_KEY_MISMATCH' });
-    const none = createIntegrityService({ db, key: undefined, clock: systemClock, settleSeconds: 0 });
+    const none = createIntegrityService({
+      db,
+      key: undefined,
+      clock: systemClock,
+      settleSeconds: 0,
+      streams: sealedStreams(),
+    });
     assert.equal((await none.verify()).ok, false);
     await assert.rejects(none.seal(), { code: 'INTEGRITY_KEY_REQUIRED' });
   });

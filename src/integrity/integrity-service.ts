@@ -1,8 +1,7 @@
 /**
  * Tamper evidence for the audit trail: seals, adjustments and verification.
  *
- * A **seal** covers, per stream (login_history, security_event_rows, change_log_history,
- * compliance_receipt), the rows whose UUIDv7 id lies in [from_id, to_id): recording order, not the
+ * A **seal** covers, per stream (a table a feature declares in its `sealed-stream.ts`), the rows whose UUIDv7 id lies in [from_id, to_id): recording order, not the
  * event's own time (an event may be recorded with a past `occurredAt`). Each stream's ranges are
  * contiguous from the lowest id, and a range ends `settleSeconds` before now so batches still in flight
  * are not cut. Every recorded row of these tables gets its id from `newId()` (src/domain/ids.ts), so
@@ -34,8 +33,6 @@ import type { Database } from '../store/schema.ts';
 import {
   EMPTY_DIGEST,
   FIRST_ID,
-  SEALED_COLUMNS,
-  STREAMS,
   addDigests,
   boundaryId,
   encodeFields,
@@ -48,7 +45,8 @@ import {
   sumHashes,
   toSealedRow,
 } from './canonical-row.ts';
-import type { Algorithm, SealedRow, Stream } from './canonical-row.ts';
+import type { Algorithm, SealedColumns, SealedRow, Stream } from './canonical-row.ts';
+import type { SealedStream } from './contract.ts';
 import './error-codes.ts';
 
 export type { SealedRow, Stream } from './canonical-row.ts';
@@ -248,6 +246,8 @@ export interface IntegrityServiceDeps {
   clock: Clock;
   /** Receives the new head after each seal run, to record it outside the database. */
   anchor?: ((head: IntegrityHead, sealed: SealedRange[]) => void) | undefined;
+  /** The sealed tables the features contribute, in registration order. */
+  streams: readonly SealedStream[];
 }
 
 // Any constant: every process takes the same lock while appending to the chain.
@@ -374,6 +374,7 @@ async function insertEntry(db: Kysely<Database>, e: Entry): Promise<void> {
 async function scanRows(
   db: Kysely<Database>,
   stream: Stream,
+  columns: SealedColumns,
   range: {
     fromId: string;
     toId: string | null;
@@ -390,23 +391,23 @@ async function scanRows(
     const lower: RawBuilder<unknown> =
       after === null ? sql`id >= ${range.fromId}::uuid` : sql`id > ${after}::uuid`;
     const page: QueryResult<Record<string, unknown>> = await sql<Record<string, unknown>>`
-      SELECT ${sealedSelect(stream)} FROM ${table}
+      SELECT ${sealedSelect(columns)} FROM ${table}
       WHERE ${lower} AND ${upper} AND (${where}) ORDER BY id LIMIT ${PAGE}`.execute(db);
-    const rows: SealedRow[] = page.rows.map((r) => toSealedRow(stream, r));
+    const rows: SealedRow[] = page.rows.map((r) => toSealedRow(columns, r));
     if (rows.length < PAGE) {
       await onPage(rows);
       return;
     }
     const last: string = (rows[rows.length - 1] as SealedRow).id;
     const ties = await sql<Record<string, unknown>>`
-      SELECT ${sealedSelect(stream)} FROM ${table} WHERE id = ${last}::uuid AND (${where})`.execute(db);
-    await onPage([...rows.filter((r) => r.id < last), ...ties.rows.map((r) => toSealedRow(stream, r))]);
+      SELECT ${sealedSelect(columns)} FROM ${table} WHERE id = ${last}::uuid AND (${where})`.execute(db);
+    await onPage([...rows.filter((r) => r.id < last), ...ties.rows.map((r) => toSealedRow(columns, r))]);
     after = last;
   }
 }
 
-function assertStream(stream: unknown): asserts stream is Stream {
-  if (!isStream(stream)) throw invalid('stream', `must be one of: ${STREAMS.join(', ')}`);
+function assertStream(stream: unknown, names: readonly string[]): asserts stream is Stream {
+  if (!isStream(stream, names)) throw invalid('stream', `must be one of: ${names.join(', ')}`);
 }
 
 /** Validates an adjustment's note; returns the reference (null when none). */
@@ -436,12 +437,12 @@ function rangeOf(e: { fromId: string; toId: string }): IntegrityProblem['range']
 
 function validateRows(
   stream: Stream,
+  width: number,
   rows: readonly SealedRow[] | undefined,
   field: string,
 ): readonly SealedRow[] {
   if (rows === undefined) return [];
   if (!Array.isArray(rows)) throw invalid(field, 'must be an array of rows read with sealedRows()');
-  const width = SEALED_COLUMNS[stream].length;
   rows.forEach((r, i) => {
     if (
       typeof r?.id !== 'string' ||
@@ -459,6 +460,10 @@ function validateRows(
 /** Creates the integrity service. */
 export function createIntegrityService(deps: IntegrityServiceDeps): IntegrityService {
   const { db, key, clock } = deps;
+  // Streams are sealed in the order the features are registered: the chain records them in that order.
+  const names = deps.streams.map((s) => s.name as Stream);
+  const columns = new Map(deps.streams.map((s) => [s.name, s.columns]));
+  const columnsOf = (stream: string): SealedColumns => columns.get(stream) ?? [];
   const settleDefault = deps.settleSeconds ?? 60;
   const algorithm: Algorithm = key === undefined ? 'sha256' : 'hmac-sha256';
   const keyCheck = key === undefined ? null : keyCheckOf(key);
@@ -607,7 +612,7 @@ export function createIntegrityService(deps: IntegrityServiceDeps): IntegritySer
         let head = await readHead(trx);
         assertKeyFits(head);
         const sealed: SealedRange[] = [];
-        for (const stream of STREAMS) {
+        for (const stream of names) {
           const last = await sql<{ to_id: string }>`
             SELECT to_id FROM integrity_seal WHERE stream = ${stream} AND kind = 'seal'
             ORDER BY from_id DESC LIMIT 1`.execute(trx);
@@ -616,7 +621,7 @@ export function createIntegrityService(deps: IntegrityServiceDeps): IntegritySer
           let rows = 0;
           // A running sum: a seal may cover millions of rows, never held in memory.
           let sum = 0n;
-          await scanRows(trx, stream, { fromId, toId: cutoff }, (page) => {
+          await scanRows(trx, stream, columnsOf(stream), { fromId, toId: cutoff }, (page) => {
             for (const row of page) {
               rows++;
               sum = (sum + rowHash(algorithm, key, stream, row)) % DIGEST_MOD;
@@ -652,9 +657,9 @@ export function createIntegrityService(deps: IntegrityServiceDeps): IntegritySer
     },
 
     async adjust(stream, change, note, executor = db) {
-      assertStream(stream);
-      const removed = validateRows(stream, change?.removed, 'removed');
-      const added = validateRows(stream, change?.added, 'added');
+      assertStream(stream, names);
+      const removed = validateRows(stream, columnsOf(stream).length, change?.removed, 'removed');
+      const added = validateRows(stream, columnsOf(stream).length, change?.added, 'added');
       const reference = checkNote(note);
       const all = [...removed.map((r) => ({ r, sign: -1 })), ...added.map((r) => ({ r, sign: 1 }))];
       if (all.length === 0) return { entries: [], unsealed: 0 };
@@ -669,7 +674,7 @@ export function createIntegrityService(deps: IntegrityServiceDeps): IntegritySer
     },
 
     async adjustRemoved(stream, selector, note, executor = db) {
-      assertStream(stream);
+      assertStream(stream, names);
       const reference = checkNote(note);
       const where = selectorCondition(selector);
       if (where === null) return { entries: [], unsealed: 0 };
@@ -679,28 +684,33 @@ export function createIntegrityService(deps: IntegrityServiceDeps): IntegritySer
         assertKeyFits(head);
         const tally = newTally();
         const relation = 'relation' in selector ? selector.relation : undefined;
-        await scanRows(trx, stream, { fromId: FIRST_ID, toId: null, where, relation }, (page) =>
-          account(
-            trx,
-            stream,
-            page.map((r) => ({ r, sign: -1 })),
-            tally,
-          ),
+        await scanRows(
+          trx,
+          stream,
+          columnsOf(stream),
+          { fromId: FIRST_ID, toId: null, where, relation },
+          (page) =>
+            account(
+              trx,
+              stream,
+              page.map((r) => ({ r, sign: -1 })),
+              tally,
+            ),
         );
         return writeAdjustments(trx, head, stream, tally, note.reason, reference);
       });
     },
 
     async sealedRows(stream, selector, executor = db) {
-      assertStream(stream);
+      assertStream(stream, names);
       const where = selectorCondition(selector);
       if (where === null) return [];
       const relation = 'relation' in selector && selector.relation ? selector.relation : stream;
       const r = await sql<Record<string, unknown>>`
-        SELECT ${sealedSelect(stream)} FROM ${sql.table(relation)} WHERE ${where} ORDER BY id`.execute(
+        SELECT ${sealedSelect(columnsOf(stream))} FROM ${sql.table(relation)} WHERE ${where} ORDER BY id`.execute(
         executor,
       );
-      return r.rows.map((row) => toSealedRow(stream, row));
+      return r.rows.map((row) => toSealedRow(columnsOf(stream), row));
     },
 
     async sealStatus() {
@@ -727,8 +737,8 @@ export function createIntegrityService(deps: IntegrityServiceDeps): IntegritySer
     },
 
     async verify(options = {}) {
-      if (options.stream !== undefined && !isStream(options.stream))
-        throw invalid('stream', `must be one of: ${STREAMS.join(', ')}`);
+      if (options.stream !== undefined && !isStream(options.stream, names))
+        throw invalid('stream', `must be one of: ${names.join(', ')}`);
       const expectHead = options.expectHead;
       if (
         expectHead !== undefined &&
@@ -828,7 +838,7 @@ export function createIntegrityService(deps: IntegrityServiceDeps): IntegritySer
 
         // The rows of each stream.
         const streams: Partial<Record<Stream, StreamReport>> = {};
-        for (const stream of options.stream ? [options.stream] : STREAMS) {
+        for (const stream of options.stream ? [options.stream] : names) {
           const seals = entries.filter((e) => e.stream === stream && e.kind === 'seal');
           seals.sort((a, b) => (a.fromId < b.fromId ? -1 : a.fromId > b.fromId ? 1 : a.seq - b.seq));
           const adjusts = entries.filter((e) => e.stream === stream && e.kind === 'adjust');
@@ -889,7 +899,7 @@ export function createIntegrityService(deps: IntegrityServiceDeps): IntegritySer
               if (s.algorithm === 'sha256' || key !== undefined)
                 a.sum = (a.sum + rowHash(s.algorithm, rowKeyFor(s.algorithm), stream, row)) % DIGEST_MOD;
             };
-            await scanRows(trx, stream, { fromId: FIRST_ID, toId: end }, (page) => {
+            await scanRows(trx, stream, columnsOf(stream), { fromId: FIRST_ID, toId: end }, (page) => {
               for (const row of page) visit(row);
             });
           }

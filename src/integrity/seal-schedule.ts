@@ -4,7 +4,7 @@
  * not closed under a seal.
  * @module
  */
-import type { Logger } from '../config.ts';
+import type { Logger } from '../domain/logger.ts';
 import type { IntegrityService } from './integrity-service.ts';
 
 /** A running seal schedule. */

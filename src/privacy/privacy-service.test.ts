@@ -5,7 +5,7 @@ import type { Trailguard } from '../trailguard.ts';
 import { sql } from 'kysely';
 import { createPrivacyService, subjectHash } from './privacy-service.ts';
 import type { PrivacyContributor } from './privacy-service.ts';
-import { securityEventsPrivacy } from './security-events-privacy.ts';
+import { securityEventsPrivacy } from '../security/privacy.ts';
 
 forEachBackend('privacy export and erasure', (backend) => {
   let tg: Trailguard;

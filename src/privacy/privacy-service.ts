@@ -9,7 +9,7 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Kysely, RawBuilder } from 'kysely';
 import { newId } from '../domain/ids.ts';
-import type { Logger } from '../config.ts';
+import type { Logger } from '../domain/logger.ts';
 import type { Clock } from '../domain/clock.ts';
 import { invalid } from '../domain/errors.ts';
 import { redactText } from '../domain/redact.ts';
@@ -18,7 +18,7 @@ import { cleanText, isPlainObject } from '../domain/validation.ts';
 import { toLoginRecord } from '../logins/login-repository.ts';
 import { normalizeUserId } from '../logins/login-service.ts';
 import type { Database } from '../store/schema.ts';
-import type { AdjustNote, IntegrityService } from '../integrity/integrity-service.ts';
+import type { ErasureSeals, PrivacyContributor, PseudonymOf } from './contract.ts';
 
 /** The user's data, as one JSON document. */
 export interface PrivacyExport {
@@ -80,36 +80,7 @@ export interface EraseOptions extends SubjectOptions {
   reason: string;
 }
 
-/** Maps each identifier of the user (id, usernames) to the pseudonym that replaces it. */
-export type PseudonymOf = (identifier: string) => string;
-
-/** What accounts for an erasure's changes to sealed rows (tamper evidence), and the note it files. */
-export interface ErasureSeals {
-  integrity: Pick<IntegrityService, 'adjust' | 'adjustRemoved' | 'sealedRows'>;
-  /** `{ reason: 'erasure', reference: <receipt id> }` */
-  note: AdjustNote;
-}
-
-/** Something another feature stores about the user (security events, change records). */
-export interface PrivacyContributor {
-  /** Rows for the export. */
-  export(
-    db: Kysely<Database>,
-    userId: string,
-    usernames: string[],
-  ): Promise<{ securityEvents?: unknown[]; changes?: unknown[] }>;
-  /**
-   * Removes or pseudonymises, inside the erasure's transaction `db`; returns counts. Changes to sealed
-   * rows are accounted for with `seals` in the same transaction, so tamper evidence stays intact.
-   */
-  erase(
-    db: Kysely<Database>,
-    userId: string,
-    usernames: string[],
-    pseudonymOf: PseudonymOf,
-    seals?: ErasureSeals,
-  ): Promise<{ securityEvents?: number; changes?: number; changeHistory?: number; pseudonyms?: string[] }>;
-}
+export type { ErasureSeals, PrivacyContributor, PseudonymOf } from './contract.ts';
 
 /** `tg.privacy` */
 export interface PrivacyService {

@@ -1,5 +1,8 @@
-/** Error codes of the compliance features (retention, privacy, alerts, export). */
-import { registerErrorCodes } from '../domain/errors.ts';
+/**
+ * Error codes of retention runs.
+ * @module
+ */
+import type { ErrorCodeTable } from '../domain/errors.ts';
 
 export const RETENTION_ERROR_CODES = {
   RETENTION_IN_PROGRESS: {
@@ -10,6 +13,4 @@ export const RETENTION_ERROR_CODES = {
     status: 500,
     description: 'A retention step failed; earlier steps stay done and are listed in the receipt.',
   },
-} as const;
-
-registerErrorCodes(RETENTION_ERROR_CODES);
+} as const satisfies ErrorCodeTable;

@@ -5,7 +5,7 @@
  * @module
  */
 import { Cron } from 'croner';
-import type { Logger } from '../config.ts';
+import type { Logger } from '../domain/logger.ts';
 import { isTrailguardError } from '../domain/errors.ts';
 import type { RetentionService } from './retention-service.ts';
 

@@ -313,8 +313,8 @@ forEachBackend('retention of login events', (backend) => {
   });
 });
 
-// Regression (compliance audit, MEDIUM): with security events kept 30 days and logins 90/180, a login's
-// own event (stored in its login row) stayed in security_events as long as its login did.
+// With security events kept 30 days and logins 90/180, a login's own event (stored in its login row)
+// must leave security_events when its own period ends, while the login stays.
 forEachBackend('retention of login events shorter than their logins', (backend) => {
   const clock = manualClock('2026-07-15T12:00:00Z');
   const archiveDir = mkdtempSync(join(tmpdir(), 'tg-retention-login-events-'));
@@ -593,10 +593,10 @@ forEachBackend('retention of the change log', (backend) => {
   });
 });
 
-// Regression (compliance audit, HIGH): a run detaches a fully expired month, archives it, then drops it.
-// A process that died in between left the month detached: every later run failed with "is not a
-// partition", its rows were in no query (GDPR export and erase included), and a late login for the month
-// failed because CREATE TABLE IF NOT EXISTS … PARTITION OF skipped the detached table.
+// A run detaches a fully expired month, archives it, then drops it. A process that dies in between
+// leaves the month detached: unless it is attached again, every later run fails with "is not a
+// partition", its rows are in no query (GDPR export and erase included), and a late login for the month
+// fails because CREATE TABLE IF NOT EXISTS … PARTITION OF skips the detached table.
 forEachBackend('retention after a drop interrupted between detach and drop', (backend) => {
   const now = '2026-07-15T12:00:00Z';
   let dataDir: string | null = null;

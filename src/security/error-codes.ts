@@ -2,13 +2,11 @@
  * Error codes of the security feature.
  * @module
  */
-import { registerErrorCodes } from '../domain/errors.ts';
+import type { ErrorCodeTable } from '../domain/errors.ts';
 
 export const SECURITY_ERROR_CODES = {
   SECURITY_LOG_FAILED: {
     status: 500,
     description: 'The security log destination could not be opened; the field names the config key.',
   },
-} as const;
-
-registerErrorCodes(SECURITY_ERROR_CODES);
+} as const satisfies ErrorCodeTable;

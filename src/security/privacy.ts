@@ -7,7 +7,7 @@
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.ts';
-import type { PrivacyContributor } from './privacy-service.ts';
+import type { PrivacyContributor } from '../privacy/contract.ts';
 
 export function securityEventsPrivacy(batchSize = 5000): PrivacyContributor {
   // An event carrying another user's id is that user's, whatever its username (a shared account, an

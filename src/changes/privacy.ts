@@ -8,10 +8,10 @@
  */
 import { sql } from 'kysely';
 import type { Kysely, RawBuilder, Selectable } from 'kysely';
-import { toChange, toHistoryEntry } from '../changes/change-repository.ts';
+import { toChange, toHistoryEntry } from './change-repository.ts';
 import type { Change, ChangeHistoryEntry } from '../domain/change.ts';
 import type { ChangeLogHistoryTable, ChangeLogTable, Database } from '../store/schema.ts';
-import type { PrivacyContributor } from './privacy-service.ts';
+import type { PrivacyContributor } from '../privacy/contract.ts';
 
 /** A change in the export: the record, the user's roles in it and the history rows they authored. */
 export type ExportedChange = Change & {

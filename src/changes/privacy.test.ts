@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { sql } from 'kysely';
 import { forEachBackend, openTrailguard } from '../../test/helpers/backends.ts';
 import type { Trailguard } from '../trailguard.ts';
-import type { ExportedChange } from './changes-privacy.ts';
+import type { ExportedChange } from './privacy.ts';
 
 forEachBackend('privacy of change records', (backend) => {
   let tg: Trailguard;
@@ -149,7 +149,7 @@ forEachBackend('privacy of change records', (backend) => {
       attempt(sql`DELETE FROM change_log_history WHERE change_id = ${id}::uuid`),
       /append-only/,
     );
-    // Nor may it put another person in: only a pseudonym replaces one (an audit rewrote an approver).
+    // Nor may it put another person in: only a pseudonym replaces one: swapping an approver would rewrite who approved.
     await assert.rejects(
       attempt(
         sql`UPDATE change_log_history SET actor_id = 'a2', actor_name = 'Someone Else'
