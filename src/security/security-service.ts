@@ -114,6 +114,16 @@ export interface CheckResult {
   reasons: DetectionPattern[];
 }
 
+/** Input of `security.check()`: an IP, or the request it is read from, and/or the account. */
+export interface CheckInput {
+  /** The incoming request; the client IP is read from it through trusted proxies only. */
+  request?: RequestLike | undefined;
+  /** Client IP when no request is given. */
+  ip?: string | undefined;
+  /** What the user typed as their identifier. */
+  username?: string | undefined;
+}
+
 /** `tg.security`. */
 export interface SecurityService {
   /** Records a failed login: runs detection, stores and logs `login_failed` (and `suspicious_activity`). */
@@ -129,8 +139,11 @@ export interface SecurityService {
   isSuspicious(input: { ip?: string | undefined; username?: string | undefined }): Promise<boolean>;
   /** Failed logins from `ip` in the brute-force window. */
   failedLoginCount(ip: string): Promise<number>;
-  /** Call before verifying a password. `monitor` mode never refuses; `enforce` refuses flagged IPs. */
-  check(input: { ip?: string | undefined; username?: string | undefined }): Promise<CheckResult>;
+  /**
+   * Call before verifying a password. `monitor` mode never refuses; `enforce` refuses flagged IPs.
+   * Give the `request` to have the client IP resolved through `trustProxy`, as every recording method does.
+   */
+  check(input: CheckInput): Promise<CheckResult>;
   /** Forgets the failures of an IP and/or account (an admin lockout reset); logged as `account_unlocked`. */
   resetCounters(input: {
     ip?: string | undefined;
@@ -656,8 +669,21 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
     },
 
     async check(input) {
+      if (!isPlainObject(input)) throw invalid('input', 'check() takes { request?, ip?, username? }');
+      rejectUnknownKeys(input, ['request', 'ip', 'username']);
+      const { request, ...rest } = input as CheckInput;
+      let ip = rest.ip;
+      if (request !== undefined && ip === undefined) {
+        // The same resolution (trusted proxies only) as the address a login record stores.
+        ip = enricher.client({ request }).ip ?? undefined;
+        if (ip === undefined && rest.username === undefined)
+          throw invalid('request', 'has no client address (a closed socket?) and no username was given');
+      }
       if (!detector) return { allowed: true, reasons: [] };
-      const c = await detector.check(input);
+      const c = await detector.check({
+        ...(ip !== undefined ? { ip } : {}),
+        ...(rest.username !== undefined ? { username: rest.username } : {}),
+      });
       const reasons = [...new Set(c.signals.map((x) => x.pattern))];
       const blocking = reasons.filter((r) => settings.blockOn.includes(r));
       if (settings.mode === 'monitor' || blocking.length === 0) return { allowed: true, reasons };
