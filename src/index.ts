@@ -22,6 +22,7 @@ export type {
 } from './domain/login.ts';
 export type { CalendarCounts, LoginService } from './logins/login-service.ts';
 export type { TrustProxy } from './enrich/client-ip.ts';
+export { resolveClientIp as clientIp } from './enrich/client-ip.ts';
 export type { GeoConfig } from './enrich/geo.ts';
 export { GEO_ATTRIBUTION } from './enrich/geo.ts';
 export type {
@@ -31,6 +32,7 @@ export type {
   LoginFailedInput,
   PermissionDeniedInput,
   CheckResult,
+  CheckInput,
 } from './security/security-service.ts';
 export type { SecurityLogConfig } from './security/security-log.ts';
 export type { CallSite } from './security/call-site.ts';

@@ -1,9 +1,11 @@
-// A small real Express app with a login form and in-memory users, recording every login attempt and
-// logout with Trailguard. Run it: `npm run build && node examples/express-login/server.mjs`.
+// A small real Express app with a login form and in-memory users. Trailguard's middleware checks each
+// sign-in before the handler (refusing flagged addresses in enforce mode), records every attempt and
+// logout from the responses, and records 403s; the handlers themselves make no Trailguard call.
+// Run it: see README.md beside this file.
 import express from 'express';
 import session from 'express-session';
 import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
-import { recordLogin, recordLogout } from 'trailguard/express';
+import { guard, permissionDenied, recordLogouts } from 'trailguard/express';
 
 function hashPassword(password, salt = randomBytes(16)) {
   return { salt, hash: scryptSync(password, salt, 32) };
@@ -59,41 +61,56 @@ export function createApp({ tg, users, sessionSecret = randomBytes(32).toString(
     );
   });
 
-  app.post('/login', async (req, res, next) => {
-    try {
-      const email = String(req.body.email ?? '');
-      const { user, reason, known } = users.verify(email, String(req.body.password ?? ''));
-      if (!user) {
-        // Failed attempts are recorded too, with the user id when the account exists.
-        await recordLogin(tg, req, {
-          username: email || '(empty)',
-          userId: known?.id,
-          success: false,
-          failureReason: reason,
-        });
-        res.status(401).send(page('<p>Invalid email or password.</p><a href="/">Try again</a>'));
-        return;
+  // Every 403 the app answers is recorded as permission_denied.
+  app.use(permissionDenied(tg, { userId: (req) => req.session.userId }));
+
+  app.post(
+    '/login',
+    // Before the handler: refuse a flagged address or account (429 + Retry-After in enforce mode).
+    // After it: a 3xx with res.locals.userId is a success, the 401 a failure with its reason.
+    guard(tg, {
+      username: (req) => req.body.email,
+      record: {
+        userId: (_req, res) => res.locals.userId,
+        failureReason: (_req, res) => res.locals.loginFailure,
+      },
+    }),
+    async (req, res, next) => {
+      try {
+        const email = String(req.body.email ?? '');
+        const { user, reason, known } = users.verify(email, String(req.body.password ?? ''));
+        if (!user) {
+          // A wrong password is recorded against the account that exists; an unknown user without one.
+          res.locals.userId = known?.id;
+          res.locals.loginFailure = reason;
+          res.status(401).send(page('<p>Invalid email or password.</p><a href="/">Try again</a>'));
+          return;
+        }
+        // A fresh session id at login (session fixation); Trailguard stores only its hash.
+        await new Promise((resolve, reject) =>
+          req.session.regenerate((err) => (err ? reject(err) : resolve())),
+        );
+        req.session.userId = user.id;
+        req.session.email = user.email;
+        res.locals.userId = user.id;
+        res.redirect(303, '/');
+      } catch (err) {
+        next(err);
       }
-      // A fresh session id at login (session fixation), then record it: Trailguard stores only its hash.
-      await new Promise((resolve, reject) =>
-        req.session.regenerate((err) => (err ? reject(err) : resolve())),
-      );
-      req.session.userId = user.id;
-      req.session.email = user.email;
-      await recordLogin(tg, req, { username: email, userId: user.id, success: true });
-      res.redirect(303, '/');
-    } catch (err) {
-      next(err);
-    }
+    },
+  );
+
+  app.post('/logout', recordLogouts(tg, { userId: (req) => req.session.userId }), (req, res) => {
+    req.session.destroy(() => res.redirect(303, '/'));
   });
 
-  app.post('/logout', async (req, res, next) => {
-    try {
-      if (req.session.userId) await recordLogout(tg, req, { userId: req.session.userId });
-      req.session.destroy(() => res.redirect(303, '/'));
-    } catch (err) {
-      next(err);
+  app.get('/admin', (req, res) => {
+    // Only id 1 is an administrator; anyone else gets a 403, which permissionDenied() records.
+    if (req.session.userId !== '1') {
+      res.status(403).send(page('<p>Administrators only.</p>'));
+      return;
     }
+    res.send(page('<p>Admin area</p>'));
   });
 
   app.get('/me/logins', async (req, res, next) => {

@@ -18,6 +18,7 @@ describe('example: Express login app', () => {
       dataDir: 'memory://',
       logger: { debug() {}, info() {}, warn() {}, error() {} },
       securityLog: { enabled: false },
+      detection: { mode: 'enforce', bruteForce: { threshold: 5, windowSeconds: 900 } },
     });
     const users = createUsers([{ id: '42', email: 'alice@example.com', password: 'right-password' }]);
     server = (createApp({ tg, users }) as { listen(port: number, host: string): Server }).listen(
@@ -54,6 +55,8 @@ describe('example: Express login app', () => {
       (await fetch(`${base}/login`, form({ email: 'mallory@example.com', password: 'x' }))).status,
       401,
     );
+    // Attempts are recorded once the response is sent: wait for both rows.
+    await waitFor(async () => (await tg.logins.failed({ hours: 1 })).length === 2);
     const failed = await tg.logins.failed({ hours: 1 });
     const byUser = new Map(failed.map((f) => [f.username, f]));
     assert.equal(byUser.get('alice@example.com')?.userId, '42');
@@ -72,6 +75,7 @@ describe('example: Express login app', () => {
     assert.equal(login.status, 303);
     const cookie = login.headers.get('set-cookie')?.split(';')[0] ?? '';
     assert.match(cookie, /^connect\.sid=/);
+    await waitFor(async () => (await tg.logins.lastLogin('42')) !== null);
     const mine = (await (await fetch(`${base}/me/logins`, { headers: { cookie } })).json()) as {
       success: boolean;
       deviceType: string;
@@ -81,9 +85,41 @@ describe('example: Express login app', () => {
 
     const logout = await fetch(`${base}/logout`, { method: 'POST', redirect: 'manual', headers: { cookie } });
     assert.equal(logout.status, 303);
+    await waitFor(async () => (await tg.logins.lastLogin('42'))?.logoutAt != null);
     const last = await tg.logins.lastLogin('42');
     assert.ok(last?.logoutAt, 'logout time recorded');
     assert.ok((last?.sessionDurationSeconds ?? -1) >= 0);
     assert.equal(last?.browser, 'Mobile Safari');
   });
+
+  it('records a 403 as permission_denied', async () => {
+    assert.equal((await fetch(`${base}/admin`)).status, 403);
+    await waitFor(async () => (await tg.security.events({ type: 'permission_denied' })).items.length === 1);
+    const ev = (await tg.security.events({ type: 'permission_denied' })).items[0];
+    assert.equal(ev?.context['resource'], '/admin');
+  });
+
+  it('refuses sign-ins from an address with too many failures, before checking the password', async () => {
+    // Two failures so far from this address; three more reach the threshold of five.
+    for (let i = 0; i < 3; i++)
+      assert.equal(
+        (await fetch(`${base}/login`, form({ email: `x${i}@example.com`, password: 'x' }))).status,
+        401,
+      );
+    await waitFor(async () => (await tg.logins.failed({ hours: 1 })).length === 5);
+    const refused = await fetch(
+      `${base}/login`,
+      form({ email: 'alice@example.com', password: 'right-password' }),
+    );
+    assert.equal(refused.status, 429);
+    assert.ok(Number(refused.headers.get('retry-after')) > 0);
+  });
 });
+
+async function waitFor(cond: () => Promise<boolean>, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('timed out waiting for the record');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -67,3 +67,26 @@ export function clientIp(request: RequestLike, trust: TrustFn): string | null {
   }
   return normalizeIp(addr) ?? normalizeIp(socketAddr);
 }
+
+const compiledTrust = new Map<string, TrustFn>();
+
+/**
+ * The client address Trailguard stores for `request` under a `trustProxy` setting (pass
+ * `tg.config.trustProxy` to agree with an instance), or null when the socket has none. For apps that
+ * rate-limit or log by address and must agree with Trailguard rather than their framework's `req.ip`.
+ * @example
+ * import { clientIp } from 'trailguard';
+ * const ip = clientIp(req, tg.config.trustProxy);
+ */
+export function resolveClientIp(request: RequestLike, trustProxy: TrustProxy = false): string | null {
+  if (typeof request !== 'object' || request === null || typeof request.headers !== 'object')
+    throw invalid('request', 'must be a Node request (IncomingMessage, Express req or Fastify request.raw)');
+  // Settings are few and fixed per app: compile each once (proxy-addr's compile parses every CIDR).
+  const key = JSON.stringify(trustProxy);
+  let trust = compiledTrust.get(key);
+  if (!trust) {
+    trust = compileTrust(trustProxy);
+    if (compiledTrust.size < 64) compiledTrust.set(key, trust);
+  }
+  return clientIp(request, trust);
+}

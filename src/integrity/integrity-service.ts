@@ -718,7 +718,7 @@ export function createIntegrityService(deps: IntegrityServiceDeps): IntegritySer
         SELECT max(created_at) AS at FROM integrity_seal WHERE kind = 'seal'`.execute(db);
       const at = last.rows[0]?.at ?? null;
       const unsealedRows = {} as Record<Stream, number>;
-      for (const stream of STREAMS) {
+      for (const stream of names) {
         const from = await sql<{ to_id: string }>`
           SELECT to_id FROM integrity_seal WHERE stream = ${stream} AND kind = 'seal'
           ORDER BY from_id DESC LIMIT 1`.execute(db);

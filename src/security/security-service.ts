@@ -120,6 +120,16 @@ export interface CheckResult {
   reasons: DetectionPattern[];
 }
 
+/** Input of `security.check()`: an IP, or the request it is read from, and/or the account. */
+export interface CheckInput {
+  /** The incoming request; the client IP is read from it through trusted proxies only. */
+  request?: RequestLike | undefined;
+  /** Client IP when no request is given. */
+  ip?: string | undefined;
+  /** What the user typed as their identifier. */
+  username?: string | undefined;
+}
+
 /** `tg.security`. */
 export interface SecurityService {
   /** Events queued for the next group commit or in flight (for metrics). */
@@ -137,8 +147,11 @@ export interface SecurityService {
   isSuspicious(input: { ip?: string | undefined; username?: string | undefined }): Promise<boolean>;
   /** Failed logins from `ip` in the brute-force window. */
   failedLoginCount(ip: string): Promise<number>;
-  /** Call before verifying a password. `monitor` mode never refuses; `enforce` refuses flagged IPs. */
-  check(input: { ip?: string | undefined; username?: string | undefined }): Promise<CheckResult>;
+  /**
+   * Call before verifying a password. `monitor` mode never refuses; `enforce` refuses flagged IPs.
+   * Give the `request` to have the client IP resolved through `trustProxy`, as every recording method does.
+   */
+  check(input: CheckInput): Promise<CheckResult>;
   /** Forgets the failures of an IP and/or account (an admin lockout reset); logged as `account_unlocked`. */
   resetCounters(input: {
     ip?: string | undefined;
@@ -707,8 +720,22 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
     },
 
     async check(input) {
+      if (!isPlainObject(input)) throw invalid('input', 'check() takes { request?, ip?, username? }');
+      rejectUnknownKeys(input, ['request', 'ip', 'username']);
+      const { request, ...rest } = input as CheckInput;
+      let ip = rest.ip;
+      if (request !== undefined && ip === undefined) {
+        // The same resolution (trusted proxies only) as the address a login record stores.
+        ip = enricher.client({ request }).ip ?? undefined;
+        if (ip === undefined && rest.username === undefined)
+          throw invalid('request', 'has no client address (a closed socket?) and no username was given');
+      }
       if (!detector) return { allowed: true, reasons: [] };
-      return decide(await detector.check(input), settings, clock.now().getTime());
+      const c = await detector.check({
+        ...(ip !== undefined ? { ip } : {}),
+        ...(rest.username !== undefined ? { username: rest.username } : {}),
+      });
+      return decide(c, settings, clock.now().getTime());
     },
 
     async resetCounters(input) {
