@@ -16,8 +16,12 @@ function line(i: number, severity: SecurityLogLine['severity'] = 'info'): Securi
     timestamp: new Date(Date.UTC(2026, 4, 10, 8, 0, i)),
     severity,
     message: `event ${i}\nforged: line`,
+    type: 'login_success',
+    category: 'authentication',
+    id: `id-${i}`,
+    username: `user${i}\r\n{"level":"CRITICAL"}`,
     location: { file: 'src/app.ts', line: i, function: null },
-    context: { event_type: 'login_success', username: `user${i}\r\n{"level":"CRITICAL"}` },
+    context: {},
   };
 }
 
@@ -29,7 +33,7 @@ function recorder() {
 describe('security log writes', () => {
   it('writes one line per event', () => {
     const r = recorder();
-    const log = createSecurityLog({ destination: r.stream });
+    const log = createSecurityLog({ destination: r.stream, format: 'seed' });
     log.write(line(1));
     log.write(line(2, 'warning'));
     assert.equal(r.chunks.length, 2);
@@ -42,7 +46,7 @@ describe('security log writes', () => {
 
   it("writes a batch's lines as one write, in order, each a whole JSON line", () => {
     const r = recorder();
-    const log = createSecurityLog({ destination: r.stream });
+    const log = createSecurityLog({ destination: r.stream, format: 'seed' });
     log.writeAll([line(1), line(2, 'error'), line(3, 'critical')]);
     assert.equal(r.chunks.length, 1, 'one write for the batch');
     const text = r.chunks[0] as string;
@@ -87,7 +91,7 @@ describe('security log writes', () => {
     const dir = await mkdtemp(join(tmpdir(), 'tg-seclog-'));
     try {
       const file = join(dir, 'security.log');
-      const log = createSecurityLog({ destination: file });
+      const log = createSecurityLog({ destination: file, format: 'seed' });
       for (let b = 0; b < 50; b++) log.writeAll(Array.from({ length: 20 }, (_, i) => line(b * 20 + i)));
       log.write(line(1000));
       await log.close();
