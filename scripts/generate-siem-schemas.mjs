@@ -33,7 +33,7 @@ const CLASSES = [
   'events/iam/authentication.json',
   'events/iam/account_change.json',
   'events/findings/detection_finding.json',
-  'events/application/web_resource_access_activity.json',
+  'events/application/api.json',
   'events/application/application_lifecycle.json',
 ];
 const show = (path) => JSON.parse(git(ocsfRepo, 'show', `${OCSF_TAG}:${path}`));
@@ -51,10 +51,17 @@ const byName = (dir) => {
 const objects = byName('objects');
 const events = byName('events');
 
-/** A definition's attributes after its `$include`s (included first, its own on top). */
+/**
+ * A definition's attributes after its `$include`s (included first, its own on top). A profile's
+ * attributes belong to an event only when it declares the profile in `metadata.profiles`; Trailguard
+ * declares none, so they are left out, as the OCSF server leaves them out of a class without profiles.
+ */
 function ownAttributes(def) {
   const out = {};
-  for (const inc of def.attributes?.$include ?? []) merge(out, show(inc).attributes ?? {});
+  for (const inc of def.attributes?.$include ?? []) {
+    if (inc.startsWith('profiles/')) continue;
+    merge(out, show(inc).attributes ?? {});
+  }
   const own = { ...def.attributes };
   delete own.$include;
   merge(out, own);
@@ -63,7 +70,10 @@ function ownAttributes(def) {
 function merge(into, from) {
   for (const [k, v] of Object.entries(from)) {
     if (k === '$include') continue;
-    into[k] = { ...into[k], ...v };
+    // Enum values add up along the chain, as the OCSF compiler merges them (0 Unknown and 99 Other come
+    // from the classification include, the activities from the class).
+    const enumValues = into[k]?.enum && v.enum ? { enum: { ...into[k].enum, ...v.enum } } : {};
+    into[k] = { ...into[k], ...v, ...enumValues };
   }
 }
 /** Attributes and constraints along the `extends` chain, the most derived last. */
@@ -118,7 +128,8 @@ function attributeSchema(name, local) {
 }
 function constraintSchemas(constraints) {
   const all = [];
-  if (constraints?.at_least_one) all.push({ anyOf: constraints.at_least_one.map((a) => ({ required: [a] })) });
+  if (constraints?.at_least_one)
+    all.push({ anyOf: constraints.at_least_one.map((a) => ({ required: [a] })) });
   if (constraints?.just_one) all.push({ oneOf: constraints.just_one.map((a) => ({ required: [a] })) });
   return all;
 }
@@ -145,7 +156,8 @@ for (const path of CLASSES) {
   const resolved = resolve(def, events);
   const schema = objectSchema(resolved);
   let category = def.category;
-  for (let d = def; !category && d?.extends; d = events.get(d.extends)) category = events.get(d.extends)?.category;
+  for (let d = def; !category && d?.extends; d = events.get(d.extends))
+    category = events.get(d.extends)?.category;
   const categoryUid = categories[category].uid;
   const classUid = categoryUid * 1000 + def.uid;
   const activities = Object.keys(resolved.attributes.activity_id.enum).map(Number);
@@ -171,12 +183,26 @@ writeFileSync(`${OUT}ocsf-${OCSF_TAG}.schema.json`, `${JSON.stringify(ocsf)}\n`)
 
 // --- ECS -----------------------------------------------------------------------------------------
 const ECS_TAG = 'v8.11.0';
-const FIELD_SETS = ['base', 'ecs', 'event', 'user', 'source', 'user_agent', 'log', 'rule', 'service', 'threat'];
+const FIELD_SETS = [
+  'base',
+  'ecs',
+  'event',
+  'user',
+  'source',
+  'user_agent',
+  'log',
+  'rule',
+  'service',
+  'threat',
+];
 const flat = yaml.load(git(ecsRepo, 'show', `${ECS_TAG}:generated/ecs/ecs_flat.yml`));
 const fields = {};
 for (const [name, f] of Object.entries(flat)) {
   const set = name.includes('.') ? name.slice(0, name.indexOf('.')) : 'base';
-  if (!FIELD_SETS.includes(set) && !(set === 'base' || ['@timestamp', 'labels', 'message', 'tags'].includes(name)))
+  if (
+    !FIELD_SETS.includes(set) &&
+    !(set === 'base' || ['@timestamp', 'labels', 'message', 'tags'].includes(name))
+  )
     continue;
   fields[name] = {
     type: f.type,
@@ -187,7 +213,9 @@ for (const [name, f] of Object.entries(flat)) {
           ...(f.allowed_values.some((v) => v.expected_event_types)
             ? {
                 expected_event_types: Object.fromEntries(
-                  f.allowed_values.filter((v) => v.expected_event_types).map((v) => [v.name, v.expected_event_types]),
+                  f.allowed_values
+                    .filter((v) => v.expected_event_types)
+                    .map((v) => [v.name, v.expected_event_types]),
                 ),
               }
             : {}),
