@@ -15,6 +15,7 @@ import type { GeoConfig } from './enrich/geo.ts';
 import { resolveDetectionSettings } from './domain/security-event.ts';
 import type { DetectionSettings } from './domain/security-event.ts';
 import type { SecurityLogConfig } from './security/security-log.ts';
+import { SECURITY_LOG_FORMATS } from './security/security-log-formats.ts';
 import { DEFAULT_DATA_DIR } from './store/database.ts';
 import { resolveRetentionPolicy } from './retention/retention-policy.ts';
 import type { RetentionOptions, RetentionPolicy } from './retention/retention-policy.ts';
@@ -190,11 +191,16 @@ export function resolveConfig(
   );
   const securityLog = pick<SecurityLogConfig>('securityLog') ?? {};
   if (!isPlainObject(securityLog))
-    throw configError('securityLog', 'must be { enabled?, destination?, location? }');
+    throw configError('securityLog', 'must be { enabled?, destination?, location?, format? }');
   if (securityLog.enabled !== undefined && typeof securityLog.enabled !== 'boolean')
     throw configError('securityLog.enabled', 'must be a boolean');
   if (securityLog.location !== undefined && typeof securityLog.location !== 'boolean')
     throw configError('securityLog.location', 'must be a boolean');
+  if (
+    securityLog.format !== undefined &&
+    !(SECURITY_LOG_FORMATS as readonly unknown[]).includes(securityLog.format)
+  )
+    throw configError('securityLog.format', `must be one of: ${SECURITY_LOG_FORMATS.join(', ')}`);
   const dest = securityLog.destination;
   if (
     dest !== undefined &&

@@ -214,8 +214,8 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
         timestamp: new Date(),
         severity: 'info',
         message,
-        location: { file: null, line: null, function: null },
-        context: { event_type: 'integrity_sealed', head_seq: head.seq, head_hash: head.hash, rows },
+        type: 'integrity_sealed',
+        context: { head_seq: head.seq, head_hash: head.hash, rows },
       });
     },
   });

@@ -5,7 +5,8 @@
  */
 import type { Change } from '../domain/change.ts';
 import type { SecurityEvent } from '../domain/security-event.ts';
-import { ECS_VERSION, csvLine, ocsfMetadata } from './formats.ts';
+import { ECS_EVENT, ECS_SEVERITY, ECS_VERSION, OCSF_SEVERITY } from '../domain/siem-vocabulary.ts';
+import { AUTHENTICATED_SERVICE, csvLine, ocsfMetadata, withoutNulls } from './formats.ts';
 
 // ---------------------------------------------------------------------------------------------------
 // Security events
@@ -40,14 +41,6 @@ export function securityEventCsv(e: SecurityEvent): string {
   ]);
 }
 
-// Trailguard severity → OCSF severity_id / name.
-const OCSF_SEVERITY: Record<SecurityEvent['severity'], [number, string]> = {
-  info: [1, 'Informational'],
-  warning: [3, 'Medium'],
-  error: [4, 'High'],
-  critical: [5, 'Critical'],
-};
-
 // OCSF Account Change (3001) activities for the account-management events. 1.3.0 has no Unlock
 // activity: unlocking is 99 Other with activity_name 'Unlock'.
 const ACCOUNT_CHANGE: Partial<Record<SecurityEvent['type'], [number, string]>> = {
@@ -67,10 +60,38 @@ function ocsfUser(e: SecurityEvent): Record<string, unknown> | undefined {
   };
 }
 
+const PATTERN_TITLE: Record<string, string> = {
+  brute_force: 'Brute force',
+  distributed_attack: 'Distributed attack on one account',
+  account_enumeration: 'Account enumeration',
+  new_country: 'Login from a new country',
+  impossible_travel: 'Impossible travel',
+};
+
+/**
+ * What a detection found, for `finding_info.title`: the pattern, its key and the count against the
+ * threshold (`Brute force: 198.51.100.7, 7 failures ≥ 5 in 900 s`). The triggering login's failure
+ * reason says nothing about the detection and stays out of it.
+ */
+export function detectionTitle(e: SecurityEvent): string {
+  const c = e.context;
+  const pattern = typeof c['pattern'] === 'string' ? c['pattern'] : null;
+  if (pattern === null) return e.reason ? `Suspicious activity: ${e.reason}` : 'Suspicious activity';
+  const name = PATTERN_TITLE[pattern] ?? pattern;
+  const key = typeof c['key'] === 'string' ? `: ${c['key']}` : '';
+  const count = typeof c['count'] === 'number' ? c['count'] : null;
+  const threshold = typeof c['threshold'] === 'number' ? c['threshold'] : null;
+  const windowSeconds = typeof c['window_seconds'] === 'number' ? c['window_seconds'] : null;
+  if (pattern === 'impossible_travel' && count !== null)
+    return `${name}${key}, ${count} km/h${threshold !== null ? ` > ${threshold} km/h` : ''}`;
+  if (count === null || threshold === null || pattern === 'new_country') return `${name}${key}`;
+  return `${name}${key}, ${count} ≥ ${threshold}${windowSeconds !== null ? ` in ${windowSeconds} s` : ''}`;
+}
+
 /**
  * A security event as OCSF: `suspicious_activity` (a detection signal) as Detection Finding (2004);
  * logins as Authentication (3002, Logon); account events as Account Change (3001);
- * `permission_denied` as Web Resource Access Activity (6004, Access Deny).
+ * `permission_denied` as API Activity (6003, by the denied action: Create / Read / Update / Delete / Other).
  */
 export function securityEventOcsf(e: SecurityEvent): Record<string, unknown>[] {
   const [severityId, severity] = OCSF_SEVERITY[e.severity];
@@ -84,9 +105,12 @@ export function securityEventOcsf(e: SecurityEvent): Record<string, unknown>[] {
     ...(e.reason ? { message: e.reason } : {}),
     metadata: ocsfMetadata(e.id, 'security_events'),
   };
-  const unmapped = { event_type: e.type, category: e.category, context: e.context };
+  const unmapped = withoutNulls({ event_type: e.type, category: e.category, context: e.context });
   if (e.type === 'suspicious_activity') {
     const pattern = typeof e.context['pattern'] === 'string' ? e.context['pattern'] : 'suspicious_activity';
+    // Class 2004 has no endpoint or actor of its own: the address and account behind a detection are
+    // its evidence (an evidence needs at least one of them).
+    const evidence = { ...src, ...(user ? { actor: { user } } : {}) };
     return [
       {
         class_uid: 2004,
@@ -98,11 +122,12 @@ export function securityEventOcsf(e: SecurityEvent): Record<string, unknown>[] {
         type_uid: 200401,
         type_name: 'Detection Finding: Create',
         ...base,
+        message: detectionTitle(e),
         status_id: 1,
         status: 'New',
         finding_info: {
           uid: e.id,
-          title: e.reason ?? `Suspicious activity: ${pattern}`,
+          title: detectionTitle(e),
           types: [pattern],
           analytic: { name: pattern, type_id: 1, type: 'Rule' },
           ...(typeof e.context['first_seen_at'] === 'string'
@@ -110,9 +135,7 @@ export function securityEventOcsf(e: SecurityEvent): Record<string, unknown>[] {
             : {}),
           last_seen_time: e.occurredAt.getTime(),
         },
-        evidences: [{ ...src, ...(user ? { actor: { user } } : {}) }],
-        ...(user ? { actor: { user } } : {}),
-        ...src,
+        ...(Object.keys(evidence).length ? { evidences: [evidence] } : {}),
         unmapped,
       },
     ];
@@ -134,6 +157,7 @@ export function securityEventOcsf(e: SecurityEvent): Record<string, unknown>[] {
         status: ok ? 'Success' : 'Failure',
         ...(e.reason && !ok ? { status_detail: e.reason } : {}),
         user: user ?? {},
+        service: AUTHENTICATED_SERVICE,
         ...src,
         ...http,
         unmapped,
@@ -161,23 +185,27 @@ export function securityEventOcsf(e: SecurityEvent): Record<string, unknown>[] {
       },
     ];
   }
-  // permission_denied
+  // permission_denied: API Activity (6003), the application refusing an operation on a resource. Web
+  // Resource Access Activity (6004) would need the HTTP request and has no actor to name the user.
   const resource = typeof e.context['resource'] === 'string' ? e.context['resource'] : undefined;
+  const action = typeof e.context['action'] === 'string' ? e.context['action'] : undefined;
+  const [activityId, activity] = API_ACTIVITY[action?.toLowerCase() ?? ''] ?? [99, action ?? 'Other'];
   return [
     {
-      class_uid: 6004,
-      class_name: 'Web Resource Access Activity',
+      class_uid: 6003,
+      class_name: 'API Activity',
       category_uid: 6,
       category_name: 'Application Activity',
-      activity_id: 2,
-      activity_name: 'Access Deny',
-      type_uid: 600402,
-      type_name: 'Web Resource Access Activity: Access Deny',
+      activity_id: activityId,
+      activity_name: activity,
+      type_uid: 600300 + activityId,
+      type_name: `API Activity: ${activity}`,
       ...base,
       status_id: 2,
       status: 'Failure',
-      ...(user ? { actor: { user } } : {}),
-      web_resources: resource ? [{ name: resource }] : [],
+      actor: { user: user ?? {} },
+      api: { operation: action ?? 'unknown' },
+      ...(resource ? { resources: [{ name: resource }] } : {}),
       ...src,
       ...http,
       unmapped,
@@ -185,45 +213,35 @@ export function securityEventOcsf(e: SecurityEvent): Record<string, unknown>[] {
   ];
 }
 
-// ECS categorisation per event type: [category, type, outcome].
-const ECS_EVENT: Record<SecurityEvent['type'], [string[], string[], 'success' | 'failure' | 'unknown']> = {
-  login_success: [['authentication'], ['start'], 'success'],
-  login_failed: [['authentication'], ['start'], 'failure'],
-  account_locked: [['iam'], ['user', 'change'], 'success'],
-  account_unlocked: [['iam'], ['user', 'change'], 'success'],
-  password_changed: [['iam'], ['user', 'change'], 'success'],
-  password_reset_requested: [['iam'], ['user', 'change'], 'success'],
-  '2fa_enabled': [['iam', 'authentication'], ['user', 'change'], 'success'],
-  '2fa_disabled': [['iam', 'authentication'], ['user', 'change'], 'success'],
-  permission_denied: [['iam'], ['denied'], 'failure'],
-  suspicious_activity: [['intrusion_detection', 'authentication'], ['indicator'], 'unknown'],
-};
-
-// ECS event.severity: a number; Trailguard severity → syslog-like 1..4 scale rising with severity.
-const ECS_SEVERITY: Record<SecurityEvent['severity'], number> = {
-  info: 1,
-  warning: 2,
-  error: 3,
-  critical: 4,
+// OCSF API Activity activities for the usual verbs of a permission check; others are 99 Other.
+const API_ACTIVITY: Record<string, [number, string]> = {
+  create: [1, 'Create'],
+  read: [2, 'Read'],
+  view: [2, 'Read'],
+  update: [3, 'Update'],
+  write: [3, 'Update'],
+  edit: [3, 'Update'],
+  delete: [4, 'Delete'],
 };
 
 /** A security event as one ECS document; signals are `event.kind: alert`. */
 export function securityEventEcs(e: SecurityEvent): Record<string, unknown>[] {
-  const [category, type, outcome] = ECS_EVENT[e.type];
-  const signal = e.type === 'suspicious_activity';
+  const { kind, category, type, outcome } = ECS_EVENT[e.type];
+  const signal = kind === 'alert';
   const pattern = typeof e.context['pattern'] === 'string' ? e.context['pattern'] : null;
   return [
     {
       '@timestamp': e.occurredAt.toISOString(),
       ecs: { version: ECS_VERSION },
       event: {
-        kind: signal ? 'alert' : 'event',
+        kind,
         category,
         type,
         action: e.type.replace(/_/g, '-'),
         outcome,
         severity: ECS_SEVERITY[e.severity],
-        ...(e.reason ? { reason: e.reason } : {}),
+        // A detection's reason is what it found, not the failure reason of the login that tripped it.
+        ...(signal ? { reason: detectionTitle(e) } : e.reason ? { reason: e.reason } : {}),
         id: e.id,
         module: 'trailguard',
         dataset: 'trailguard.security_events',
@@ -238,7 +256,7 @@ export function securityEventEcs(e: SecurityEvent): Record<string, unknown>[] {
           }
         : {}),
       ...(e.userAgent ? { user_agent: { original: e.userAgent } } : {}),
-      ...(signal && pattern ? { rule: { name: pattern }, threat: { indicator: { type: pattern } } } : {}),
+      ...(signal && pattern ? { rule: { name: pattern } } : {}),
       labels: { event_type: e.type, category: e.category, severity: e.severity },
       trailguard: { context: e.context },
     },
@@ -334,7 +352,8 @@ function changeCommon(c: Change): Record<string, unknown> {
 
 /**
  * A change as OCSF Application Lifecycle (6002), activity Update (8): a production change updates the
- * affected applications. One event per change, at `deployed_at`; approval and rollback in `unmapped`.
+ * affected applications. One event per change, at `deployed_at`; the performer, approval and rollback
+ * in `unmapped`.
  */
 export function changeOcsf(c: Change): Record<string, unknown>[] {
   const [severityId, severity] = IMPACT_SEVERITY[c.impactLevel];
@@ -356,13 +375,22 @@ export function changeOcsf(c: Change): Record<string, unknown>[] {
       status: c.rolledBack ? 'Failure' : 'Success',
       ...(c.rolledBack ? { status_detail: 'rolled back' } : {}),
       message: c.title,
+      // OCSF's product object requires a vendor; the changed systems are the organisation's own and the
+      // change log does not name their vendor.
       app: {
         name: c.affectedSystems.join(', ') || c.title,
+        vendor_name: 'Unknown',
         ...(c.version ? { version: c.version } : {}),
       },
-      actor: { user: { uid: c.performedBy.id, name: c.performedBy.name } },
       metadata: ocsfMetadata(c.id, 'change_log'),
-      unmapped: { ...changeCommon(c), approved, affected_systems: c.affectedSystems },
+      // Application Lifecycle has no actor (without the host profile): who performed the change is
+      // unmapped, with the approval and rollback.
+      unmapped: withoutNulls({
+        ...changeCommon(c),
+        performed_by: c.performedBy,
+        approved,
+        affected_systems: c.affectedSystems,
+      }),
     },
   ];
 }

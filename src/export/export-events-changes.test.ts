@@ -8,6 +8,7 @@ import { forEachBackend, openTrailguard } from '../../test/helpers/backends.ts';
 import { buildProgram } from '../cli/program.ts';
 import type { Trailguard } from '../trailguard.ts';
 import type { ExportOptions } from './export-service.ts';
+import { ecsErrors, ocsfErrors } from '../../test/helpers/siem-schemas.ts';
 
 type Doc = Record<string, unknown> & {
   class_uid?: number;
@@ -50,6 +51,38 @@ forEachBackend('SIEM export of security events and changes', (backend) => {
       action: 'read',
       ip: '203.0.113.1',
       occurredAt: '2026-03-01T10:11:00Z',
+    });
+    // A closed session (Logon and Logoff) and every account event type, for the schema checks.
+    await tg.logins.record({
+      username: 'carol',
+      userId: 'u-carol',
+      success: true,
+      ip: '203.0.113.20',
+      userAgent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) Firefox/128.0',
+      sessionKey: 'carol-session',
+      occurredAt: new Date(Date.UTC(2026, 2, 1, 10, 20)),
+    });
+    await tg.logins.flush();
+    await tg.logins.recordLogout({
+      userId: 'u-carol',
+      sessionKey: 'carol-session',
+      occurredAt: new Date(Date.UTC(2026, 2, 1, 10, 50)),
+    });
+    for (const type of ['account_unlocked', 'password_changed', 'password_reset_requested'] as const)
+      await tg.security.log(type, {
+        username: 'carol',
+        ip: '203.0.113.20',
+        occurredAt: '2026-03-01T11:00:00Z',
+      });
+    await tg.security.log('2fa_enabled', {
+      userId: 'u-carol',
+      ip: '203.0.113.20',
+      occurredAt: '2026-03-01T11:01:00Z',
+    });
+    await tg.security.log('2fa_disabled', {
+      userId: 'u-carol',
+      ip: '203.0.113.20',
+      occurredAt: '2026-03-01T11:02:00Z',
     });
     await tg.security.flush();
     const c = await tg.changes.log({
@@ -113,13 +146,18 @@ forEachBackend('SIEM export of security events and changes', (backend) => {
     assert.equal(finding?.type_uid, 200401);
     assert.equal((finding?.['finding_info'] as { types: string[] }).types[0], 'brute_force');
     assert.equal(finding?.['severity_id'], 5);
+    assert.equal(finding?.['severity'], 'Critical');
     assert.equal(byType.get('login_failed')?.class_uid, 3002);
     assert.equal(byType.get('login_failed')?.['status_id'], 2);
     assert.equal(byType.get('account_locked')?.class_uid, 3001);
     assert.equal(byType.get('account_locked')?.activity_id, 9);
-    assert.equal(byType.get('permission_denied')?.class_uid, 6004);
-    assert.equal(byType.get('permission_denied')?.activity_id, 2);
-    assert.deepEqual(byType.get('permission_denied')?.['web_resources'], [{ name: 'invoice:1' }]);
+    const denied = byType.get('permission_denied');
+    assert.equal(denied?.class_uid, 6003);
+    assert.equal(denied?.activity_id, 2);
+    assert.equal(denied?.['status'], 'Failure');
+    assert.deepEqual(denied?.['api'], { operation: 'read' });
+    assert.deepEqual(denied?.['resources'], [{ name: 'invoice:1' }]);
+    assert.deepEqual(denied?.['actor'], { user: { uid: 'u-ann' } });
     assert.ok(ocsf.every((d) => d.metadata?.log_name === 'security_events'));
   });
 
@@ -135,7 +173,9 @@ forEachBackend('SIEM export of security events and changes', (backend) => {
     assert.equal(failed?.event?.['outcome'], 'failure');
     assert.deepEqual(failed?.['source'], { ip: '198.51.100.66' });
     const denied = ecs.find((d) => d.event?.['action'] === 'permission-denied');
-    assert.deepEqual(denied?.event?.['type'], ['denied']);
+    assert.deepEqual(denied?.event?.['category'], ['iam']);
+    assert.deepEqual(denied?.event?.['type'], ['info']);
+    assert.equal(denied?.event?.['outcome'], 'failure');
   });
 
   it('exports changes as JSON lines and CSV with formulas defused, honouring the time range', async () => {
@@ -162,8 +202,8 @@ forEachBackend('SIEM export of security events and changes', (backend) => {
     assert.equal(first?.class_uid, 6002);
     assert.equal(first?.type_uid, 600208);
     assert.equal(first?.['time'], Date.parse('2026-03-01T09:00:00Z'));
-    assert.deepEqual(first?.['actor'], { user: { uid: 'u-ann', name: 'Ann' } });
-    assert.deepEqual(first?.['app'], { name: 'billing', version: 'v2.1.0' });
+    assert.deepEqual(first?.unmapped?.['performed_by'], { id: 'u-ann', name: 'Ann' });
+    assert.deepEqual(first?.['app'], { name: 'billing', vendor_name: 'Unknown', version: 'v2.1.0' });
     assert.equal(first?.['status'], 'Failure'); // rolled back
     assert.equal(first?.unmapped?.['approval_status'], 'approved');
     const [ecs] = await docs({ table: 'changes', format: 'ecs' });
@@ -171,6 +211,69 @@ forEachBackend('SIEM export of security events and changes', (backend) => {
     assert.deepEqual(ecs?.event?.['type'], ['change']);
     assert.equal(ecs?.event?.['outcome'], 'failure');
     assert.deepEqual(ecs?.['user'], { id: 'u-ann', name: 'Ann' });
+  });
+
+  it('writes every OCSF export as valid OCSF 1.3.0 (authentication, account change, detection finding, API activity, application lifecycle)', async () => {
+    const classes = new Set<number>();
+    for (const table of ['logins', 'security-events', 'changes'] as const) {
+      for (const d of await docs({ table, format: 'ocsf' })) {
+        assert.deepEqual(ocsfErrors(d), [], `${table} ${JSON.stringify(d)}`);
+        classes.add(d.class_uid ?? 0);
+      }
+    }
+    assert.deepEqual([...classes].sort(), [2004, 3001, 3002, 6002, 6003]);
+  });
+
+  it('writes every ECS export as ECS 8.11: known fields, right types, allowed values and category/type pairs', async () => {
+    let n = 0;
+    for (const table of ['logins', 'security-events', 'changes'] as const) {
+      for (const d of await docs({ table, format: 'ecs' })) {
+        assert.deepEqual(ecsErrors(d), [], `${table} ${JSON.stringify(d)}`);
+        n++;
+      }
+    }
+    assert.ok(n > 10);
+  });
+
+  it('describes a detection by what it found, with its evidence where class 2004 allows it', async () => {
+    const finding = (await docs({ table: 'security-events', format: 'ocsf' })).find(
+      (d) => d.class_uid === 2004,
+    );
+    assert.ok(finding);
+    assert.equal(finding['src_endpoint'], undefined, '2004 defines no top-level src_endpoint');
+    assert.equal(finding['actor'], undefined, '2004 defines no top-level actor');
+    const info = finding['finding_info'] as { title: string };
+    assert.match(info.title, /^Brute force: 198\.51\.100\.66, 3 ≥ 3 in 900 s$/);
+    assert.ok(!info.title.includes('invalid_password'));
+    assert.deepEqual(finding['evidences'], [
+      { src_endpoint: { ip: '198.51.100.66' }, actor: { user: { name: 'victim2@example.test' } } },
+    ]);
+    const ecsSignal = (await docs({ table: 'security-events', format: 'ecs' })).find(
+      (d) => d.event?.['kind'] === 'alert',
+    );
+    assert.equal(ecsSignal?.event?.['reason'], info.title);
+  });
+
+  it('gives a login the same OCSF severity in the logins and the security-events exports, and no nulls in unmapped', async () => {
+    const fromEvents = (await docs({ table: 'security-events', format: 'ocsf' })).filter(
+      (d) => d.class_uid === 3002,
+    );
+    const fromLogins = await docs({ table: 'logins', format: 'ocsf' });
+    assert.ok(fromEvents.length >= 5);
+    for (const e of fromEvents) {
+      const login = fromLogins.find((l) => l.metadata?.uid === e.metadata?.uid);
+      assert.ok(login, `login ${e.metadata?.uid}`);
+      assert.deepEqual([login['severity_id'], login['severity']], [e['severity_id'], e['severity']]);
+    }
+    const severities = new Set(
+      fromEvents.map((e) => `${String(e.unmapped?.['event_type'])}:${String(e['severity_id'])}`),
+    );
+    assert.ok(severities.has('login_failed:2') && severities.has('login_failed:4'), [...severities].join());
+    const hasNull = (v: unknown): boolean =>
+      v === null || (typeof v === 'object' && Object.values(v as object).some(hasNull));
+    for (const table of ['logins', 'security-events', 'changes'] as const)
+      for (const d of await docs({ table, format: 'ocsf' }))
+        assert.ok(!hasNull(d.unmapped), JSON.stringify(d.unmapped));
   });
 
   it(

@@ -19,7 +19,8 @@ import type { LoginEvent } from './formats.ts';
 import type { LoginRecord } from '../domain/login.ts';
 import { toChange } from '../changes/change-repository.ts';
 import type { Change } from '../domain/change.ts';
-import type { SecurityEvent } from '../domain/security-event.ts';
+import { isSeverity } from '../domain/security-event.ts';
+import type { SecurityEvent, Severity } from '../domain/security-event.ts';
 import { toEvent } from '../security/security-repository.ts';
 import {
   CHANGE_CSV_COLUMNS,
@@ -104,13 +105,26 @@ export const loginSource: ExportSource = {
     { relation: 'login_history', timeColumn: 'login_at', event: 'login' },
     { relation: 'login_history', timeColumn: 'logout_at', event: 'logout', notAfter: 'login_at' },
   ],
-  toRecord: (row) => toLoginRecord(row as LoginRow),
-  json: (r, event) => loginJson(r as LoginRecord, event as LoginEvent),
+  // The row's own security event severity goes along: OCSF gives the login the severity its
+  // login_success / login_failed event has in the security-events export (escalated or not).
+  toRecord: (row): ExportedLogin => ({
+    record: toLoginRecord(row as LoginRow),
+    eventSeverity: isSeverity(row['event_severity']) ? row['event_severity'] : null,
+  }),
+  json: (r, event) => loginJson((r as ExportedLogin).record, event as LoginEvent),
   csvHeader: LOGIN_CSV_COLUMNS,
-  csv: (r, event) => loginCsv(r as LoginRecord, event as LoginEvent),
-  ocsf: (r, event) => [loginOcsfEvent(r as LoginRecord, event as LoginEvent)],
-  ecs: (r, event) => [loginEcsEvent(r as LoginRecord, event as LoginEvent)],
+  csv: (r, event) => loginCsv((r as ExportedLogin).record, event as LoginEvent),
+  ocsf: (r, event) => {
+    const { record, eventSeverity } = r as ExportedLogin;
+    return [loginOcsfEvent(record, event as LoginEvent, eventSeverity ?? undefined)];
+  },
+  ecs: (r, event) => [loginEcsEvent((r as ExportedLogin).record, event as LoginEvent)],
 };
+
+interface ExportedLogin {
+  record: LoginRecord;
+  eventSeverity: Severity | null;
+}
 
 export const securityEventSource: ExportSource = {
   parts: [

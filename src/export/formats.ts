@@ -5,9 +5,25 @@
  */
 import { readFileSync } from 'node:fs';
 import type { LoginRecord } from '../domain/login.ts';
+import { BASE_SEVERITY } from '../domain/security-event.ts';
+import type { Severity } from '../domain/security-event.ts';
+import { ECS_VERSION, OCSF_SEVERITY } from '../domain/siem-vocabulary.ts';
 
 export const OCSF_VERSION = '1.3.0';
-export const ECS_VERSION = '8.11.0';
+export { ECS_VERSION };
+
+/**
+ * A copy of `value` without null (or undefined) object members, at any depth; arrays keep their items.
+ * OCSF's `unmapped` and ECS documents say "unknown" by leaving a key out, and a SIEM indexing a
+ * null as a value would count it as one.
+ */
+export function withoutNulls<T>(value: T): T {
+  if (value === null || typeof value !== 'object' || value instanceof Date) return value;
+  if (Array.isArray(value)) return value.map((v: unknown) => withoutNulls(v)) as T;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) if (v !== null && v !== undefined) out[k] = withoutNulls(v);
+  return out as T;
+}
 
 const productVersion = (() => {
   try {
@@ -122,6 +138,9 @@ function ocsfLocation(r: LoginRecord): Record<string, unknown> | undefined {
   return { ...(r.country ? { country: r.country } : {}), ...(r.city ? { city: r.city } : {}) };
 }
 
+/** OCSF `service` of an Authentication event. */
+export const AUTHENTICATED_SERVICE = Object.freeze({ name: 'Trailguard' });
+
 /** A login record as OCSF Authentication (3002): a Logon, and a Logoff when the session was closed. */
 export function loginOcsf(r: LoginRecord): Record<string, unknown>[] {
   return r.logoutAt === null
@@ -130,7 +149,12 @@ export function loginOcsf(r: LoginRecord): Record<string, unknown>[] {
 }
 
 /** One event of a login record as OCSF Authentication (3002): Logon (`login`) or Logoff (`logout`). */
-export function loginOcsfEvent(r: LoginRecord, event: LoginEvent): Record<string, unknown> {
+export function loginOcsfEvent(
+  r: LoginRecord,
+  event: LoginEvent,
+  /** The severity of the login's own security event, when known (it may have been escalated). */
+  eventSeverity?: Severity,
+): Record<string, unknown> {
   const [protocolId, protocol] = AUTH_PROTOCOL[r.loginType] ?? [99, r.loginType];
   const location = ocsfLocation(r);
   const common = {
@@ -139,19 +163,26 @@ export function loginOcsfEvent(r: LoginRecord, event: LoginEvent): Record<string
     category_uid: 3,
     category_name: 'Identity & Access Management',
     user: { name: r.username, ...(r.userId !== null ? { uid: r.userId } : {}) },
+    // OCSF asks for the service authenticated to (or its endpoint); the export knows only that the
+    // login went through Trailguard.
+    service: AUTHENTICATED_SERVICE,
     src_endpoint: { ...(r.ipAddress ? { ip: r.ipAddress } : {}), ...(location ? { location } : {}) },
     ...(r.userAgent ? { http_request: { user_agent: r.userAgent } } : {}),
     auth_protocol_id: protocolId,
     auth_protocol: protocol,
-    unmapped: {
+    unmapped: withoutNulls({
       login_type: r.loginType,
       device_type: r.deviceType,
       browser: r.browser,
       browser_version: r.browserVersion,
       os: r.os,
-    },
+    }),
   };
   if (event === 'login') {
+    // The same severity as the login's own security event (login_success / login_failed) exported
+    // from the security events.
+    const [severityId, severity] =
+      OCSF_SEVERITY[eventSeverity ?? BASE_SEVERITY[r.success ? 'login_success' : 'login_failed']];
     return {
       ...common,
       activity_id: 1,
@@ -159,8 +190,8 @@ export function loginOcsfEvent(r: LoginRecord, event: LoginEvent): Record<string
       type_uid: 300201,
       type_name: 'Authentication: Logon',
       time: r.loginAt.getTime(),
-      severity_id: r.success ? 1 : 2,
-      severity: r.success ? 'Informational' : 'Low',
+      severity_id: severityId,
+      severity,
       status_id: r.success ? 1 : 2,
       status: r.success ? 'Success' : 'Failure',
       ...(r.failureReason ? { status_detail: r.failureReason } : {}),

@@ -65,13 +65,16 @@ describe('seal schedule', () => {
       await sleep(1_300);
       const head = await tg.integrity.head();
       assert.ok(head, 'sealed by the timer');
-      // The head went to the security log, outside the database.
+      // The head went to the security log (ECS by default), outside the database.
       const anchor = lines
-        .map((l) => JSON.parse(l) as { context: Record<string, unknown> })
-        .find((l) => l.context['event_type'] === 'integrity_sealed');
+        .map(
+          (l) =>
+            JSON.parse(l) as { event: { action: string }; trailguard: { context: Record<string, unknown> } },
+        )
+        .find((l) => l.event.action === 'integrity-sealed');
       assert.ok(anchor);
-      assert.equal(typeof anchor.context['head_seq'], 'number');
-      assert.match(String(anchor.context['head_hash']), /^[0-9a-f]{64}$/);
+      assert.equal(typeof anchor.trailguard.context['head_seq'], 'number');
+      assert.match(String(anchor.trailguard.context['head_hash']), /^[0-9a-f]{64}$/);
     } finally {
       await tg.close();
     }

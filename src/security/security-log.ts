@@ -1,17 +1,23 @@
 /**
- * The security event log: one JSON line per event through pino, in the seed's shape
- * `{timestamp, level, logger: "security.events", message, location, context}`. Every value is
- * JSON-escaped by pino, so CR/LF in a username cannot start a new line; long values are cut before.
+ * The security event log: one JSON line per event through pino, as ECS (the default), OpenTelemetry's
+ * log data model or the seed's shape (see security-log-formats.ts). Every value is JSON-escaped by
+ * pino, so CR/LF in a username cannot start a new line; long values are cut before.
  * @module
  */
 import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import pino from 'pino';
 import type { DestinationStream } from 'pino';
 import { TrailguardError } from '../domain/errors.ts';
+import { SEVERITIES } from '../domain/security-event.ts';
 import type { Severity } from '../domain/security-event.ts';
-import type { CallSite } from './call-site.ts';
+import { LINE_FORMATS, SECURITY_LOG_FORMATS } from './security-log-formats.ts';
+import type { SecurityLogFormat, SecurityLogLine, TraceIds } from './security-log-formats.ts';
 import './error-codes.ts';
+
+export type { SecurityLogFormat, SecurityLogLine, TraceIds } from './security-log-formats.ts';
+export { SECURITY_LOG_FORMATS } from './security-log-formats.ts';
 
 /** Where security log lines go. */
 export interface SecurityLogConfig {
@@ -25,14 +31,12 @@ export interface SecurityLogConfig {
    * @default true
    */
   location?: boolean | undefined;
-}
-
-export interface SecurityLogLine {
-  timestamp: Date;
-  severity: Severity;
-  message: string;
-  location: CallSite;
-  context: Record<string, unknown>;
+  /**
+   * The line's shape: `ecs` (Elastic Common Schema 8.x field names), `otel` (OpenTelemetry's log data
+   * model, with the active trace) or `seed` (the original `{level, logger, location, context}`).
+   * @default 'ecs'
+   */
+  format?: SecurityLogFormat | undefined;
 }
 
 export interface SecurityLog {
@@ -40,6 +44,11 @@ export interface SecurityLog {
   readonly enabled: boolean;
   /** Whether lines carry the caller's location. */
   readonly location: boolean;
+  /**
+   * The active OpenTelemetry span's ids, read when an event is raised (the line is written later, from
+   * the commit, outside the caller's context). Undefined when `@opentelemetry/api` is not installed.
+   */
+  readonly traceIds: (() => TraceIds | undefined) | undefined;
   write(line: SecurityLogLine): void;
   /**
    * Writes the lines of a committed batch as one write to the destination: one system call for a
@@ -55,12 +64,56 @@ const LEVEL_OF: Record<Severity, 'info' | 'warn' | 'error' | 'fatal'> = {
   error: 'error',
   critical: 'fatal',
 };
-const LABEL: Record<string, string> = { info: 'INFO', warn: 'WARNING', error: 'ERROR', fatal: 'CRITICAL' };
+
+interface TraceApi {
+  trace: {
+    getActiveSpan(): { spanContext(): { traceId: string; spanId: string; traceFlags: number } } | undefined;
+  };
+}
+
+/**
+ * Loads `@opentelemetry/api` if the application has it (an optional peer dependency: Trailguard never
+ * requires it) and returns a reader of the active span's ids. The API keeps its state in a global, so
+ * the application's copy and this one see the same context.
+ */
+function otelTraceReader(): (() => TraceIds | undefined) | undefined {
+  let api: TraceApi;
+  try {
+    api = createRequire(import.meta.url)('@opentelemetry/api') as TraceApi;
+  } catch {
+    return undefined;
+  }
+  return () => {
+    const span = api.trace.getActiveSpan();
+    if (!span) return undefined;
+    const c = span.spanContext();
+    return { traceId: c.traceId, spanId: c.spanId, flags: c.traceFlags };
+  };
+}
 
 /** Opens the security log. */
 export function createSecurityLog(config: SecurityLogConfig = {}): SecurityLog {
   if (config.enabled === false)
-    return { enabled: false, location: false, write() {}, writeAll() {}, close: async () => {} };
+    return {
+      enabled: false,
+      location: false,
+      traceIds: undefined,
+      write() {},
+      writeAll() {},
+      close: async () => {},
+    };
+  const formatName = config.format ?? 'ecs';
+  if (!SECURITY_LOG_FORMATS.includes(formatName)) {
+    throw new TrailguardError(
+      'CONFIG_INVALID',
+      `securityLog.format: must be one of ${SECURITY_LOG_FORMATS.join(', ')}`,
+      { field: 'securityLog.format' },
+    );
+  }
+  const shape = LINE_FORMATS[formatName];
+  // pino's level labels stand for the four severities; each format names them its own way.
+  const severityFields: Record<string, Record<string, unknown>> = {};
+  for (const s of SEVERITIES) severityFields[LEVEL_OF[s]] = shape.severity(s);
   const dest = config.destination ?? 1;
   let stream: DestinationStream;
   let boom: ReturnType<typeof pino.destination> | null = null;
@@ -119,9 +172,9 @@ export function createSecurityLog(config: SecurityLogConfig = {}): SecurityLog {
     {
       base: null,
       timestamp: false,
-      messageKey: 'message',
+      messageKey: shape.messageKey,
       level: 'info',
-      formatters: { level: (label) => ({ level: LABEL[label] ?? label.toUpperCase() }) },
+      formatters: { level: (label) => severityFields[label] ?? {} },
     },
     sink as unknown as DestinationStream,
   );
@@ -151,19 +204,12 @@ export function createSecurityLog(config: SecurityLogConfig = {}): SecurityLog {
     });
   }
   function format(line: SecurityLogLine): void {
-    logger[LEVEL_OF[line.severity]](
-      {
-        timestamp: line.timestamp.toISOString(),
-        logger: 'security.events',
-        location: line.location,
-        context: line.context,
-      },
-      line.message,
-    );
+    logger[LEVEL_OF[line.severity]](shape.build(line), line.message);
   }
   return {
     enabled: true,
     location: config.location !== false,
+    traceIds: formatName === 'seed' ? undefined : otelTraceReader(),
     write: format,
     writeAll(lines) {
       held = [];

@@ -264,7 +264,6 @@ function message(type: SecurityEventType, who: string, extra: Record<string, unk
   }
 }
 
-const NO_LOCATION = Object.freeze({ file: null, line: null, function: null });
 /** The line of an event while the log is off (never called: writeLine checks first). */
 const NO_LINE = (): never => {
   throw new Error('the security log is off');
@@ -408,27 +407,25 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
       context: { ...s.context, ...extra },
     };
     if (!log.enabled) return { event, line: NO_LINE };
+    // Read now: the line is built after the commit, outside the caller's trace context.
+    const traceIds = log.traceIds?.();
     const line = (): SecurityLogLine => {
       const who = s.username ?? (s.userId !== null ? `user ${s.userId}` : (s.ip ?? 'unknown'));
-      const identity: Record<string, unknown> =
-        s.username !== null && s.username.includes('@') ? { email: s.username } : { username: s.username };
       return {
         timestamp: event.occurredAt,
         severity,
         message: message(type, who, event.context),
-        location: log.location ? callSiteOf(trace) : NO_LOCATION,
-        context: {
-          event_type: type,
-          category: event.category,
-          severity,
-          ...identity,
-          ...(s.userId !== null ? { user_id: s.userId } : {}),
-          ip_address: s.ip,
-          user_agent: s.userAgent,
-          reason: s.reason,
-          ...lineContext(event.context),
-          event_id: event.id,
-        },
+        type,
+        category: event.category,
+        id: event.id,
+        username: s.username,
+        userId: s.userId,
+        ip: s.ip,
+        userAgent: s.userAgent,
+        reason: s.reason,
+        location: log.location ? callSiteOf(trace) : null,
+        trace: traceIds,
+        context: lineContext(event.context),
       };
     };
     return { event, line };

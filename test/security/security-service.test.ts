@@ -42,7 +42,8 @@ forEachBackend('security service', (backend) => {
   const sink = lineSink();
   const clock = manualClock(T0);
   before(async () => {
-    tg = await openTrailguard(backend, { clock, securityLog: { destination: sink.stream } });
+    // The seed's shape, kept for parsers written against it; the ECS and OTel shapes: security-log.test.ts.
+    tg = await openTrailguard(backend, { clock, securityLog: { destination: sink.stream, format: 'seed' } });
   });
   after(() => tg.close());
 
