@@ -32,6 +32,8 @@ import type { RetentionService } from './retention/retention-service.ts';
 import { createPrivacyService } from './privacy/privacy-service.ts';
 import { securityEventsPrivacy } from './privacy/security-events-privacy.ts';
 import { changesPrivacy } from './privacy/changes-privacy.ts';
+import { createIncidentService, incidentRetentionTarget, incidentsPrivacy } from './incidents/index.ts';
+import type { IncidentService } from './incidents/index.ts';
 import type { PrivacyService } from './privacy/privacy-service.ts';
 import { createAlertService } from './alerts/alert-service.ts';
 import type { AlertService } from './alerts/alert-service.ts';
@@ -54,6 +56,8 @@ export interface Trailguard {
   readonly security: SecurityService;
   /** The production change log. */
   readonly changes: ChangeService;
+  /** Incidents: production failures linked to the changes that caused and remedied them. */
+  readonly incidents: IncidentService;
   /** Retention runs and their receipts. */
   readonly retention: RetentionService;
   /** GDPR export and erasure. */
@@ -182,9 +186,11 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
     maxInFlight: database.maxConcurrentWrites,
   });
   logins.attach(security.loginCompanion);
+  const incidents = createIncidentService({ db: database.db, clock: config.clock });
   const changes = createChangeService({
     repository: createChangeRepository(database.db),
     clock: config.clock,
+    dora: incidents.dora,
   });
   const integrity = createIntegrityService({
     db: database.db,
@@ -214,6 +220,7 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
     logger,
     policy: config.retention,
     integrity,
+    targets: (now, policy) => ({ partitioned: [], plain: [incidentRetentionTarget(now, policy)] }),
     // The receipt of each run becomes a `data_retention` change, so auditors find it with the changes.
     recordReceipt: async (receipt) => {
       const change = await changes.log({
@@ -261,7 +268,7 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
       await logins.flush();
       await security.flush();
     },
-    contributors: [securityEventsPrivacy(), changesPrivacy()],
+    contributors: [securityEventsPrivacy(), changesPrivacy(), incidentsPrivacy()],
     integrity,
     pseudonymKey: () =>
       securityRepository.secret('privacy_pseudonym_key', randomBytes(32).toString('base64url')),
@@ -296,6 +303,7 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
     logins,
     security,
     changes,
+    incidents,
     retention,
     privacy,
     alerts,

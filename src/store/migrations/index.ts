@@ -15,6 +15,7 @@ import * as m0009 from './0009-login-events-inline.ts';
 import * as m0010 from './0010-pseudonymise-only-to-pseudonyms.ts';
 import * as m0011 from './0011-login-logout-index.ts';
 import * as m0012 from './0012-integrity-seal.ts';
+import * as m0015 from './0015-incidents.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-login-history': m0001,
@@ -29,4 +30,5 @@ export const migrations: Record<string, Migration> = {
   '0010-pseudonymise-only-to-pseudonyms': m0010,
   '0011-login-logout-index': m0011,
   '0012-integrity-seal': m0012,
+  '0015-incidents': m0015,
 };
