@@ -84,6 +84,9 @@ export interface IncidentHistoryEntry {
 export type IncidentWithHistory = Incident & { history: IncidentHistoryEntry[] };
 
 const LongText = Type.String({ maxLength: INCIDENT_LIMITS.longText });
+/** Optional fields also take `undefined` (absent and undefined mean the same to every use case). */
+type Loose<T> = { [K in keyof T]: object extends Pick<T, K> ? T[K] | undefined : T[K] };
+
 const DateInput = Type.Union([Type.String({ maxLength: 64 }), Type.Number(), Type.Unsafe<Date>({})]);
 const ChangeId = Type.String({ minLength: 1, maxLength: 64, description: 'A change id (UUID).' });
 
@@ -106,7 +109,7 @@ export const OpenIncidentFields = Type.Object(
   },
   { additionalProperties: false },
 );
-export type OpenIncidentInput = Static<typeof OpenIncidentFields>;
+export type OpenIncidentInput = Loose<Static<typeof OpenIncidentFields>>;
 
 /** Input to `incidents.resolve()`. */
 export const ResolveIncidentFields = Type.Object(
@@ -118,7 +121,7 @@ export const ResolveIncidentFields = Type.Object(
   },
   { additionalProperties: false },
 );
-export type ResolveIncidentInput = Static<typeof ResolveIncidentFields>;
+export type ResolveIncidentInput = Loose<Static<typeof ResolveIncidentFields>>;
 
 /** Input to `incidents.link()`. */
 export const LinkIncidentFields = Type.Object(
@@ -130,7 +133,7 @@ export const LinkIncidentFields = Type.Object(
   },
   { additionalProperties: false },
 );
-export type LinkIncidentInput = Static<typeof LinkIncidentFields>;
+export type LinkIncidentInput = Loose<Static<typeof LinkIncidentFields>>;
 
 /** Filters for `incidents.list()`. */
 export const ListIncidentsFields = Type.Object(
@@ -146,4 +149,4 @@ export const ListIncidentsFields = Type.Object(
   },
   { additionalProperties: false },
 );
-export type ListIncidentsQuery = Static<typeof ListIncidentsFields>;
+export type ListIncidentsQuery = Loose<Static<typeof ListIncidentsFields>>;
