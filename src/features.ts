@@ -9,6 +9,7 @@ import { alertsFeature } from './alerts/index.ts';
 import { authFeature } from './auth/index.ts';
 import { changesFeature } from './changes/index.ts';
 import type { FeatureDefinition } from './core/feature.ts';
+import { incidentsFeature } from './incidents/index.ts';
 import { integrityFeature } from './integrity/index.ts';
 import { loginsFeature } from './logins/index.ts';
 import { retentionFeature } from './retention/index.ts';
@@ -28,6 +29,7 @@ export const FEATURES: readonly FeatureDefinition[] = [
   integrityFeature,
   alertsFeature,
   authFeature,
+  incidentsFeature,
 ];
 
 /** The month-partitioned tables of every feature. */

@@ -83,6 +83,7 @@ export type {
   ChangePatch,
   ChangeReport,
   DoraMetrics,
+  DoraFigures,
   EditableField,
   ListChangesQuery,
   LogChangeInput,
@@ -94,6 +95,28 @@ export type { ApprovalEvent } from './domain/change-state.ts';
 export type { ChangeService, Actor } from './changes/change-service.ts';
 export { CHANGE_ERROR_CODES } from './changes/error-codes.ts';
 export type { ChangeErrorCode } from './changes/error-codes.ts';
+export {
+  INCIDENT_ACTIONS,
+  INCIDENT_ERROR_CODES,
+  INCIDENT_LINK_ROLES,
+  INCIDENT_SEVERITIES,
+  INCIDENT_STATUSES,
+} from './incidents/index.ts';
+export type {
+  Incident,
+  IncidentAction,
+  IncidentHistoryEntry,
+  IncidentLinkRole,
+  IncidentService,
+  IncidentSeverity,
+  IncidentStatus,
+  IncidentWithHistory,
+  LinkIncidentInput,
+  LinkedChange,
+  ListIncidentsQuery,
+  OpenIncidentInput,
+  ResolveIncidentInput,
+} from './incidents/index.ts';
 export type {
   RetentionService,
   RetentionReceipt,

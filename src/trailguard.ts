@@ -39,6 +39,8 @@ import {
   sealedStreams,
 } from './features.ts';
 import { createPrivacyService } from './privacy/privacy-service.ts';
+import { createIncidentService } from './incidents/index.ts';
+import type { IncidentService } from './incidents/index.ts';
 import type { PrivacyService } from './privacy/privacy-service.ts';
 import { createAlertService } from './alerts/alert-service.ts';
 import type { AlertService } from './alerts/alert-service.ts';
@@ -61,6 +63,8 @@ export interface Trailguard {
   readonly security: SecurityService;
   /** The production change log. */
   readonly changes: ChangeService;
+  /** Incidents: production failures linked to the changes that caused and remedied them. */
+  readonly incidents: IncidentService;
   /** Retention runs and their receipts. */
   readonly retention: RetentionService;
   /** GDPR export and erasure. */
@@ -194,9 +198,11 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
     maxInFlight: database.maxConcurrentWrites,
   });
   logins.attach(security.loginCompanion);
+  const incidents = createIncidentService({ db: database.db, clock: config.clock });
   const changes = createChangeService({
     repository: createChangeRepository(database.db),
     clock: config.clock,
+    dora: incidents.dora,
   });
   const integrity = createIntegrityService({
     db: database.db,
@@ -275,6 +281,7 @@ export async function createTrailguard(options: TrailguardOptions = {}): Promise
     logins,
     security,
     changes,
+    incidents,
     retention,
     privacy,
     alerts,

@@ -54,14 +54,6 @@ export interface ChangeAggregates {
   byPerformer: { id: string; name: string; count: number }[];
 }
 
-/** DORA inputs for one window and environment. */
-export interface DoraAggregates {
-  deployments: number;
-  failed: number;
-  leadTimeHours: number | null;
-  restoreHours: number | null;
-}
-
 /** Operations available inside a transaction. */
 export interface ChangeTx {
   /** Reads the change and locks it until the transaction ends; null when it does not exist. */
@@ -79,7 +71,6 @@ export interface ChangeRepository {
   /** Newest first by (deployedAt, id). */
   find(filter: ChangeFilter, limit: number): Promise<Change[]>;
   aggregates(from: Date, to: Date, environment: string | undefined): Promise<ChangeAggregates>;
-  dora(from: Date, to: Date, environment: string): Promise<DoraAggregates>;
 }
 
 type Row = Selectable<ChangeLogTable>;
@@ -320,36 +311,6 @@ export function createChangeRepository(db: Kysely<Database>): ChangeRepository {
         byType: byType.map((r) => ({ key: r.key, count: Number(r.count) })),
         byImpact: byImpact.map((r) => ({ key: r.key, count: Number(r.count) })),
         byPerformer: byPerformer.map((r) => ({ id: r.id, name: r.name, count: Number(r.count) })),
-      };
-    },
-
-    async dora(from, to, environment) {
-      const result = await sql<{
-        deployments: number;
-        failed: number;
-        lead_time_hours: number | null;
-        restore_hours: number | null;
-      }>`
-        SELECT
-          count(*) AS deployments,
-          count(*) FILTER (WHERE rolled_back OR validation_status = 'failed') AS failed,
-          percentile_cont(0.5) WITHIN GROUP (
-            ORDER BY extract(epoch FROM (deployed_at - git_committed_at)) / 3600.0
-          ) AS lead_time_hours,
-          percentile_cont(0.5) WITHIN GROUP (
-            ORDER BY extract(epoch FROM (rolled_back_at - deployed_at)) / 3600.0
-          ) AS restore_hours
-        FROM change_log
-        WHERE change_type = 'deployment' AND environment = ${environment}
-          AND deployed_at >= ${from} AND deployed_at < ${to}`.execute(db);
-      const r = result.rows[0];
-      const num = (v: number | string | null | undefined): number | null =>
-        v === null || v === undefined ? null : Number(v);
-      return {
-        deployments: Number(r?.deployments ?? 0),
-        failed: Number(r?.failed ?? 0),
-        leadTimeHours: num(r?.lead_time_hours),
-        restoreHours: num(r?.restore_hours),
       };
     },
   };

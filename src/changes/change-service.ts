@@ -23,6 +23,7 @@ import type {
   ChangeReport,
   ChangeType,
   ChangeWithHistory,
+  DoraMetrics,
   ImpactLevel,
   ListChangesQuery,
   LogChangeInput,
@@ -50,6 +51,8 @@ import './error-codes.ts';
 export interface ChangeServiceDeps {
   repository: ChangeRepository;
   clock: Clock;
+  /** DORA for `[from, to)` in one environment; it needs incidents, which live in their own feature. */
+  dora: (from: Date, to: Date, environment: string) => Promise<DoraMetrics>;
 }
 
 /** Who acts, as `{ id, name? }` (the caller's own user; name defaults to the id). */
@@ -610,13 +613,12 @@ export function createChangeService(deps: ChangeServiceDeps): ChangeService {
         repository.aggregates(from, to, environment),
         repository.find({ from, to, environment, impactLevels: ['critical', 'high'] }, 10_000),
         repository.find({ from, to, environment, impactLevels: ['critical'], notApproved: true }, 10_000),
-        repository.dora(from, to, environment ?? DEFAULT_ENVIRONMENT),
+        deps.dora(from, to, environment ?? DEFAULT_ENVIRONMENT),
       ]);
       const byType = Object.fromEntries(CHANGE_TYPES.map((t) => [t, 0])) as Record<ChangeType, number>;
       for (const r of agg.byType) if (r.key in byType) byType[r.key as ChangeType] = r.count;
       const byImpact = Object.fromEntries(IMPACT_LEVELS.map((t) => [t, 0])) as Record<ImpactLevel, number>;
       for (const r of agg.byImpact) if (r.key in byImpact) byImpact[r.key as ImpactLevel] = r.count;
-      const windowDays = (to.getTime() - from.getTime()) / 86_400_000;
       return {
         from,
         to,
@@ -627,14 +629,7 @@ export function createChangeService(deps: ChangeServiceDeps): ChangeService {
         highImpact,
         rollbackRate: agg.total === 0 ? null : (agg.rolledBack / agg.total) * 100,
         unapprovedCritical,
-        dora: {
-          environment: environment ?? DEFAULT_ENVIRONMENT,
-          deployments: dora.deployments,
-          deploymentFrequency: dora.deployments / windowDays,
-          leadTimeForChangesHours: dora.leadTimeHours,
-          changeFailureRate: dora.deployments === 0 ? null : (dora.failed / dora.deployments) * 100,
-          timeToRestoreHours: dora.restoreHours,
-        },
+        dora,
       };
     },
   };

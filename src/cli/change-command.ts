@@ -8,9 +8,10 @@ import { CHANGE_TYPES, IMPACT_LEVELS, VALIDATION_STATUSES } from '../domain/chan
 import type { Change, ChangeWithHistory, LogChangeInput } from '../domain/change.ts';
 import { APPROVAL_STATUSES } from '../domain/change-state.ts';
 import { TrailguardError, invalid, isTrailguardError } from '../domain/errors.ts';
-import { detectCiContext } from './ci-context.ts';
+import { detectCiContext, detectRevertedCommit } from './ci-context.ts';
 import type { CiContext } from './ci-context.ts';
 import { withTrailguard } from './context.ts';
+import { registerChangeReport } from './change-report-command.ts';
 
 /** Library field → the CLI option that sets it, so errors name what the user typed. */
 const FLAGS: Record<string, string> = {
@@ -35,7 +36,10 @@ const FLAGS: Record<string, string> = {
   metadata: '--metadata',
   status: '--status',
   by: '--by',
-  reason: '--reason',
+  reason: '--note',
+  notes: '--note',
+  note: '--note',
+  revertsCommit: '--reverts',
   approvalStatus: '--status',
   impact: '--impact',
   from: '--from',
@@ -185,6 +189,7 @@ interface LogOptions {
   environment?: string;
   rollback: boolean;
   metadata?: string;
+  reverts?: string;
   json?: boolean;
 }
 
@@ -217,6 +222,10 @@ function registerLog(change: Command): void {
     .option('--environment <name>', 'environment', 'production')
     .option('--no-rollback', 'the change cannot be rolled back')
     .option('--metadata <json>', 'extra JSON object')
+    .option(
+      '--reverts <sha>',
+      'the commit this change reverts (default: read from the commit\'s "This reverts commit" message)',
+    )
     .option('--json', 'print the stored change as JSON instead of its id')
     .action(async (opts: LogOptions, cmd: Command) => {
       if (opts.emergency && opts.approvedBy !== undefined)
@@ -225,6 +234,11 @@ function registerLog(change: Command): void {
       if (opts.version !== undefined && opts.version.trim() === '')
         withFlag(invalid('version', 'must not be empty'));
       const ci = await detectCiContext();
+      if (opts.reverts !== undefined && !/^[0-9a-f]{7,64}$/i.test(opts.reverts.trim()))
+        withFlag(invalid('revertsCommit', 'must be a hex commit hash (7–64 characters)'));
+      const revertsCommit =
+        opts.reverts?.trim().toLowerCase() ??
+        (opts.commit === undefined ? await detectRevertedCommit(ci.gitCommit) : null);
       const input: LogChangeInput = {
         changeType: opts.type as LogChangeInput['changeType'],
         title: opts.title,
@@ -250,6 +264,7 @@ function registerLog(change: Command): void {
         metadata: {
           ...(ci.runUrl ? { ciRunUrl: ci.runUrl } : {}),
           loggedFrom: ci.source,
+          ...(revertsCommit ? { revertsCommit } : {}),
           ...withFlagSync(() => parseMetadata(opts.metadata)),
         },
       };
@@ -284,6 +299,17 @@ async function actorFrom(opts: ByOptions): Promise<{ id: string; name: string }>
   return person(undefined, undefined, await detectCiContext(), 'acts');
 }
 
+/** Every action takes its note as `--note`; `--reason` and `--notes` are the old names, still accepted. */
+interface NoteOptions {
+  note?: string;
+  reason?: string;
+  notes?: string;
+}
+
+function noteOf(opts: NoteOptions): string | undefined {
+  return opts.note ?? opts.reason ?? opts.notes;
+}
+
 function registerTransitions(change: Command): void {
   byOptions(change.command('approve').argument('<id>', 'change id').option('--note <text>', 'approval note'))
     .description('approve a pending or emergency change (not by its performer)')
@@ -294,12 +320,20 @@ function registerTransitions(change: Command): void {
       });
     });
 
-  byOptions(change.command('reject').argument('<id>', 'change id').requiredOption('--reason <text>', 'why'))
+  byOptions(
+    change
+      .command('reject')
+      .argument('<id>', 'change id')
+      .option('--note <text>', 'why (required)')
+      .addOption(new Option('--reason <text>', 'old name of --note').hideHelp()),
+  )
     .description('reject a pending or emergency change (final)')
-    .action(async (id: string, opts: ByOptions & { reason: string }, cmd: Command) => {
+    .action(async (id: string, opts: ByOptions & NoteOptions, cmd: Command) => {
+      const reason = noteOf(opts);
+      if (reason === undefined) withFlag(invalid('reason', 'is required: say why'));
       const by = await actorFrom(opts);
       await withTrailguard(cmd, async (tg) => {
-        printChange(await tg.changes.reject(id, { by, reason: opts.reason }).catch(withFlag), opts.json);
+        printChange(await tg.changes.reject(id, { by, reason }).catch(withFlag), opts.json);
       });
     });
 
@@ -307,15 +341,16 @@ function registerTransitions(change: Command): void {
     change
       .command('rollback')
       .argument('<id>', 'change id')
-      .option('--notes <text>', 'why and how it was rolled back')
+      .option('--note <text>', 'why and how it was rolled back')
+      .addOption(new Option('--notes <text>', 'old name of --note').hideHelp())
       .option('--force', 'record the rollback even though the change is marked as not rollbackable'),
   )
     .description('mark a change as rolled back (once)')
-    .action(async (id: string, opts: ByOptions & { notes?: string; force?: boolean }, cmd: Command) => {
+    .action(async (id: string, opts: ByOptions & NoteOptions & { force?: boolean }, cmd: Command) => {
       const by = await actorFrom(opts);
       await withTrailguard(cmd, async (tg) => {
         const c = await tg.changes
-          .markRolledBack(id, { by, notes: opts.notes, force: opts.force === true })
+          .markRolledBack(id, { by, notes: noteOf(opts), force: opts.force === true })
           .catch(withFlag);
         printChange(c, opts.json);
       });
@@ -330,17 +365,18 @@ function registerTransitions(change: Command): void {
           .choices([...VALIDATION_STATUSES])
           .makeOptionMandatory(),
       )
-      .option('--notes <text>', 'what was checked'),
+      .option('--note <text>', 'what was checked')
+      .addOption(new Option('--notes <text>', 'old name of --note').hideHelp()),
   )
     .description('record the validation outcome (e.g. after smoke tests)')
-    .action(async (id: string, opts: ByOptions & { status: string; notes?: string }, cmd: Command) => {
+    .action(async (id: string, opts: ByOptions & NoteOptions & { status: string }, cmd: Command) => {
       const by = await actorFrom(opts);
       await withTrailguard(cmd, async (tg) => {
         const c = await tg.changes
           .setValidation(id, {
             status: opts.status as (typeof VALIDATION_STATUSES)[number],
             by,
-            notes: opts.notes,
+            notes: noteOf(opts),
           })
           .catch(withFlag);
         printChange(c, opts.json);
@@ -476,4 +512,5 @@ export function registerChange(program: Command): void {
   registerLog(change);
   registerTransitions(change);
   registerReads(change);
+  registerChangeReport(change);
 }

@@ -93,3 +93,17 @@ export async function detectCiContext(
   }
   return ctx;
 }
+
+/**
+ * The commit that `commit` reverts, from git's revert message ("This reverts commit <sha>."), or null.
+ * Logged as the change's `metadata.revertsCommit`, it lets an incident recognise the revert as its remedy.
+ */
+export async function detectRevertedCommit(
+  commit: string | null,
+  git: GitRunner = gitRunner(),
+): Promise<string | null> {
+  if (commit === null || !/^[0-9a-f]{7,64}$/i.test(commit)) return null;
+  const message = await git(['show', '-s', '--format=%B', commit]);
+  const m = message === null ? null : /this reverts commit ([0-9a-f]{7,64})/i.exec(message);
+  return m?.[1]?.toLowerCase() ?? null;
+}

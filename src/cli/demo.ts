@@ -345,7 +345,8 @@ export async function recordDemoAttacks(tg: Trailguard, now: Date): Promise<numb
 /**
  * A month of production changes for the server demo: weekly deployments with commit times, config and
  * schema changes, an emergency security fix approved afterwards, one rejected change, one failed
- * validation and one rollback — so the change report, DORA and the dashboard have something to show.
+ * validation and one rollback, and two incidents linked to the changes that caused them — so the change
+ * report, DORA and the dashboard have something to show.
  * Returns how many changes it logged.
  */
 export async function recordDemoChanges(tg: Trailguard, now: Date): Promise<number> {
@@ -382,6 +383,22 @@ export async function recordDemoChanges(tg: Trailguard, now: Date): Promise<numb
     if (w === 2) {
       await tg.changes.setValidation(c.id, { status: 'failed', by: ci, notes: 'checkout smoke test failed' });
       await tg.changes.markRolledBack(c.id, { by: ops, notes: 'p99 latency doubled; rolled back to v1.2.0' });
+      // The failure users saw: it began 20 minutes after the deployment and was over when the rollback
+      // finished, two hours later (the source of DORA's time to restore).
+      const incident = await tg.incidents.open({
+        title: 'Checkout p99 latency doubled',
+        severity: 'high',
+        affectedSystems: ['api', 'web'],
+        openedBy: ops,
+        startedAt: new Date(deployedAt.getTime() + hour / 3),
+        detectedAt: new Date(deployedAt.getTime() + (35 / 60) * hour),
+        causes: [c.id],
+      });
+      await tg.incidents.resolve(incident.id, {
+        by: ops,
+        resolvedAt: new Date(deployedAt.getTime() + 2 * hour + hour / 3),
+        note: 'rolled back to v1.2.0; latency back to normal',
+      });
     } else {
       await tg.changes.setValidation(c.id, { status: 'passed', by: ci, notes: 'smoke tests green' });
     }
@@ -397,6 +414,21 @@ export async function recordDemoChanges(tg: Trailguard, now: Date): Promise<numb
   });
   count++;
   await tg.changes.setValidation(config.id, { status: 'passed', by: ops });
+  // A partner integration hit the new limit's burst rule: a small incident, fixed by configuration.
+  const throttled = await tg.incidents.open({
+    title: 'Partner API clients throttled (HTTP 429)',
+    severity: 'medium',
+    affectedSystems: ['api'],
+    openedBy: ops,
+    startedAt: new Date(at(20).getTime() + hour / 2),
+    detectedAt: new Date(at(20).getTime() + hour),
+    causes: [config.id],
+  });
+  await tg.incidents.resolve(throttled.id, {
+    by: ops,
+    resolvedAt: new Date(at(20).getTime() + 2 * hour),
+    note: 'burst allowance raised for the partner key',
+  });
   const schema = await tg.changes.log({
     changeType: 'schema_change',
     title: 'Add index on orders(customer_id)',

@@ -11,6 +11,7 @@ import { registerServe } from './serve-command.ts';
 import { registerKeys } from './keys-command.ts';
 import { registerUsers } from './users-command.ts';
 import { registerChange } from './change-command.ts';
+import { registerIncident } from './incident-command.ts';
 import { registerRetention } from './retention-command.ts';
 import { registerPrivacy } from './privacy-command.ts';
 import { registerExport } from './export-command.ts';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerKeys(program);
   registerUsers(program);
   registerChange(program);
+  registerIncident(program);
   registerRetention(program);
   registerPrivacy(program);
   registerExport(program);

@@ -287,20 +287,36 @@ export interface ListChangesQuery {
   cursor?: string | null | undefined;
 }
 
-/** DORA's four key metrics over a report window (deployments = `deployment` changes in one environment). */
-export interface DoraMetrics {
-  /** The environment the figures are for. */
-  environment: string;
+/**
+ * DORA's four key metrics for one slice of deployments (`deployment` changes) and incidents over a
+ * report window. See docs/changes.md for the definitions.
+ */
+export interface DoraFigures {
   /** Deployments in the window. */
   deployments: number;
   /** Deployments per day over the window. */
   deploymentFrequency: number;
   /** Median hours from `gitCommittedAt` to `deployedAt`; null when no deployment has a commit time. */
   leadTimeForChangesHours: number | null;
-  /** Percentage of deployments rolled back or failing validation; null without deployments. */
+  /** Deployments that caused an incident, were rolled back or were reverted by a later change. */
+  failedDeployments: number;
+  /** failedDeployments ÷ deployments × 100 (percent); null without deployments. */
   changeFailureRate: number | null;
-  /** Median hours from `deployedAt` to `rolledBackAt` of rolled-back deployments; null when none. */
+  /** Incidents that started in the window. */
+  incidents: number;
+  /**
+   * Median hours to restore: incident start → resolution for resolved incidents, and deployment →
+   * rollback or revert for failed deployments no incident names; null when none.
+   */
   timeToRestoreHours: number | null;
+}
+
+/** DORA for one environment, overall and per service (each of `affectedSystems`). */
+export interface DoraMetrics extends DoraFigures {
+  /** The environment the figures are for. */
+  environment: string;
+  /** The same figures per service, by name. */
+  byService: (DoraFigures & { service: string })[];
 }
 
 /** `changes.report()` result. */

@@ -8,6 +8,7 @@
 import { AUTH_ERROR_CODES } from '../auth/error-codes.ts';
 import { CHANGE_ERROR_CODES } from '../changes/error-codes.ts';
 import { DETECT_ERROR_CODES } from '../detect/error-codes.ts';
+import { INCIDENT_ERROR_CODES } from '../incidents/error-codes.ts';
 import { INTEGRITY_ERROR_CODES } from '../integrity/error-codes.ts';
 import { RETENTION_ERROR_CODES } from '../retention/error-codes.ts';
 import { SECURITY_ERROR_CODES } from '../security/error-codes.ts';
@@ -40,6 +41,7 @@ export const FEATURE_ERROR_CODES = {
   ...SECURITY_ERROR_CODES,
   ...AUTH_ERROR_CODES,
   ...DETECT_ERROR_CODES,
+  ...INCIDENT_ERROR_CODES,
 } as const satisfies ErrorCodeTable;
 
 /** Every code a TrailguardError may carry: a typo is a compile error. */

@@ -34,6 +34,7 @@ import type { MetricsListener, MetricsListenerOptions } from './metrics-listener
 import { createAdminSignInGuard } from './admin-sign-in-guard.ts';
 import { adminRoutes } from './routes/admin-routes.ts';
 import { changeRoutes } from './routes/change-routes.ts';
+import { incidentRoutes } from './routes/incident-routes.ts';
 import { privacyRoutes } from './routes/privacy-routes.ts';
 import { integrityRoutes } from './routes/integrity-routes.ts';
 import { dashboardRoutes } from './routes/dashboard-routes.ts';
@@ -397,6 +398,7 @@ export async function createServer(tg: Trailguard, options: ServerOptions = {}):
   sessionRoutes(app, { tg, auth, guard: adminGuard });
   adminRoutes(app, auth);
   changeRoutes(app, tg);
+  incidentRoutes(app, tg);
   privacyRoutes(app, tg);
   integrityRoutes(app, tg);
   dashboardRoutes(app, tg);

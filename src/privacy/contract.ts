@@ -17,14 +17,14 @@ export interface ErasureSeals {
   note: AdjustNote;
 }
 
-/** What a feature stores about the user (security events, change records). */
+/** What a feature stores about the user (security events, change records, incidents). */
 export interface PrivacyContributor {
   /** Rows for the export. */
   export(
     db: Kysely<Database>,
     userId: string,
     usernames: string[],
-  ): Promise<{ securityEvents?: unknown[]; changes?: unknown[] }>;
+  ): Promise<{ securityEvents?: unknown[]; changes?: unknown[]; incidents?: unknown[] }>;
   /**
    * Removes or pseudonymises, inside the erasure's transaction `db`; returns counts. Changes to sealed
    * rows are accounted for with `seals` in the same transaction, so tamper evidence stays intact.
@@ -35,5 +35,12 @@ export interface PrivacyContributor {
     usernames: string[],
     pseudonymOf: PseudonymOf,
     seals?: ErasureSeals,
-  ): Promise<{ securityEvents?: number; changes?: number; changeHistory?: number; pseudonyms?: string[] }>;
+  ): Promise<{
+    securityEvents?: number;
+    changes?: number;
+    changeHistory?: number;
+    incidents?: number;
+    incidentHistory?: number;
+    pseudonyms?: string[];
+  }>;
 }

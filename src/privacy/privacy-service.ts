@@ -35,6 +35,8 @@ export interface PrivacyExport {
   securityEvents: unknown[];
   /** Changes the user performed, approved or rolled back. */
   changes: unknown[];
+  /** Incidents the user opened, resolved or acted on. */
+  incidents: unknown[];
   /** Alerts naming the user (the ones an erasure removes). */
   alerts: unknown[];
 }
@@ -49,7 +51,7 @@ export interface ErasureReceipt {
   erasedAt: string;
   removed: { logins: number; securityEvents: number; alerts: number };
   /** Change records and change history rows whose person values now carry a pseudonym. */
-  pseudonymised: { changes: number; changeHistory: number };
+  pseudonymised: { changes: number; changeHistory: number; incidents: number; incidentHistory: number };
   /**
    * The name now standing in for the user id on change records (stable per user); null when none does.
    * When a change record named the user by another identifier (a username, e.g. a CI pipeline's
@@ -210,12 +212,14 @@ export function createPrivacyService(deps: PrivacyServiceDeps): PrivacyService {
         },
         securityEvents: [],
         changes: [],
+        incidents: [],
         alerts: alerts.rows,
       };
       for (const c of contributors) {
         const part = await c.export(db, userId, usernames);
         if (part.securityEvents) out.securityEvents.push(...part.securityEvents);
         if (part.changes) out.changes.push(...part.changes);
+        if (part.incidents) out.incidents.push(...part.incidents);
       }
       return out;
     },
@@ -280,12 +284,16 @@ export function createPrivacyService(deps: PrivacyServiceDeps): PrivacyService {
         let securityEvents = loginEvents;
         let changes = 0;
         let changeHistory = 0;
+        let incidents = 0;
+        let incidentHistory = 0;
         const pseudonyms = new Set<string>();
         for (const c of contributors) {
           const r = await c.erase(trx, userId, usernames, pseudonymOf, seals);
           securityEvents += r.securityEvents ?? 0;
           changes += r.changes ?? 0;
           changeHistory += r.changeHistory ?? 0;
+          incidents += r.incidents ?? 0;
+          incidentHistory += r.incidentHistory ?? 0;
           for (const p of r.pseudonyms ?? []) pseudonyms.add(p);
         }
         const removed = { logins, securityEvents, alerts: alerts.rows.length };
@@ -298,10 +306,18 @@ export function createPrivacyService(deps: PrivacyServiceDeps): PrivacyService {
           reason: redactText(cleanText(options.reason.trim(), 1024)),
           erasedAt: clock.now().toISOString(),
           removed,
-          pseudonymised: { changes, changeHistory },
+          pseudonymised: { changes, changeHistory, incidents, incidentHistory },
           pseudonym: pseudonyms.has(own) ? own : (used[0] ?? null),
           pseudonyms: used,
-          nothingLeft: logins + securityEvents + removed.alerts + changes + changeHistory === 0,
+          nothingLeft:
+            logins +
+              securityEvents +
+              removed.alerts +
+              changes +
+              changeHistory +
+              incidents +
+              incidentHistory ===
+            0,
         };
         await trx
           .insertInto('compliance_receipt')

@@ -85,13 +85,20 @@ const ChangePage = Type.Object({ items: Type.Array(ChangeSchema), nextCursor: Nu
 
 const Counts = Type.Record(Type.String(), Type.Integer());
 
-export const DoraSchema = Type.Object({
-  environment: Type.String(),
+const DoraFiguresSchema = {
   deployments: Type.Integer(),
   deploymentFrequency: Type.Number({ description: 'Deployments per day.' }),
-  leadTimeForChangesHours: Nullable(Type.Number()),
+  leadTimeForChangesHours: Nullable(Type.Number({ description: 'Median hours, commit → deploy.' })),
+  failedDeployments: Type.Integer({ description: 'Caused an incident, rolled back or reverted.' }),
   changeFailureRate: Nullable(Type.Number({ description: 'Percent.' })),
-  timeToRestoreHours: Nullable(Type.Number()),
+  incidents: Type.Integer({ description: 'Incidents that started in the window.' }),
+  timeToRestoreHours: Nullable(Type.Number({ description: 'Median hours, failure start → restored.' })),
+};
+
+export const DoraSchema = Type.Object({
+  environment: Type.String(),
+  ...DoraFiguresSchema,
+  byService: Type.Array(Type.Object({ service: Type.String(), ...DoraFiguresSchema })),
 });
 
 export const ChangeReportSchema = Type.Object({

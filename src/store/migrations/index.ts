@@ -17,6 +17,7 @@ import * as m0011 from './0011-login-logout-index.ts';
 import * as m0012 from './0012-integrity-seal.ts';
 import * as m0013 from './0013-idempotency-lease.ts';
 import * as m0014 from './0014-signal-claims.ts';
+import * as m0015 from './0015-incidents.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-login-history': m0001,
@@ -33,4 +34,5 @@ export const migrations: Record<string, Migration> = {
   '0012-integrity-seal': m0012,
   '0013-idempotency-lease': m0013,
   '0014-signal-claims': m0014,
+  '0015-incidents': m0015,
 };
