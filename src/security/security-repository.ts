@@ -161,8 +161,7 @@ export function createSecurityRepository(db: Kysely<Database>): SecurityReposito
         id uuid, type text, category text, severity text, "occurredAt" timestamptz, username text,
         "userId" text, "ipAddress" inet, "userAgent" text, reason text, context jsonb,
         "claimPattern" text, "claimSubject" text, "claimWindow" integer)
-      WHERE ${claimed('e."occurredAt"')}
-      RETURNING id`;
+      ${claimOf ? sql`WHERE ${claimed('e."occurredAt"')} RETURNING id` : sql``}`;
   }
 
   return {

@@ -239,4 +239,19 @@ describe('detection degraded metric', () => {
     const metrics = (await s.call('GET', '/metrics', { key: s.keys.read })).body as string;
     assert.match(metrics, /trailguard_detection_degraded 1/);
   });
+
+  it('answers a counter reset with 503 and Retry-After while Redis is unreachable, and resets nothing', async () => {
+    const ip = '192.0.2.6';
+    for (let i = 0; i < 5; i++) await tg.security.loginFailed({ username: `d${i}@example.com`, ip });
+    const res = await s.call('POST', '/api/v1/security/reset', { key: s.keys.admin, json: { ip } });
+    assert.equal(res.status, 503);
+    assert.equal((res.body as { error: { code: string } }).error.code, 'DETECTION_UNAVAILABLE');
+    assert.equal(res.headers.get('retry-after'), '1');
+    // Not reported as done: the counts stand and no account_unlocked event was logged.
+    assert.deepEqual((await tg.security.check({ ip })).reasons, ['brute_force']);
+    const unlocked = await s.call('GET', `/api/v1/security-events?type=account_unlocked&ip=${ip}`, {
+      key: s.keys.read,
+    });
+    assert.deepEqual((unlocked.body as { items: unknown[] }).items, []);
+  });
 });
