@@ -15,6 +15,6 @@ export const INCIDENT_ERROR_CODES = {
     status: 409,
     description: 'The change is already linked to the incident, or the incident already has a remedy.',
   },
-} as const satisfies Record<string, { status: number; description: string }>;
+} as const satisfies ErrorCodeTable;
 
 export type IncidentErrorCode = keyof typeof INCIDENT_ERROR_CODES;
