@@ -96,7 +96,8 @@ export interface Trailguard {
   close(): Promise<void>;
 }
 
-function defaultLogger(): Logger {
+/** Trailguard's own diagnostics when no logger is given: warnings and errors, as JSON, to stderr. */
+export function defaultLogger(): Logger {
   return pino(
     { name: 'trailguard', level: process.env['TRAILGUARD_LOG_LEVEL'] ?? 'warn' },
     pino.destination(2),

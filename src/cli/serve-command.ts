@@ -9,9 +9,11 @@ import { createAuthService } from '../auth/auth-service.ts';
 import { createServer } from '../http/server.ts';
 import { startRetentionSchedule } from '../retention/retention-schedule.ts';
 import { startChangeChecks } from '../alerts/change-check-schedule.ts';
+import { defaultLogger } from '../trailguard.ts';
 import type { Trailguard } from '../trailguard.ts';
 import { resolveConfig } from '../config.ts';
 import { cliOptions, openFromCli } from './context.ts';
+import { holdAlertLines } from './held-alerts-logger.ts';
 import { recordDemoAttacks, recordDemoChanges, recordDemoLogins } from './demo.ts';
 
 /** How often `trailguard serve` seals when `integrity.sealIntervalSeconds` is not configured. */
@@ -101,10 +103,14 @@ export function registerServe(program: Command): void {
       const metricsPort =
         opts.metricsPort === undefined ? undefined : parsePort(opts.metricsPort, '--metrics-port');
       const out = process.stdout;
+      const held = opts.demo ? holdAlertLines(defaultLogger()) : null;
       if (opts.demo) {
         // Seeded through its own instance with the event log off: a month of demo events would bury
         // the admin URL printed below. The events themselves are stored as usual.
-        const seeder = await openFromCli(cmd, { securityLog: { enabled: false } });
+        const seeder = await openFromCli(cmd, {
+          securityLog: { enabled: false },
+          ...(held ? { logger: held } : {}),
+        });
         try {
           await seedDemo(seeder, out);
         } finally {
@@ -114,7 +120,10 @@ export function registerServe(program: Command): void {
       // The server ingests events for remote applications: the caller's stack is the route handler,
       // so lines carry no location unless the configuration asks for one.
       const configured = resolveConfig(cliOptions(cmd)).securityLog;
-      const tg = await openFromCli(cmd, { securityLog: { location: false, ...configured } });
+      const tg = await openFromCli(cmd, {
+        securityLog: { location: false, ...configured },
+        ...(held ? { logger: held } : {}),
+      });
       let app: Awaited<ReturnType<typeof createServer>> | null = null;
       let firstRun: { username: string; password: string } | null = null;
       try {
@@ -163,6 +172,8 @@ export function registerServe(program: Command): void {
         const h = internal.address.includes(':') ? `[${internal.address}]` : internal.address;
         out.write(`  Metrics: http://${h}:${internal.port}/metrics (no credentials)\n`);
       }
+      const summary = held?.release();
+      if (summary) out.write(`\n--demo: ${summary}\n`);
       if (firstRun) {
         out.write(
           `\nFirst run: an admin user was created.\n  username: ${firstRun.username}\n  password: ${firstRun.password}\n` +
