@@ -31,6 +31,15 @@ describe('package exports', () => {
     }
   });
 
+  it('ships source maps that carry their sources (src/ is not in the package)', () => {
+    const map = JSON.parse(readFileSync(join(root, 'dist/trailguard.js.map'), 'utf8')) as {
+      sources: string[];
+      sourcesContent?: (string | null)[];
+    };
+    assert.equal(map.sourcesContent?.length, map.sources.length);
+    assert.match(map.sourcesContent?.[0] ?? '', /export async function createTrailguard/);
+  });
+
   it('exposes the error registry with stable codes', () => {
     assert.equal(errorCodes().get('VALIDATION_FAILED')?.status, 400);
     assert.equal(new TrailguardError('NOT_FOUND', 'x').status, 404);
