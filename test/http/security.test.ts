@@ -41,7 +41,7 @@ forEachBackend('security events over HTTP', (backend) => {
     // tests assert is detection's outcome; the deadline has its own tests under test/detect.
     tg = await openTrailguard(backend, {
       ...(TEST_REDIS_URL ? { redisUrl: TEST_REDIS_URL } : {}),
-      detection: { keyPrefix: `tgtest-${randomBytes(4).toString('hex')}:`, redisTimeoutMs: 10_000 },
+      detection: { keyPrefix: `tgtest-${randomBytes(4).toString('hex')}:`, redisTimeoutMs: 3_000 },
     });
     s = await startServer(tg, { rateLimit: false });
   });
