@@ -115,6 +115,17 @@ forEachBackend('Idempotency-Key after a crash on every ingestion route', (backen
     }
   });
 
+  it('stores one event when two attempts write the same keyed event at once', async () => {
+    const item = { principal: 'test', key: 'event-race', item: 0 };
+    const options = { username: 'idem-ev-race', ip: '203.0.113.10' };
+    const outcomes = await Promise.allSettled([
+      tg.security.log('password_changed', options, { idempotency: item }),
+      tg.security.log('password_changed', options, { idempotency: item }),
+    ]);
+    assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 1);
+    assert.equal(await eventCount(tg, 'idem-ev-race'), 1);
+  });
+
   it('POST /changes: a retry after a crash answers with the committed change instead of logging a second one', async () => {
     const json = {
       changeType: 'deployment',
@@ -172,5 +183,30 @@ forEachBackend('Idempotency-Key after a crash on every ingestion route', (backen
       .execute();
     assert.equal(open.length, 1, 'the older session is still open');
     assert.notEqual(open[0]?.id, closed.id);
+  });
+
+  it('closes one session when two attempts of the same keyed logout run at once', async () => {
+    const t0 = Date.now() - 60_000;
+    for (const offset of [0, 1000])
+      await tg.logins.record({
+        username: 'idem-out-race',
+        userId: 'idem-out-2',
+        success: true,
+        occurredAt: new Date(t0 + offset),
+      });
+    await tg.logins.flush();
+    const item = { principal: 'test', key: 'logout-race', item: 0 };
+    const outcomes = await Promise.allSettled([
+      tg.logins.recordLogout({ userId: 'idem-out-2' }, { idempotency: item }),
+      tg.logins.recordLogout({ userId: 'idem-out-2' }, { idempotency: item }),
+    ]);
+    assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 1);
+    const closed = await tg.database.db
+      .selectFrom('login_history')
+      .select('id')
+      .where('user_id', '=', 'idem-out-2')
+      .where('logout_at', 'is not', null)
+      .execute();
+    assert.equal(closed.length, 1);
   });
 });
