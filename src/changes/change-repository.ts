@@ -16,6 +16,8 @@ import type {
   ValidationStatus,
 } from '../domain/change.ts';
 import type { ChangeLogHistoryTable, ChangeLogTable, Database } from '../store/schema.ts';
+import { insertIdempotencyItems } from '../store/idempotency-store.ts';
+import type { IdempotencyItem } from '../store/idempotency-store.ts';
 
 /** Filters the repository understands (already validated). */
 export interface ChangeFilter {
@@ -62,6 +64,8 @@ export interface ChangeTx {
   /** Writes every mutable column of `change`. */
   save(change: Change): Promise<void>;
   appendHistory(rows: NewHistoryRow[]): Promise<void>;
+  /** Records the keyed request items these rows answer, committed or rolled back with them. */
+  recordItems(items: IdempotencyItem[], now: Date): Promise<void>;
 }
 
 export interface ChangeRepository {
@@ -201,6 +205,9 @@ function txHandle(trx: Transaction<Database>): ChangeTx {
     },
     async save(c) {
       await trx.updateTable('change_log').set(mutableColumns(c)).where('id', '=', c.id).execute();
+    },
+    async recordItems(items, now) {
+      if (items.length) await insertIdempotencyItems(items, now).execute(trx);
     },
     async appendHistory(rows) {
       if (rows.length === 0) return;

@@ -58,10 +58,21 @@ export interface ChangeServiceDeps {
 /** Who acts, as `{ id, name? }` (the caller's own user; name defaults to the id). */
 export type Actor = { id: string | number; name?: string | undefined };
 
+/** Options of one `log()` call. */
+export interface LogChangeOptions {
+  /**
+   * The keyed request this change answers (the server's `Idempotency-Key`, scoped to its caller;
+   * `item` 0). It is recorded in the change's own transaction, so a retry can tell whether the change
+   * was committed; a second record of the same item fails the transaction (SQLSTATE 23505, a unique
+   * violation) instead of storing a second change.
+   */
+  idempotency?: { principal: string; key: string; item: number } | undefined;
+}
+
 /** `tg.changes`: the production change log. */
 export interface ChangeService {
   /** Records a change (and its `created` history row); resolves with the stored change. */
-  log(input: LogChangeInput): Promise<Change>;
+  log(input: LogChangeInput, options?: LogChangeOptions): Promise<Change>;
   /** pending|emergency → approved. The approver must not be the performer. */
   approve(id: string, input: { by: Actor; note?: string | undefined }): Promise<Change>;
   /** pending|emergency → rejected (final), with the reason. */
@@ -352,7 +363,7 @@ export function createChangeService(deps: ChangeServiceDeps): ChangeService {
   }
 
   return {
-    async log(input) {
+    async log(input, options) {
       if (!isPlainObject(input)) throw invalid('input', 'log() takes an object');
       const fields = checkLog(Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)));
       const performedBy = toPerson(fields.performedBy, 'performedBy');
@@ -429,6 +440,8 @@ export function createChangeService(deps: ChangeServiceDeps): ChangeService {
             note: null,
           },
         ]);
+        const keyed = options?.idempotency;
+        if (keyed) await tx.recordItems([{ ...keyed, recordId: change.id }], now);
       });
       return change;
     },

@@ -1,5 +1,6 @@
 /**
- * Writing an ingestion batch (`POST /logins`, `POST /security-events`) and answering for it. Each item
+ * Writing an ingestion batch (`POST /logins`, `POST /security-events`) and answering for it, and a
+ * single keyed write (`writeItem`). Each item
  * is its own group-committed write, so a batch is not one transaction: items can land in different
  * statements, and a statement can fail while another commits. Validation runs for the whole batch
  * before anything is written, so what is left are database failures; the answer says exactly which
@@ -65,6 +66,31 @@ export interface BatchIdempotency {
   takenOver: boolean;
   /** Items stored under the key so far: index → record id. */
   storedItems(): Promise<Map<number, string>>;
+}
+
+/**
+ * One keyed write (item 0 of its key), for the routes that take a single object: when an earlier
+ * attempt with the key stored it, `load` reads the stored row as the answer instead of writing again;
+ * a write that failed but is found stored (another attempt's copy refused by the unique item key, or a
+ * commit whose acknowledgement was lost) is answered the same way.
+ */
+export async function writeItem<T>(
+  idempotency: BatchIdempotency | null | undefined,
+  write: () => Promise<T>,
+  load: (id: string) => Promise<T>,
+): Promise<T> {
+  const storedId = async () => (idempotency ? (await idempotency.storedItems()).get(0) : undefined);
+  if (idempotency?.takenOver) {
+    const id = await storedId();
+    if (id !== undefined) return load(id);
+  }
+  try {
+    return await write();
+  } catch (err) {
+    const id = idempotency ? await storedId().catch(() => undefined) : undefined;
+    if (id === undefined) throw err;
+    return load(id);
+  }
 }
 
 /**

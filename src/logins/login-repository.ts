@@ -6,6 +6,8 @@
 import { sql } from 'kysely';
 import pg from 'pg';
 import type { Kysely, RawBuilder, Selectable } from 'kysely';
+import { insertIdempotencyItemFrom } from '../store/idempotency-store.ts';
+import type { IdempotencyItem } from '../store/idempotency-store.ts';
 import { beforeKeyset, ipMatches } from '../store/sql-filters.ts';
 import type { Database, LoginHistoryTable } from '../store/schema.ts';
 import type { DeviceType, LoginRecord, LoginType } from '../domain/login.ts';
@@ -101,7 +103,12 @@ export interface LoginRepository {
    */
   insertBatch(rows: LoginRow[], options?: { shard?: number; with?: RawBuilder<unknown>[] }): Promise<void>;
   /** Closes the matching open successful login; returns the updated row or null. */
-  closeSession(userId: string, sessionKeyHash: string | null, at: Date): Promise<LoginRecord | null>;
+  closeSession(
+    userId: string,
+    sessionKeyHash: string | null,
+    at: Date,
+    keyed?: { item: Omit<IdempotencyItem, 'recordId'>; now: Date },
+  ): Promise<LoginRecord | null>;
   lastSuccessful(userId: string): Promise<LoginRecord | null>;
   find(filter: LoginFilter, limit: number): Promise<LoginRecord[]>;
   /** One record by id, or null. */
@@ -213,7 +220,7 @@ export function createLoginRepository(db: Kysely<Database>): LoginRepository {
         ${rollupUpsert('login_rollup_hourly', 'hour', shard)}`.execute(db);
     },
 
-    async closeSession(userId, sessionKeyHash, at) {
+    async closeSession(userId, sessionKeyHash, at, keyed) {
       // With a session key: that session only. A key that matches none closes nothing (README): a
       // keyless login may be another device's, recorded by a path that had no key.
       const keyMatch = sessionKeyHash === null ? sql`TRUE` : sql`session_key_hash = ${sessionKeyHash}`;
@@ -221,7 +228,7 @@ export function createLoginRepository(db: Kysely<Database>): LoginRepository {
       // pass over the row another one is closing and take the next open login, and the outer
       // `logout_at IS NULL` (re-checked on the row's newest version under READ COMMITTED) keeps an
       // UPDATE from overwriting a logout that committed after its snapshot.
-      const result = await sql<Row>`
+      const update = sql<Row>`
         UPDATE login_history AS h
         SET logout_at = ${at},
             session_duration_seconds = greatest(0, extract(epoch FROM (${at}::timestamptz - h.login_at)))::double precision
@@ -233,7 +240,14 @@ export function createLoginRepository(db: Kysely<Database>): LoginRepository {
           FOR UPDATE SKIP LOCKED
         ) AS target
         WHERE h.id = target.id AND h.login_at = target.login_at AND h.logout_at IS NULL
-        RETURNING h.*`.execute(db);
+        RETURNING h.*`;
+      // A keyed logout records its item with the session it closed, in the same statement.
+      const result = await (
+        keyed
+          ? sql<Row>`WITH closed AS (${update}), item AS (${insertIdempotencyItemFrom(keyed.item, 'closed', keyed.now)})
+              SELECT * FROM closed`
+          : update
+      ).execute(db);
       const row = result.rows[0];
       return row ? toLoginRecord(row) : null;
     },

@@ -106,7 +106,9 @@ export interface RecordLoginOptions {
    * The item of an idempotent request this login is (the server's `Idempotency-Key`, scoped to its
    * caller, and the item's index). It is recorded in the same statement as the login row, so a retry
    * can tell exactly which items were committed; a second record of the same item is refused
-   * (`WRITE_FAILED`, cause SQLSTATE 23505) instead of storing a second row.
+   * (`WRITE_FAILED`, cause SQLSTATE 23505) instead of storing a second row. For `recordLogout()`,
+   * the item is recorded with the session it closed (nothing when it closed none), and a second
+   * record of it fails the statement, which then closes nothing.
    */
   idempotency?: { principal: string; key: string; item: number } | undefined;
 }
@@ -135,7 +137,7 @@ export interface LoginService {
   /** Records one login attempt; resolves with the stored record once it is committed. */
   record(input: RecordLoginInput, options?: RecordLoginOptions): Promise<LoginRecord>;
   /** Closes the session and sets its duration; null when no open login matches. */
-  recordLogout(input: RecordLogoutInput): Promise<LoginRecord | null>;
+  recordLogout(input: RecordLogoutInput, options?: RecordLoginOptions): Promise<LoginRecord | null>;
   /** The user's last successful login, or null. */
   lastLogin(userId: string | number): Promise<LoginRecord | null>;
   /** Failed attempts in the last `hours`, newest first. */
@@ -459,7 +461,7 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
       return record;
     },
 
-    async recordLogout(input) {
+    async recordLogout(input, options) {
       if (!isPlainObject(input)) throw invalid('input', 'recordLogout() takes an object');
       const userId = normalizeUserId(input.userId);
       if (
@@ -474,7 +476,12 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
       // A login still waiting in the batch must be committed before we look for it.
       if (writing.size > 0) await Promise.allSettled([...writing]);
       if (committer.pending > 0) await committer.drain();
-      return repository.closeSession(userId, input.sessionKey ? hashSessionKey(input.sessionKey) : null, at);
+      return repository.closeSession(
+        userId,
+        input.sessionKey ? hashSessionKey(input.sessionKey) : null,
+        at,
+        options?.idempotency && { item: options.idempotency, now },
+      );
     },
 
     async lastLogin(userId) {

@@ -11,6 +11,8 @@ import type {
   SecurityEventType,
   Severity,
 } from '../domain/security-event.ts';
+import { insertIdempotencyItems } from '../store/idempotency-store.ts';
+import type { IdempotencyItem } from '../store/idempotency-store.ts';
 import { beforeKeyset, ipMatches } from '../store/sql-filters.ts';
 import type { Database, SecurityEventsTable } from '../store/schema.ts';
 
@@ -51,12 +53,17 @@ export interface SignalClaim {
 export interface SecurityRepository {
   /**
    * Inserts the events; an event with a claim (`claimOf`) is left out when another holds its window.
-   * Resolves to the ids left out.
+   * An event that is the item of a keyed request (`itemOf`, never a claimed one) has that item
+   * recorded by the same statement. Resolves to the ids left out.
    */
   insertBatch(
     rows: SecurityEvent[],
     claimOf?: (event: SecurityEvent) => SignalClaim | undefined,
+    itemOf?: (event: SecurityEvent) => Omit<IdempotencyItem, 'recordId'> | undefined,
+    now?: Date,
   ): Promise<Set<string>>;
+  /** One stored event (of security_event_rows) by id, or null. */
+  get(id: string): Promise<SecurityEvent | null>;
   /**
    * The INSERT of events raised for logins, to run inside the login batch's statement: who, where,
    * when and why (username, user id, address, user agent, time, failure reason) are read from the
@@ -165,9 +172,24 @@ export function createSecurityRepository(db: Kysely<Database>): SecurityReposito
   }
 
   return {
-    async insertBatch(rows, claimOf) {
+    async insertBatch(rows, claimOf, itemOf, now = new Date()) {
       const claims = claimOf ? rows.filter((e) => claimOf(e) !== undefined) : [];
-      const result = await insertStatement(rows, claims.length ? claimOf : undefined).execute(db);
+      const insert = insertStatement(rows, claims.length ? claimOf : undefined);
+      const items: IdempotencyItem[] = [];
+      if (itemOf)
+        for (const e of rows) {
+          const item = itemOf(e);
+          if (item) items.push({ ...item, recordId: e.id });
+        }
+      // The items are recorded by the same statement as their rows: both commit, or neither does. A
+      // second copy of an item (an overlapping attempt with the key) fails on the items' primary key
+      // instead of storing a duplicate event (the group commit then retries each event alone).
+      const result = await (
+        items.length
+          ? sql<{ id: string }>`WITH inserted AS (${insert}), items AS (${insertIdempotencyItems(items, now)})
+              SELECT id FROM inserted`
+          : insert
+      ).execute(db);
       if (claims.length === 0) return new Set();
       const stored = new Set(result.rows.map((r) => r.id));
       return new Set(claims.filter((e) => !stored.has(e.id)).map((e) => e.id));
@@ -198,6 +220,15 @@ export function createSecurityRepository(db: Kysely<Database>): SecurityReposito
           "claimPattern" text, "claimSubject" text, "claimWindow" integer)
         JOIN ${sql.raw(logins)} AS l ON l.id = e."loginId"
         WHERE ${claimed('l."loginAt"')}`;
+    },
+
+    async get(id) {
+      const row = await db
+        .selectFrom('security_event_rows')
+        .selectAll()
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return row ? toEvent(row as Row) : null;
     },
 
     async storedIds(events) {

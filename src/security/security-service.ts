@@ -5,7 +5,7 @@
 import { newId } from '../domain/ids.ts';
 import type { Clock } from '../domain/clock.ts';
 import { decodeKeysetCursor, encodeKeysetCursor } from '../domain/cursor.ts';
-import { invalid } from '../domain/errors.ts';
+import { TrailguardError, invalid } from '../domain/errors.ts';
 import type { LoginRecord, Page, RequestLike } from '../domain/login.ts';
 import {
   EVENT_CATEGORY,
@@ -54,6 +54,12 @@ import type {
   SignalClaim,
 } from './security-repository.ts';
 import { createBatchLoader } from '../store/batch-loader.ts';
+import type { IdempotencyItem } from '../store/idempotency-store.ts';
+
+/** A keyed request's item before its event has an id. */
+type IdempotencyKeyItem = Omit<IdempotencyItem, 'recordId'>;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface SecurityServiceDeps {
   repository: SecurityRepository;
@@ -130,6 +136,17 @@ export interface CheckInput {
   username?: string | undefined;
 }
 
+/** Options of one `log()` call. */
+export interface LogOptions {
+  /**
+   * The item of an idempotent request this event is (the server's `Idempotency-Key`, scoped to its
+   * caller, and the item's index). It is recorded in the same statement as the event's row, so a
+   * retry can tell exactly which items were committed; a second record of the same item is refused
+   * (`WRITE_FAILED`, cause SQLSTATE 23505) instead of storing a second event.
+   */
+  idempotency?: { principal: string; key: string; item: number } | undefined;
+}
+
 /** `tg.security`. */
 export interface SecurityService {
   /** Events queued for the next group commit or in flight (for metrics). */
@@ -137,7 +154,9 @@ export interface SecurityService {
   /** Records a failed login: runs detection, stores and logs `login_failed` (and `suspicious_activity`). */
   loginFailed(input: LoginFailedInput): Promise<DetectionResult>;
   /** Stores and logs one event of any type. */
-  log(type: SecurityEventType, options: LogEventOptions): Promise<SecurityEvent>;
+  log(type: SecurityEventType, options: LogEventOptions, extra?: LogOptions): Promise<SecurityEvent>;
+  /** One stored event by id (not a login's own event); throws `NOT_FOUND` when there is none. */
+  get(id: string): Promise<SecurityEvent>;
   accountLocked(options: LogEventOptions): Promise<SecurityEvent>;
   accountUnlocked(options: LogEventOptions): Promise<SecurityEvent>;
   passwordChanged(options: LogEventOptions): Promise<SecurityEvent>;
@@ -318,6 +337,8 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
   // process raised the window's signal) are marked dropped by the flush.
   const claims = new WeakMap<SecurityEvent, SignalClaim>();
   const dropped = new WeakSet<SecurityEvent>();
+  // Events that are an item of a keyed request carry the item here, recorded with their row.
+  const keyed = new WeakMap<SecurityEvent, IdempotencyKeyItem>();
   const committer: GroupCommitter<SecurityEvent> = createGroupCommitter<SecurityEvent>({
     maxInFlight: deps.maxInFlight,
     flush: async (rows) => {
@@ -325,7 +346,12 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
         'security_event_rows',
         rows.map((r) => r.occurredAt),
       );
-      const left = await repository.insertBatch(rows, (e) => claims.get(e));
+      const left = await repository.insertBatch(
+        rows,
+        (e) => claims.get(e),
+        (e) => keyed.get(e),
+        clock.now(),
+      );
       if (left.size) for (const r of rows) if (left.has(r.id)) dropped.add(r);
     },
   });
@@ -459,8 +485,10 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
     severity: Severity,
     extra: Record<string, unknown>,
     trace: Error | undefined,
+    item?: IdempotencyKeyItem,
   ): Promise<SecurityEvent> {
     const p = build(type, s, severity, extra, trace);
+    if (item) keyed.set(p.event, item);
     writeLine(p);
     await committer.submit(p.event);
     committed(p.event);
@@ -538,8 +566,11 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
     s: Subject & { username: string },
     trace: Error | undefined,
     extra: Record<string, unknown> = {},
+    item?: IdempotencyKeyItem,
   ): Promise<{ result: DetectionResult; event: SecurityEvent }> {
     const { result, prepared } = await failureEvents(s, trace, extra);
+    // The request's item is its login_failed event; the signals it raised go with it.
+    if (item) keyed.set((prepared[0] as PreparedEvent).event, item);
     // A signal's line waits for its claim: the log shows the events the database kept, no duplicates.
     for (const p of prepared) {
       if (p.claim) claims.set(p.event, p.claim);
@@ -646,15 +677,16 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
     options: LogEventOptions,
     trace: Error,
     extra: Record<string, unknown> = {},
+    item?: IdempotencyKeyItem,
   ): Promise<SecurityEvent> {
     const severity = severityOption(isPlainObject(options) ? options.severity : undefined);
     if (type === 'login_failed') {
       const s = subject(options, true, true, LOG_KEYS) as Subject & { username: string };
-      const { event } = await failure(s, trace, extra);
+      const { event } = await failure(s, trace, extra, item);
       return event;
     }
     const s = subject(options, true, false, LOG_KEYS);
-    return emit(type, s, severity ?? severityFor(type), extra, trace);
+    return emit(type, s, severity ?? severityFor(type), extra, trace, item);
   }
 
   const service: SecurityService = {
@@ -669,11 +701,20 @@ export function createSecurityService(deps: SecurityServiceDeps): SecurityServic
       return (await failure(s, trace)).result;
     },
 
-    async log(type, options) {
+    async log(type, options, extra) {
       const trace = captureTrace();
       if (!isSecurityEventType(type))
         throw invalid('type', `must be one of: ${SECURITY_EVENT_TYPES.join(', ')}`);
-      return logTyped(type, options, trace);
+      const item = extra?.idempotency;
+      return logTyped(type, options, trace, {}, item && { ...item });
+    },
+
+    async get(id) {
+      if (typeof id !== 'string' || !UUID.test(id)) throw invalid('id', 'must be a UUID');
+      if (committer.pending > 0) await committer.drain();
+      const event = await repository.get(id.toLowerCase());
+      if (!event) throw new TrailguardError('NOT_FOUND', `no security event ${id}`);
+      return event;
     },
 
     accountLocked(options) {

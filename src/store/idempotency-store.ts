@@ -52,6 +52,21 @@ export function insertIdempotencyItems(items: readonly IdempotencyItem[], now: D
     FROM jsonb_to_recordset(${JSON.stringify(items)}::jsonb) AS x(principal text, key text, item integer, "recordId" uuid)`;
 }
 
+/**
+ * Like insertIdempotencyItems, for one item whose row is chosen by the statement itself: the item is
+ * recorded with the `id` of each row of relation `rows` (a WITH part of the same statement), and not
+ * at all when it holds none.
+ */
+export function insertIdempotencyItemFrom(
+  item: Omit<IdempotencyItem, 'recordId'>,
+  rows: string,
+  now: Date,
+): RawBuilder<unknown> {
+  return sql`INSERT INTO idempotency_items (principal, key, item, record_id, created_at)
+    SELECT ${item.principal}, ${item.key}, ${item.item}::integer, r.id, ${now}::timestamptz
+    FROM ${sql.table(rows)} AS r`;
+}
+
 export function createIdempotencyStore(db: Kysely<Database>): IdempotencyStore {
   const byKey = (principal: string, key: string) =>
     db.updateTable('idempotency_keys').where('principal', '=', principal).where('key', '=', key);

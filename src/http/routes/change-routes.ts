@@ -4,6 +4,7 @@
  * @module
  */
 import type { FastifyInstance } from 'fastify';
+import { writeItem } from '../batch.ts';
 import { APPROVAL_STATUSES } from '../../domain/change-state.ts';
 import {
   CHANGE_ACTIONS,
@@ -155,7 +156,8 @@ export function changeRoutes(app: FastifyInstance, tg: Trailguard): void {
   app.post(
     '/api/v1/changes',
     {
-      config: ingest,
+      // The change records its Idempotency-Key in its own transaction (see writeItem).
+      config: { ...ingest, idempotent: 'items' as const },
       schema: {
         operationId: 'logChange',
         summary: 'Log a production change (and its `created` history row)',
@@ -164,7 +166,21 @@ export function changeRoutes(app: FastifyInstance, tg: Trailguard): void {
         response: { 201: ChangeSchema, ...errorResponses(400, 401, 403, 409, 413, 415, 422, 429) },
       },
     },
-    async (request, reply) => reply.code(201).send(await tg.changes.log(request.body as LogChangeInput)),
+    async (request, reply) => {
+      const idem = request.idempotency;
+      const change = await writeItem(
+        idem,
+        () =>
+          tg.changes.log(request.body as LogChangeInput, {
+            idempotency: idem ? { principal: idem.principal, key: idem.key, item: 0 } : undefined,
+          }),
+        async (id) => {
+          const { history: _history, ...stored } = await tg.changes.get(id);
+          return stored;
+        },
+      );
+      return reply.code(201).send(change);
+    },
   );
 
   app.post(

@@ -25,7 +25,7 @@ import {
 } from '../schemas.ts';
 import type { IngestLogin } from '../schemas.ts';
 import type { ServerMetrics } from '../metrics.ts';
-import { PartialBatchSchema, writeBatch } from '../batch.ts';
+import { PartialBatchSchema, writeBatch, writeItem } from '../batch.ts';
 
 export interface LoginRouteOptions {
   tg: Trailguard;
@@ -103,24 +103,18 @@ export function loginRoutes(app: FastifyInstance, opts: LoginRouteOptions): void
 
   /**
    * One login, under its Idempotency-Key as item 0: when an earlier attempt with the key stored it,
-   * the stored record is the answer, and a write that failed but is found stored counts as stored.
+   * the stored record is the answer (see writeItem).
    */
-  async function recordOne(request: FastifyRequest, body: IngestLogin): Promise<LoginRecord> {
+  function recordOne(request: FastifyRequest, body: IngestLogin): Promise<LoginRecord> {
     const idem = request.idempotency;
-    const storedId = async () => (idem ? (await idem.storedItems()).get(0) : undefined);
-    if (idem?.takenOver) {
-      const id = await storedId();
-      if (id !== undefined) return tg.logins.get(id);
-    }
-    try {
-      return await tg.logins.record(toInput(body, forwardedFor(request, [body])), {
-        idempotency: idem ? { principal: idem.principal, key: idem.key, item: 0 } : undefined,
-      });
-    } catch (err) {
-      const id = idem ? await storedId().catch(() => undefined) : undefined;
-      if (id === undefined) throw err;
-      return tg.logins.get(id);
-    }
+    return writeItem(
+      idem,
+      () =>
+        tg.logins.record(toInput(body, forwardedFor(request, [body])), {
+          idempotency: idem ? { principal: idem.principal, key: idem.key, item: 0 } : undefined,
+        }),
+      (id) => tg.logins.get(id),
+    );
   }
 
   app.post(
@@ -181,7 +175,7 @@ export function loginRoutes(app: FastifyInstance, opts: LoginRouteOptions): void
   app.post(
     '/api/v1/logouts',
     {
-      config: { scope: 'ingest', idempotent: true },
+      config: { scope: 'ingest', idempotent: 'items' },
       schema: {
         operationId: 'recordLogout',
         summary: "Close a user's session and record its duration",
@@ -201,7 +195,18 @@ export function loginRoutes(app: FastifyInstance, opts: LoginRouteOptions): void
         sessionKey?: string;
         occurredAt?: string | number;
       };
-      const login = await tg.logins.recordLogout(body);
+      // Keyed, the session closed is recorded with the logout: a retry after a crash answers with it
+      // instead of closing another session. A logout that closed none recorded nothing, and a retry
+      // runs it again.
+      const idem = request.idempotency;
+      const login = await writeItem<LoginRecord | null>(
+        idem,
+        () =>
+          tg.logins.recordLogout(body, {
+            idempotency: idem ? { principal: idem.principal, key: idem.key, item: 0 } : undefined,
+          }),
+        (id) => tg.logins.get(id),
+      );
       metrics.ingestLatency.observe({ kind: 'logout' }, (performance.now() - started) / 1000);
       return { login };
     },

@@ -4,7 +4,7 @@
  * @module
  */
 import { forwardedClientReader } from '../forwarded-client.ts';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { invalid, isTrailguardError } from '../../domain/errors.ts';
 import {
   DETECTION_PATTERNS,
@@ -22,7 +22,7 @@ import type { ServerMetrics } from '../metrics.ts';
 import { DateTime, MAX_BATCH, Nullable, Type, errorResponses } from '../schemas.ts';
 import { activeSignals } from '../signals.ts';
 import type { AdminSignInGuard } from '../admin-sign-in-guard.ts';
-import { PartialBatchSchema, writeBatch } from '../batch.ts';
+import { PartialBatchSchema, writeBatch, writeItem } from '../batch.ts';
 
 const When = Type.Union([Type.String({ maxLength: 64 }), Type.Integer()], {
   description: 'ISO-8601 date-time or epoch milliseconds.',
@@ -147,22 +147,33 @@ export function securityRoutes(app: FastifyInstance, opts: SecurityRouteOptions)
   // The end user's address and user agent come in the body; see forwarded-client.ts.
   const fromTrustedProxy = forwardedClientReader(tg.config.trustProxy);
 
-  function log(item: IngestSecurityEvent, forwarded: { ip?: string; userAgent?: string }) {
+  /** Stores one event; under an Idempotency-Key, as item `index` of the key, recorded with its row. */
+  function log(
+    request: FastifyRequest,
+    item: IngestSecurityEvent,
+    forwarded: { ip?: string; userAgent?: string },
+    index: number,
+  ) {
     const { type, occurredAt, severity, ...rest } = item;
-    return tg.security.log(type as SecurityEventType, {
-      ...rest,
-      ...(item.ip === undefined && forwarded.ip ? { ip: forwarded.ip } : {}),
-      ...(item.userAgent === undefined && forwarded.userAgent ? { userAgent: forwarded.userAgent } : {}),
-      ...(occurredAt !== undefined ? { occurredAt } : {}),
-      ...(severity !== undefined ? { severity: severity as Severity } : {}),
-    });
+    const idem = request.idempotency;
+    return tg.security.log(
+      type as SecurityEventType,
+      {
+        ...rest,
+        ...(item.ip === undefined && forwarded.ip ? { ip: forwarded.ip } : {}),
+        ...(item.userAgent === undefined && forwarded.userAgent ? { userAgent: forwarded.userAgent } : {}),
+        ...(occurredAt !== undefined ? { occurredAt } : {}),
+        ...(severity !== undefined ? { severity: severity as Severity } : {}),
+      },
+      { idempotency: idem ? { principal: idem.principal, key: idem.key, item: index } : undefined },
+    );
   }
 
   app.post(
     '/api/v1/security-events',
     {
       bodyLimit: opts.batchBodyLimit,
-      config: { scope: 'ingest', idempotent: true },
+      config: { scope: 'ingest', idempotent: 'items' },
       schema: {
         operationId: 'recordSecurityEvents',
         summary: 'Record one security event, or a batch of up to 1,000',
@@ -193,14 +204,23 @@ export function securityRoutes(app: FastifyInstance, opts: SecurityRouteOptions)
         precheck(item, Array.isArray(body) ? `${i}.` : '', forwarded.ip !== undefined, now),
       );
       if (Array.isArray(body)) {
-        const sent = await writeBatch(reply, body, (item) => log(item, forwarded));
+        const sent = await writeBatch(
+          reply,
+          body,
+          (item, index) => log(request, item, forwarded, index),
+          request.idempotency,
+        );
         metrics.ingestLatency.observe(
           { kind: 'security_events_batch' },
           (performance.now() - started) / 1000,
         );
         return sent;
       }
-      const event = await log(body, forwarded);
+      const event = await writeItem(
+        request.idempotency,
+        () => log(request, body, forwarded, 0),
+        (id) => tg.security.get(id),
+      );
       metrics.ingestLatency.observe({ kind: 'security_event' }, (performance.now() - started) / 1000);
       return reply.code(201).send(event);
     },
