@@ -421,8 +421,11 @@ export function createRedisWindowStore(options: RedisWindowStoreOptions): Window
   client.on('ready', onReconnect);
 
   async function applyWhenReady(ops: KeyOp[], at: number, record: boolean): Promise<WindowOutcome[][]> {
+    const waitStarted = performance.now();
     const ok = await ready();
     if (!ok && !degraded) enterDegraded(new Error(`Redis was not ready within ${connectWaitMs} ms`));
+    // A call that waited for a connection that never came failed on Redis, like one that was sent.
+    if (!ok) options.onCall?.((performance.now() - waitStarted) / 1000, 'error');
     if (degraded) return options.fallback.apply(ops, at, record);
     return viaRedis(ops, at, record);
   }

@@ -153,6 +153,7 @@ export function createSecurityRepository(db: Kysely<Database>): SecurityReposito
   function insertStatement(
     rows: SecurityEvent[],
     claimOf: ((event: SecurityEvent) => SignalClaim | undefined) | undefined,
+    returning: boolean,
   ): RawBuilder<{ id: string }> {
     // camelCase keys as the events have them; the date as a string beforehand, because a Date's toJSON
     // puts JSON.stringify on its slow path for every row (half the cost of the whole call).
@@ -168,19 +169,25 @@ export function createSecurityRepository(db: Kysely<Database>): SecurityReposito
         id uuid, type text, category text, severity text, "occurredAt" timestamptz, username text,
         "userId" text, "ipAddress" inet, "userAgent" text, reason text, context jsonb,
         "claimPattern" text, "claimSubject" text, "claimWindow" integer)
-      ${claimOf ? sql`WHERE ${claimed('e."occurredAt"')} RETURNING id` : sql``}`;
+      ${claimOf ? sql`WHERE ${claimed('e."occurredAt"')}` : sql``}
+      ${returning ? sql`RETURNING id` : sql``}`;
   }
 
   return {
     async insertBatch(rows, claimOf, itemOf, now = new Date()) {
       const claims = claimOf ? rows.filter((e) => claimOf(e) !== undefined) : [];
-      const insert = insertStatement(rows, claims.length ? claimOf : undefined);
       const items: IdempotencyItem[] = [];
       if (itemOf)
         for (const e of rows) {
           const item = itemOf(e);
           if (item) items.push({ ...item, recordId: e.id });
         }
+      // Ids come back only when something reads them: the claims, or the WITH that records the items.
+      const insert = insertStatement(
+        rows,
+        claims.length ? claimOf : undefined,
+        claims.length > 0 || items.length > 0,
+      );
       // The items are recorded by the same statement as their rows: both commit, or neither does. A
       // second copy of an item (an overlapping attempt with the key) fails on the items' primary key
       // instead of storing a duplicate event (the group commit then retries each event alone).

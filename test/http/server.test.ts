@@ -68,6 +68,22 @@ const SAMPLES: Record<string, { scope: string; json?: unknown; path?: string }> 
   'GET /api/v1/changes/recent': { scope: 'read' },
   'GET /api/v1/changes/:id': { scope: 'read', path: `/api/v1/changes/${UUID}` },
   'GET /api/v1/reports/changes': { scope: 'read' },
+  'POST /api/v1/incidents': {
+    scope: 'ingest',
+    json: { title: 'matrix', severity: 'low', openedBy: { id: 'oncall' } },
+  },
+  'POST /api/v1/incidents/:id/resolve': {
+    scope: 'ingest',
+    path: `/api/v1/incidents/${UUID}/resolve`,
+    json: { by: { id: 'oncall' } },
+  },
+  'POST /api/v1/incidents/:id/links': {
+    scope: 'ingest',
+    path: `/api/v1/incidents/${UUID}/links`,
+    json: { changeId: UUID, by: { id: 'oncall' } },
+  },
+  'GET /api/v1/incidents': { scope: 'read' },
+  'GET /api/v1/incidents/:id': { scope: 'read', path: `/api/v1/incidents/${UUID}` },
   'GET /api/v1/admin/privacy/users/:userId': {
     scope: 'admin',
     path: '/api/v1/admin/privacy/users/matrix-nobody',

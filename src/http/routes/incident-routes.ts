@@ -100,6 +100,7 @@ export function incidentRoutes(app: FastifyInstance, tg: Trailguard): void {
     {
       config: ingest,
       schema: {
+        operationId: 'openIncident',
         summary: 'Open an incident, optionally linked to the change(s) that caused it',
         tags: ['incidents'],
         body: OpenIncidentFields,
@@ -115,6 +116,7 @@ export function incidentRoutes(app: FastifyInstance, tg: Trailguard): void {
     {
       config: ingest,
       schema: {
+        operationId: 'resolveIncident',
         summary: 'Resolve an open incident (once; 409 the second time), optionally with its remedy change',
         tags: ['incidents'],
         params: IdParams,
@@ -130,6 +132,7 @@ export function incidentRoutes(app: FastifyInstance, tg: Trailguard): void {
     {
       config: ingest,
       schema: {
+        operationId: 'linkIncidentChange',
         summary: 'Link a change as a cause (default) or as the remedy; 422 when the change does not exist',
         tags: ['incidents'],
         params: IdParams,
@@ -145,6 +148,7 @@ export function incidentRoutes(app: FastifyInstance, tg: Trailguard): void {
     {
       config: { scope: 'read' },
       schema: {
+        operationId: 'listIncidents',
         summary: 'List incidents, newest start first, with filters and cursor pagination',
         tags: ['incidents'],
         querystring: ListQuery,
@@ -162,6 +166,7 @@ export function incidentRoutes(app: FastifyInstance, tg: Trailguard): void {
     {
       config: { scope: 'read' },
       schema: {
+        operationId: 'getIncident',
         summary: 'One incident with its causes, remedy and history',
         tags: ['incidents'],
         params: IdParams,
